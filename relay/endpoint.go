@@ -1,0 +1,266 @@
+package relay
+
+import (
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/etherconn/etherconn/internal/frame"
+)
+
+// EndpointConfig says which frames an endpoint receives.
+type EndpointConfig struct {
+	// MAC is the endpoint's own address: unicast frames to it are delivered.
+	MAC MAC
+	// VLANs is the VLAN stack frames must carry, outermost first; TPID and
+	// VID must match, PCP and DEI may differ.
+	VLANs VLANs
+	// EtherTypes are the innermost EtherTypes delivered; at least one. Each
+	// (MAC, VLAN stack, EtherType) can belong to one endpoint only.
+	EtherTypes []uint16
+	// Broadcast also delivers frames to ff:ff:ff:ff:ff:ff with a matching
+	// VLAN stack and EtherType.
+	Broadcast bool
+	// Multicast also delivers frames to any multicast address with a
+	// matching VLAN stack and EtherType.
+	Multicast bool
+	// QueueLen limits the receive queue, in frames (default: the relay's).
+	QueueLen int
+}
+
+// Handler lets a protocol layer take packets on the relay's read loop,
+// before they reach the endpoint's queue. Handle must not block; it reports
+// whether it consumed p (calling p.Retain to keep it). Returning false
+// queues p on the endpoint as usual.
+type Handler interface {
+	Handle(p *Packet) bool
+}
+
+// Endpoint receives the frames for its keys and sends frames through its
+// relay. It is safe for concurrent use.
+type Endpoint struct {
+	r       *Relay
+	cfg     EndpointConfig
+	q       Queue
+	handler Handler // guarded by r.mu
+	def     bool
+	closed  atomic.Bool
+	st      epCounters
+}
+
+type epCounters struct {
+	framesIn, bytesIn, queueDrops atomic.Uint64
+	framesOut, bytesOut, writeErr atomic.Uint64
+}
+
+// EndpointStats are one endpoint's counters.
+type EndpointStats struct {
+	FramesIn    uint64 // frames delivered to the endpoint
+	BytesIn     uint64
+	QueueDrops  uint64 // frames dropped because its queue was full
+	FramesOut   uint64 // frames sent through it
+	BytesOut    uint64
+	WriteErrors uint64
+}
+
+// Register adds an endpoint. Registering a key that another endpoint holds
+// fails with ErrKeyInUse; nothing is overridden.
+func (r *Relay) Register(cfg EndpointConfig) (*Endpoint, error) {
+	if len(cfg.EtherTypes) == 0 {
+		return nil, fmt.Errorf("%w: no EtherType", ErrBadConfig)
+	}
+	if cfg.MAC.IsGroup() {
+		return nil, fmt.Errorf("%w: MAC %s is a group address", ErrBadConfig, cfg.MAC)
+	}
+	if err := cfg.VLANs.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadConfig, err)
+	}
+	for i, et := range cfg.EtherTypes {
+		if frame.IsTPID(et) || et < 0x0600 {
+			return nil, fmt.Errorf("%w: EtherType %#04x", ErrBadConfig, et)
+		}
+		if slices.Contains(cfg.EtherTypes[:i], et) {
+			return nil, fmt.Errorf("%w: EtherType %#04x given twice", ErrBadConfig, et)
+		}
+	}
+	// Own copies: the caller may reuse its slices.
+	cfg.VLANs = slices.Clip(slices.Clone(cfg.VLANs))
+	cfg.EtherTypes = slices.Clip(slices.Clone(cfg.EtherTypes))
+	ep := r.newEndpoint(cfg)
+	stack := cfg.VLANs.Key()
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closing {
+		return nil, fmt.Errorf("relay: register: %w", errClosed)
+	}
+	for _, et := range cfg.EtherTypes {
+		k := Key{MAC: cfg.MAC, EtherType: et, Stack: stack}
+		if r.unicast[k] != nil {
+			return nil, fmt.Errorf("%w: %s", ErrKeyInUse, keyString(k))
+		}
+	}
+	for _, et := range cfg.EtherTypes {
+		r.unicast[Key{MAC: cfg.MAC, EtherType: et, Stack: stack}] = ep
+		if cfg.Broadcast || cfg.Multicast {
+			g := groupKey{et, stack}
+			r.groups[g] = append(r.groups[g], ep)
+		}
+	}
+	if r.ended != nil {
+		ep.q.End(r.ended)
+	}
+	return ep, nil
+}
+
+// DefaultConfig configures the default endpoint.
+type DefaultConfig struct {
+	// Mirror delivers every well-formed frame to the default endpoint, not
+	// only those no other endpoint wanted.
+	Mirror bool
+	// QueueLen limits its receive queue (default: the relay's).
+	QueueLen int
+}
+
+// RegisterDefault adds the default endpoint, which receives the frames no
+// other endpoint wants (or all frames, with Mirror). There is at most one.
+func (r *Relay) RegisterDefault(cfg DefaultConfig) (*Endpoint, error) {
+	ep := r.newEndpoint(EndpointConfig{QueueLen: cfg.QueueLen})
+	ep.def = true
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closing {
+		return nil, fmt.Errorf("relay: register default: %w", errClosed)
+	}
+	if r.def != nil {
+		return nil, fmt.Errorf("%w: default endpoint", ErrKeyInUse)
+	}
+	r.def, r.mirror = ep, cfg.Mirror
+	if r.ended != nil {
+		ep.q.End(r.ended)
+	}
+	return ep, nil
+}
+
+func (r *Relay) newEndpoint(cfg EndpointConfig) *Endpoint {
+	if cfg.QueueLen <= 0 {
+		cfg.QueueLen = r.cfg.QueueLen
+	}
+	ep := &Endpoint{r: r, cfg: cfg}
+	ep.q.Init(cfg.QueueLen)
+	return ep
+}
+
+// Relay returns the relay the endpoint belongs to.
+func (ep *Endpoint) Relay() *Relay { return ep.r }
+
+// Config returns the endpoint's configuration (do not modify its slices).
+func (ep *Endpoint) Config() EndpointConfig { return ep.cfg }
+
+// SetHandler installs h (nil removes it) to see packets before the queue.
+func (ep *Endpoint) SetHandler(h Handler) {
+	ep.r.mu.Lock()
+	ep.handler = h
+	ep.r.mu.Unlock()
+}
+
+// Read returns the next received packet; see Queue.Pop for the errors. The
+// caller must Release it.
+func (ep *Endpoint) Read() (*Packet, error) { return ep.q.Pop() }
+
+// SetReadDeadline sets the deadline for Read, with net.Conn semantics.
+func (ep *Endpoint) SetReadDeadline(t time.Time) { ep.q.SetReadDeadline(t) }
+
+// Queued returns how many packets wait in the receive queue.
+func (ep *Endpoint) Queued() int { return ep.q.Len() }
+
+// Send writes one whole frame through the relay.
+func (ep *Endpoint) Send(b []byte) error {
+	if ep.closed.Load() {
+		return errClosed
+	}
+	if err := ep.r.Send(b); err != nil {
+		ep.st.writeErr.Add(1)
+		return err
+	}
+	ep.st.framesOut.Add(1)
+	ep.st.bytesOut.Add(uint64(len(b)))
+	return nil
+}
+
+// SendBatch writes whole frames through the relay, in one backend call when
+// the backend supports it, and returns how many leading frames were sent.
+func (ep *Endpoint) SendBatch(frames [][]byte) (int, error) {
+	if ep.closed.Load() {
+		return 0, errClosed
+	}
+	n, err := ep.r.SendBatch(frames)
+	var bytes uint64
+	for _, b := range frames[:n] {
+		bytes += uint64(len(b))
+	}
+	ep.st.framesOut.Add(uint64(n))
+	ep.st.bytesOut.Add(bytes)
+	if err != nil {
+		ep.st.writeErr.Add(1)
+	}
+	return n, err
+}
+
+// Stats returns a snapshot of the endpoint's counters.
+func (ep *Endpoint) Stats() EndpointStats {
+	return EndpointStats{
+		FramesIn: ep.st.framesIn.Load(), BytesIn: ep.st.bytesIn.Load(),
+		QueueDrops: ep.st.queueDrops.Load(), FramesOut: ep.st.framesOut.Load(),
+		BytesOut: ep.st.bytesOut.Load(), WriteErrors: ep.st.writeErr.Load(),
+	}
+}
+
+// Close unregisters the endpoint and unblocks its readers with
+// net.ErrClosed. It is idempotent.
+func (ep *Endpoint) Close() error {
+	if ep.closed.Swap(true) {
+		return nil
+	}
+	r := ep.r
+	r.mu.Lock()
+	if ep.def {
+		if r.def == ep {
+			r.def, r.mirror = nil, false
+		}
+	} else {
+		stack := ep.cfg.VLANs.Key()
+		for _, et := range ep.cfg.EtherTypes {
+			k := Key{MAC: ep.cfg.MAC, EtherType: et, Stack: stack}
+			if r.unicast[k] == ep {
+				delete(r.unicast, k)
+			}
+			if ep.cfg.Broadcast || ep.cfg.Multicast {
+				g := groupKey{et, stack}
+				list := r.groups[g]
+				if i := slices.Index(list, ep); i >= 0 {
+					list[i] = list[len(list)-1]
+					list[len(list)-1] = nil
+					list = list[:len(list)-1]
+				}
+				if len(list) == 0 {
+					delete(r.groups, g)
+				} else {
+					r.groups[g] = list
+				}
+			}
+		}
+	}
+	r.mu.Unlock()
+	ep.q.Close()
+	return nil
+}
+
+func keyString(k Key) string {
+	var s frame.VLANs
+	for i := uint32(0); i < k.Stack.N; i++ {
+		s = append(s, frame.VLAN{TPID: uint16(k.Stack.Tags[i] >> 16), ID: uint16(k.Stack.Tags[i])})
+	}
+	return fmt.Sprintf("MAC %s VLANs %q EtherType %#04x", k.MAC, s.String(), k.EtherType)
+}

@@ -1,0 +1,393 @@
+package relay
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"github.com/etherconn/etherconn/backend"
+	"github.com/etherconn/etherconn/internal/frame"
+)
+
+// Types shared with the layers above, so that users need one import.
+type (
+	// MAC is an Ethernet address in comparable form.
+	MAC = frame.MAC
+	// VLAN is one 802.1Q/802.1ad tag.
+	VLAN = frame.VLAN
+	// VLANs is a VLAN stack, outermost first.
+	VLANs = frame.VLANs
+	// Key is the demultiplexing key: destination MAC, VLAN stack (TPID and
+	// VID of each tag) and innermost EtherType.
+	Key = frame.Key
+	// Info is what the relay's parse learned about a frame.
+	Info = frame.Info
+)
+
+// Defaults for Config.
+const (
+	DefaultQueueLen  = 256
+	DefaultBatchSize = 64
+)
+
+// Errors returned by Register and Send.
+var (
+	ErrKeyInUse  = errors.New("relay: key already registered")
+	ErrBadConfig = errors.New("relay: invalid endpoint config")
+)
+
+// Config tunes a Relay. The zero Config is ready to use.
+type Config struct {
+	// QueueLen is the receive queue limit, in frames, of endpoints that do not
+	// set their own (default DefaultQueueLen). Queues start empty and grow.
+	QueueLen int
+	// Hairpin delivers frames sent through the relay to its own matching
+	// endpoints: unicast to a local endpoint stays local, broadcast and
+	// multicast go both to local endpoints (not the sender) and to the wire.
+	// Without it, frames always go to the wire only, on every backend.
+	Hairpin bool
+	// BatchSize is how many frames the read loop asks a backend.BatchReader
+	// for at once (default DefaultBatchSize; 1 disables batching).
+	BatchSize int
+}
+
+// Relay demultiplexes the frames of one PacketIO to endpoints and sends
+// their frames. It is safe for concurrent use.
+type Relay struct {
+	pio backend.PacketIO
+	bw  backend.BatchWriter
+	cfg Config
+
+	mu      sync.RWMutex // guards the tables; the read loop holds it shared
+	unicast map[Key]*Endpoint
+	groups  map[groupKey][]*Endpoint
+	def     *Endpoint
+	mirror  bool
+	closing bool
+	ended   error
+
+	done      chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+	st        counters
+}
+
+// groupKey finds the endpoints that opted in to broadcast or multicast on a
+// VLAN stack and EtherType.
+type groupKey struct {
+	etherType uint16
+	stack     frame.StackKey
+}
+
+type counters struct {
+	framesIn, bytesIn, framesOut, bytesOut   atomic.Uint64
+	delivered, misses, malformed, queueDrops atomic.Uint64
+	writeErrors, hairpinned                  atomic.Uint64
+}
+
+// Stats are a relay's counters.
+type Stats struct {
+	FramesIn    uint64 // frames read from the PacketIO
+	BytesIn     uint64
+	FramesOut   uint64 // frames written to the PacketIO
+	BytesOut    uint64
+	Delivered   uint64 // deliveries to endpoints; a broadcast counts once per endpoint
+	Misses      uint64 // well-formed frames no endpoint wanted, with no default endpoint
+	Malformed   uint64 // frames dropped because they could not be parsed (or were truncated)
+	QueueDrops  uint64 // deliveries dropped because an endpoint's queue was full
+	WriteErrors uint64 // frames the PacketIO refused to write
+	Hairpinned  uint64 // frames sent that were delivered locally (Config.Hairpin)
+	// Backend holds the PacketIO's own counters when it reports them.
+	Backend backend.Stats
+}
+
+// New starts a relay on pio. The relay owns pio from now on and closes it
+// on Close.
+func New(pio backend.PacketIO, cfg Config) *Relay {
+	if cfg.QueueLen <= 0 {
+		cfg.QueueLen = DefaultQueueLen
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = DefaultBatchSize
+	}
+	r := &Relay{
+		pio:     pio,
+		cfg:     cfg,
+		unicast: make(map[Key]*Endpoint),
+		groups:  make(map[groupKey][]*Endpoint),
+		done:    make(chan struct{}),
+	}
+	r.bw, _ = pio.(backend.BatchWriter)
+	go r.run()
+	return r
+}
+
+// Stats returns a snapshot of the relay's counters.
+func (r *Relay) Stats() Stats {
+	s := Stats{
+		FramesIn: r.st.framesIn.Load(), BytesIn: r.st.bytesIn.Load(),
+		FramesOut: r.st.framesOut.Load(), BytesOut: r.st.bytesOut.Load(),
+		Delivered: r.st.delivered.Load(), Misses: r.st.misses.Load(),
+		Malformed: r.st.malformed.Load(), QueueDrops: r.st.queueDrops.Load(),
+		WriteErrors: r.st.writeErrors.Load(), Hairpinned: r.st.hairpinned.Load(),
+	}
+	if sr, ok := r.pio.(backend.StatsReporter); ok {
+		s.Backend = sr.Stats()
+	}
+	return s
+}
+
+// Done is closed when the read loop has stopped, by Close or because the
+// PacketIO failed or ran out (see Err).
+func (r *Relay) Done() <-chan struct{} { return r.done }
+
+// Err returns why the read loop stopped: nil while it runs or after Close,
+// else the PacketIO's error wrapped in ErrInputEnded.
+func (r *Relay) Err() error {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.ended
+}
+
+// Close stops the read loop, closes the PacketIO and every endpoint; blocked
+// readers get net.ErrClosed. It is idempotent.
+func (r *Relay) Close() error {
+	r.closeOnce.Do(func() {
+		r.mu.Lock()
+		r.closing = true
+		eps := r.endpointsLocked()
+		r.mu.Unlock()
+		if err := r.pio.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			r.closeErr = fmt.Errorf("relay: close: %w", err)
+		}
+		<-r.done
+		for _, ep := range eps {
+			ep.q.Close()
+		}
+	})
+	return r.closeErr
+}
+
+func (r *Relay) endpointsLocked() []*Endpoint {
+	seen := make(map[*Endpoint]struct{}, len(r.unicast))
+	var eps []*Endpoint
+	add := func(ep *Endpoint) {
+		if _, ok := seen[ep]; !ok {
+			seen[ep] = struct{}{}
+			eps = append(eps, ep)
+		}
+	}
+	for _, ep := range r.unicast {
+		add(ep)
+	}
+	for _, g := range r.groups {
+		for _, ep := range g {
+			add(ep)
+		}
+	}
+	if r.def != nil {
+		add(r.def)
+	}
+	return eps
+}
+
+func (r *Relay) run() {
+	defer close(r.done)
+	var err error
+	if br, ok := r.pio.(backend.BatchReader); ok && r.cfg.BatchSize > 1 {
+		err = r.readBatches(br)
+	} else {
+		err = r.readFrames()
+	}
+	r.mu.Lock()
+	if r.closing {
+		r.mu.Unlock()
+		return
+	}
+	r.ended = fmt.Errorf("%w: %w", ErrInputEnded, err)
+	eps := r.endpointsLocked()
+	r.mu.Unlock()
+	for _, ep := range eps {
+		ep.q.End(err)
+	}
+}
+
+func (r *Relay) readFrames() error {
+	p := getPacket()
+	defer func() { p.Release() }()
+	for {
+		n, err := r.pio.ReadFrame(p.buf)
+		if err != nil {
+			if errors.Is(err, backend.ErrTruncated) {
+				r.st.framesIn.Add(1)
+				r.st.malformed.Add(1)
+				continue
+			}
+			return err
+		}
+		p.n = n
+		r.dispatch(p)
+		p = reusable(p)
+	}
+}
+
+// reusable returns p if nobody else kept it, else a fresh packet.
+func reusable(p *Packet) *Packet {
+	if p.refs.Load() == 1 {
+		return p
+	}
+	p.Release()
+	return getPacket()
+}
+
+func (r *Relay) readBatches(br backend.BatchReader) error {
+	n := r.cfg.BatchSize
+	pkts := make([]*Packet, n)
+	bufs := make([][]byte, n)
+	lens := make([]int, n)
+	for i := range pkts {
+		pkts[i] = getPacket()
+		bufs[i] = pkts[i].buf
+	}
+	defer func() {
+		for _, p := range pkts {
+			p.Release()
+		}
+	}()
+	for {
+		got, err := br.ReadFrames(bufs, lens)
+		for i := 0; i < got; i++ {
+			pkts[i].n = lens[i]
+			r.dispatch(pkts[i])
+			if q := reusable(pkts[i]); q != pkts[i] {
+				pkts[i], bufs[i] = q, q.buf
+			}
+		}
+		if err != nil && !errors.Is(err, backend.ErrTruncated) {
+			return err
+		}
+	}
+}
+
+// dispatch parses p once and hands it to every endpoint that wants it.
+func (r *Relay) dispatch(p *Packet) {
+	r.st.framesIn.Add(1)
+	r.st.bytesIn.Add(uint64(p.n))
+	if err := frame.Parse(p.Frame(), &p.Info); err != nil {
+		r.st.malformed.Add(1)
+		return
+	}
+	k := &p.Info.Key
+	delivered := false
+	r.mu.RLock()
+	if k.MAC.IsGroup() {
+		bcast := k.MAC == frame.BroadcastMAC
+		for _, ep := range r.groups[groupKey{k.EtherType, k.Stack}] {
+			if (bcast && ep.cfg.Broadcast) || (!bcast && ep.cfg.Multicast) {
+				r.deliver(ep, p)
+				delivered = true
+			}
+		}
+	} else if ep := r.unicast[*k]; ep != nil {
+		r.deliver(ep, p)
+		delivered = true
+	}
+	switch {
+	case r.def != nil && (!delivered || r.mirror):
+		r.deliver(r.def, p)
+	case !delivered:
+		r.st.misses.Add(1)
+	}
+	r.mu.RUnlock()
+}
+
+func (r *Relay) deliver(ep *Endpoint, p *Packet) {
+	if ep.handler != nil && ep.handler.Handle(p) {
+		ep.st.framesIn.Add(1)
+		ep.st.bytesIn.Add(uint64(p.n))
+		r.st.delivered.Add(1)
+		return
+	}
+	if !ep.q.Push(p) {
+		ep.st.queueDrops.Add(1)
+		r.st.queueDrops.Add(1)
+		return
+	}
+	ep.st.framesIn.Add(1)
+	ep.st.bytesIn.Add(uint64(p.n))
+	r.st.delivered.Add(1)
+}
+
+// Send writes one whole frame. With Config.Hairpin, a frame for a local
+// endpoint is delivered to it instead. The frame is not retained.
+func (r *Relay) Send(b []byte) error {
+	if r.cfg.Hairpin && r.hairpin(b) {
+		return nil
+	}
+	if err := r.pio.WriteFrame(b); err != nil {
+		r.st.writeErrors.Add(1)
+		return err
+	}
+	r.st.framesOut.Add(1)
+	r.st.bytesOut.Add(uint64(len(b)))
+	return nil
+}
+
+// SendBatch writes frames, in one call when the PacketIO is a
+// backend.BatchWriter, and returns how many leading frames were sent.
+func (r *Relay) SendBatch(frames [][]byte) (int, error) {
+	if r.bw == nil || r.cfg.Hairpin {
+		for i, b := range frames {
+			if err := r.Send(b); err != nil {
+				return i, err
+			}
+		}
+		return len(frames), nil
+	}
+	n, err := r.bw.WriteFrames(frames)
+	var bytes uint64
+	for _, b := range frames[:n] {
+		bytes += uint64(len(b))
+	}
+	r.st.framesOut.Add(uint64(n))
+	r.st.bytesOut.Add(bytes)
+	if err != nil {
+		r.st.writeErrors.Add(1)
+	}
+	return n, err
+}
+
+// hairpin delivers b to local endpoints and reports whether it must stay
+// off the wire (unicast delivered locally).
+func (r *Relay) hairpin(b []byte) bool {
+	p, err := copyPacket(b)
+	if err != nil {
+		return false
+	}
+	defer p.Release()
+	k := &p.Info.Key
+	src := frame.SrcMAC(b)
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if k.MAC.IsGroup() {
+		bcast := k.MAC == frame.BroadcastMAC
+		for _, ep := range r.groups[groupKey{k.EtherType, k.Stack}] {
+			if ep.cfg.MAC != src && ((bcast && ep.cfg.Broadcast) || (!bcast && ep.cfg.Multicast)) {
+				r.deliver(ep, p)
+				r.st.hairpinned.Add(1)
+			}
+		}
+		return false
+	}
+	ep := r.unicast[*k]
+	if ep == nil {
+		return false
+	}
+	r.deliver(ep, p)
+	r.st.hairpinned.Add(1)
+	return true
+}
+
+var errClosed = net.ErrClosed
