@@ -37,6 +37,14 @@ type Handler interface {
 	Handle(p *Packet) bool
 }
 
+// EndNotifier is implemented by a Handler that queues packets elsewhere and
+// must learn when its endpoint stops receiving: err satisfies
+// errors.Is(err, net.ErrClosed) when the endpoint or relay was closed, and
+// wraps ErrInputEnded when the relay's input ended.
+type EndNotifier interface {
+	EndpointEnded(err error)
+}
+
 // Endpoint receives the frames for its keys and sends frames through its
 // relay. It is safe for concurrent use.
 type Endpoint struct {
@@ -109,7 +117,7 @@ func (r *Relay) Register(cfg EndpointConfig) (*Endpoint, error) {
 		}
 	}
 	if r.ended != nil {
-		ep.q.End(r.ended)
+		ep.q.End(r.endedBy)
 	}
 	return ep, nil
 }
@@ -138,7 +146,7 @@ func (r *Relay) RegisterDefault(cfg DefaultConfig) (*Endpoint, error) {
 	}
 	r.def, r.mirror = ep, cfg.Mirror
 	if r.ended != nil {
-		ep.q.End(r.ended)
+		ep.q.End(r.endedBy)
 	}
 	return ep, nil
 }
@@ -150,6 +158,18 @@ func (r *Relay) newEndpoint(cfg EndpointConfig) *Endpoint {
 	ep := &Endpoint{r: r, cfg: cfg}
 	ep.q.Init(cfg.QueueLen)
 	return ep
+}
+
+// LoadOrSetHandler installs h unless the endpoint has a handler already,
+// and returns the handler in place. It lets several protocol layers on one
+// endpoint agree on a single shared handler without racing.
+func (ep *Endpoint) LoadOrSetHandler(h Handler) Handler {
+	ep.r.mu.Lock()
+	defer ep.r.mu.Unlock()
+	if ep.handler == nil {
+		ep.handler = h
+	}
+	return ep.handler
 }
 
 // Relay returns the relay the endpoint belongs to.
@@ -253,8 +273,29 @@ func (ep *Endpoint) Close() error {
 		}
 	}
 	r.mu.Unlock()
-	ep.q.Close()
+	ep.shut()
 	return nil
+}
+
+// shut closes the queue and tells the handler.
+func (ep *Endpoint) shut() {
+	ep.q.Close()
+	ep.notifyEnd(errClosed)
+}
+
+// end marks the input as ended for the queue and the handler.
+func (ep *Endpoint) end(err error) {
+	ep.q.End(err)
+	ep.notifyEnd(fmt.Errorf("%w: %w", ErrInputEnded, err))
+}
+
+func (ep *Endpoint) notifyEnd(err error) {
+	ep.r.mu.RLock()
+	h := ep.handler
+	ep.r.mu.RUnlock()
+	if n, ok := h.(EndNotifier); ok {
+		n.EndpointEnded(err)
+	}
 }
 
 func keyString(k Key) string {

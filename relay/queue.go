@@ -165,7 +165,10 @@ func (q *Queue) SetReadDeadline(t time.Time) {
 func (q *Queue) End(err error) {
 	q.mu.Lock()
 	if q.ended == nil && !q.closed {
-		q.ended = fmt.Errorf("%w: %w", ErrInputEnded, err)
+		if !errors.Is(err, ErrInputEnded) {
+			err = fmt.Errorf("%w: %w", ErrInputEnded, err)
+		}
+		q.ended = err
 	}
 	q.mu.Unlock()
 	q.signal()

@@ -66,7 +66,8 @@ type Relay struct {
 	def     *Endpoint
 	mirror  bool
 	closing bool
-	ended   error
+	ended   error // why the read loop stopped, wrapped in ErrInputEnded
+	endedBy error // the PacketIO's own error
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -164,7 +165,8 @@ func (r *Relay) Close() error {
 		}
 		<-r.done
 		for _, ep := range eps {
-			ep.q.Close()
+			ep.closed.Store(true)
+			ep.shut()
 		}
 	})
 	return r.closeErr
@@ -207,10 +209,11 @@ func (r *Relay) run() {
 		return
 	}
 	r.ended = fmt.Errorf("%w: %w", ErrInputEnded, err)
+	r.endedBy = err
 	eps := r.endpointsLocked()
 	r.mu.Unlock()
 	for _, ep := range eps {
-		ep.q.End(err)
+		ep.end(err)
 	}
 }
 

@@ -1,0 +1,360 @@
+// Package rudp implements net.PacketConn for UDP over an etherconn.Conn:
+// UDP/IPv4 and UDP/IPv6 from any local address (also 0.0.0.0, ::, or one no
+// interface has), built and checked entirely in user space.
+//
+// Several Conns can share one etherconn.Conn; datagrams are demultiplexed by
+// local IP and port on the relay's read loop, straight into each Conn's
+// queue. A Conn with Config.AcceptAny also gets every datagram that no other
+// Conn on its etherconn.Conn is bound to.
+//
+// Checksums are always right on send (IPv4 header, UDP over IPv4 and IPv6)
+// and checked on receive; bad ones are dropped and counted in Stats.
+// Deadlines, Close and errors behave as net.UDPConn's do.
+package rudp
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/etherconn/etherconn/backend"
+	"github.com/etherconn/etherconn/etherconn"
+	"github.com/etherconn/etherconn/internal/frame"
+	"github.com/etherconn/etherconn/relay"
+)
+
+// Errors returned inside *net.OpError.
+var (
+	ErrPortInUse      = errors.New("rudp: local address already bound on this etherconn.Conn")
+	ErrAcceptAnyInUse = errors.New("rudp: another Conn on this etherconn.Conn already accepts any datagram")
+	ErrNoFreePort     = errors.New("rudp: no free ephemeral port")
+	ErrBadAddr        = errors.New("rudp: invalid address")
+	ErrResolve        = errors.New("rudp: next-hop MAC resolution failed")
+	// ErrMessageTooLong is syscall.EMSGSIZE, as net.UDPConn returns it.
+	ErrMessageTooLong error = syscall.EMSGSIZE
+)
+
+// Resolver returns the MAC address of the next hop towards dst. It is
+// called for every datagram sent, so it should be cheap (a map lookup) and
+// should return a slice it keeps rather than a new one.
+type Resolver func(dst netip.Addr) (net.HardwareAddr, error)
+
+// Config describes a Conn.
+type Config struct {
+	// LocalAddr is the local IP and port. The IP may be any address,
+	// including 0.0.0.0 or :: (receive for any address of that family; send
+	// from the unspecified address, as a DHCP client does). Port 0 picks a
+	// free ephemeral port.
+	LocalAddr netip.AddrPort
+	// AcceptAny delivers every UDP datagram that reaches the etherconn.Conn
+	// and that no other Conn is bound to, whatever its destination.
+	AcceptAny bool
+	// Resolve finds the next-hop MAC; nil sends every datagram to the
+	// Ethernet broadcast address.
+	Resolve Resolver
+	// TTL is the IPv4 TTL / IPv6 hop limit of sent datagrams (0: 64).
+	TTL uint8
+	// DSCP is the Differentiated Services code point of sent datagrams (0..63).
+	DSCP uint8
+	// QueueLen limits the receive queue in datagrams (default 256).
+	QueueLen int
+}
+
+// Conn is a UDP endpoint over an etherconn.Conn. It implements
+// net.PacketConn and is safe for concurrent use.
+type Conn struct {
+	ec    *etherconn.Conn
+	m     *mux
+	cfg   Config
+	local netip.AddrPort
+	bound bindKey
+	v4    bool
+	q     relay.Queue
+	ipID  atomic.Uint32
+	wdl   atomic.Int64
+	// last caches the *net.UDPAddr ReadFrom returned, so a run of datagrams
+	// from one peer costs no allocation.
+	last   atomic.Pointer[net.UDPAddr]
+	closed atomic.Bool
+	st     counters
+}
+
+type counters struct {
+	in, inBytes, badChecksum, queueDrops, out, outBytes atomic.Uint64
+}
+
+// Stats are a Conn's counters.
+type Stats struct {
+	DatagramsIn  uint64 // datagrams queued for reading
+	BytesIn      uint64 // UDP payload bytes queued
+	BadChecksum  uint64 // datagrams dropped for a bad IPv4 header or UDP checksum
+	QueueDrops   uint64 // datagrams dropped because the receive queue was full
+	DatagramsOut uint64
+	BytesOut     uint64
+}
+
+// DefaultQueueLen is the receive queue limit when Config.QueueLen is 0.
+const DefaultQueueLen = 256
+
+// New binds a Conn to cfg.LocalAddr on ec. The Conn does not own ec:
+// closing it leaves ec open.
+func New(ec *etherconn.Conn, cfg Config) (*Conn, error) {
+	if !cfg.LocalAddr.Addr().IsValid() {
+		return nil, fmt.Errorf("rudp: new: %w: local address %v", ErrBadAddr, cfg.LocalAddr)
+	}
+	if cfg.DSCP > 63 {
+		return nil, fmt.Errorf("rudp: new: %w: DSCP %d is above 63", ErrBadAddr, cfg.DSCP)
+	}
+	if cfg.QueueLen <= 0 {
+		cfg.QueueLen = DefaultQueueLen
+	}
+	local := netip.AddrPortFrom(cfg.LocalAddr.Addr().Unmap(), cfg.LocalAddr.Port())
+	c := &Conn{ec: ec, cfg: cfg, local: local, v4: local.Addr().Is4()}
+	c.q.Init(cfg.QueueLen)
+	m := ec.Endpoint().LoadOrSetHandler(&mux{})
+	var ok bool
+	if c.m, ok = m.(*mux); !ok {
+		return nil, fmt.Errorf("rudp: new: etherconn.Conn already has a %T handler", m)
+	}
+	if err := c.m.bind(c); err != nil {
+		return nil, fmt.Errorf("rudp: new %v: %w", cfg.LocalAddr, err)
+	}
+	return c, nil
+}
+
+// receive runs on the relay's read loop for a datagram addressed to c.
+func (c *Conn) receive(p *relay.Packet) {
+	b := p.Frame()
+	if (p.Info.IPVersion == 4 && !frame.IPv4ChecksumOK(b, &p.Info)) || !frame.UDPChecksumOK(b, &p.Info) {
+		c.st.badChecksum.Add(1)
+		return
+	}
+	if !c.q.Push(p) {
+		c.st.queueDrops.Add(1)
+		return
+	}
+	c.st.in.Add(1)
+	c.st.inBytes.Add(uint64(p.Info.PayloadEnd - p.Info.Payload))
+}
+
+// LocalAddr returns the bound address as a *net.UDPAddr.
+func (c *Conn) LocalAddr() net.Addr { return net.UDPAddrFromAddrPort(c.local) }
+
+// LocalAddrPort returns the bound address.
+func (c *Conn) LocalAddrPort() netip.AddrPort { return c.local }
+
+// EtherConn returns the etherconn.Conn the Conn sends and receives on.
+func (c *Conn) EtherConn() *etherconn.Conn { return c.ec }
+
+// Stats returns the Conn's counters.
+func (c *Conn) Stats() Stats {
+	return Stats{
+		DatagramsIn: c.st.in.Load(), BytesIn: c.st.inBytes.Load(),
+		BadChecksum: c.st.badChecksum.Load(), QueueDrops: c.st.queueDrops.Load(),
+		DatagramsOut: c.st.out.Load(), BytesOut: c.st.outBytes.Load(),
+	}
+}
+
+// ReadFromUDPAddrPort reads one datagram into b and returns its length and
+// source. A datagram longer than b is truncated to len(b), as net.UDPConn
+// does on Linux. It allocates nothing.
+func (c *Conn) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
+	p, err := c.q.Pop()
+	if err != nil {
+		return 0, netip.AddrPort{}, c.opErr("read", nil, err)
+	}
+	n := copy(b, p.UDPPayload())
+	src := srcAddrPort(p)
+	p.Release()
+	return n, src, nil
+}
+
+func srcAddrPort(p *relay.Packet) netip.AddrPort {
+	ip := p.Info.SrcIP(p.Frame())
+	var a netip.Addr
+	if len(ip) == 4 {
+		a = netip.AddrFrom4([4]byte(ip))
+	} else {
+		a = netip.AddrFrom16([16]byte(ip))
+	}
+	return netip.AddrPortFrom(a, p.Info.SrcPort)
+}
+
+// ReadFrom reads one datagram into b and returns its length and source as a
+// *net.UDPAddr. Consecutive datagrams from the same source return the same
+// *net.UDPAddr, so steady reads allocate nothing; treat it as read-only.
+func (c *Conn) ReadFrom(b []byte) (int, net.Addr, error) {
+	n, src, err := c.ReadFromUDPAddrPort(b)
+	if err != nil {
+		return 0, nil, err
+	}
+	return n, c.udpAddr(src), nil
+}
+
+// ReadFromUDP is ReadFrom with the source as a *net.UDPAddr.
+func (c *Conn) ReadFromUDP(b []byte) (int, *net.UDPAddr, error) {
+	n, src, err := c.ReadFromUDPAddrPort(b)
+	if err != nil {
+		return 0, nil, err
+	}
+	return n, c.udpAddr(src), nil
+}
+
+func (c *Conn) udpAddr(src netip.AddrPort) *net.UDPAddr {
+	if a := c.last.Load(); a != nil && a.Port == int(src.Port()) && a.Zone == "" {
+		if ip, ok := netip.AddrFromSlice(a.IP); ok && ip == src.Addr() {
+			return a
+		}
+	}
+	a := net.UDPAddrFromAddrPort(src)
+	c.last.Store(a)
+	return a
+}
+
+// WriteTo sends b as one datagram to addr, a *net.UDPAddr.
+func (c *Conn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	ua, ok := addr.(*net.UDPAddr)
+	if !ok || ua == nil {
+		return 0, c.opErr("write", addr, fmt.Errorf("%w: %T is not a *net.UDPAddr", ErrBadAddr, addr))
+	}
+	ip, ok := netip.AddrFromSlice(ua.IP)
+	if !ok || ua.Port < 0 || ua.Port > 0xffff {
+		return 0, c.opErr("write", addr, fmt.Errorf("%w: %v", ErrBadAddr, addr))
+	}
+	return c.WriteToUDPAddrPort(b, netip.AddrPortFrom(ip, uint16(ua.Port)))
+}
+
+// WriteToUDPAddrPort sends b as one datagram to dst. It allocates nothing.
+func (c *Conn) WriteToUDPAddrPort(b []byte, dst netip.AddrPort) (int, error) {
+	return c.WriteToFrom(b, dst, c.local.Addr())
+}
+
+// WriteToFrom sends b to dst from source address src instead of the bound
+// one (the port stays the bound port): for a Conn bound to 0.0.0.0 that
+// answers from the address a datagram was sent to, or to emulate many hosts.
+func (c *Conn) WriteToFrom(b []byte, dst netip.AddrPort, src netip.Addr) (int, error) {
+	if c.closed.Load() {
+		return 0, c.opErr("write", nil, net.ErrClosed)
+	}
+	if d := c.wdl.Load(); d != 0 && time.Now().UnixNano() >= d {
+		return 0, c.opErr("write", nil, os.ErrDeadlineExceeded)
+	}
+	buf := etherconn.GetBuffer()
+	defer etherconn.PutBuffer(buf)
+	n, err := c.build(*buf, b, dst, src)
+	if err != nil {
+		return 0, c.opErr("write", net.UDPAddrFromAddrPort(dst), err)
+	}
+	if err := c.ec.WriteFrame((*buf)[:n]); err != nil {
+		return 0, c.opErr("write", net.UDPAddrFromAddrPort(dst), err)
+	}
+	c.st.out.Add(1)
+	c.st.outBytes.Add(uint64(len(b)))
+	return len(b), nil
+}
+
+// build writes the whole frame carrying payload into buf and returns its
+// length.
+func (c *Conn) build(buf, payload []byte, dst netip.AddrPort, src netip.Addr) (int, error) {
+	dip, sip := dst.Addr().Unmap(), src.Unmap()
+	if !dip.IsValid() || !sip.IsValid() || dip.Is4() != sip.Is4() {
+		return 0, fmt.Errorf("%w: cannot send from %v to %v", ErrBadAddr, src, dst)
+	}
+	et := etherconn.EtherTypeIPv6
+	if dip.Is4() {
+		et = etherconn.EtherTypeIPv4
+	}
+	hl := c.ec.HeaderLen()
+	il := frame.IPUDPLen(dip)
+	if hl+il+len(payload) > backend.MaxFrameLen {
+		return 0, ErrMessageTooLong
+	}
+	next := [6]byte(frame.BroadcastMAC)
+	if c.cfg.Resolve != nil {
+		hw, err := c.cfg.Resolve(dip)
+		if err != nil {
+			return 0, fmt.Errorf("%w: %v: %w", ErrResolve, dip, err)
+		}
+		if len(hw) != 6 {
+			return 0, fmt.Errorf("%w: %v: %q is not an Ethernet address", ErrResolve, dip, hw.String())
+		}
+		next = [6]byte(hw)
+	}
+	c.ec.PutHeader(buf, next, et)
+	copy(buf[hl+il:], payload)
+	h := frame.UDPHeader{
+		Src: netip.AddrPortFrom(sip, c.local.Port()), Dst: netip.AddrPortFrom(dip, dst.Port()),
+		TTL: c.cfg.TTL, TOS: c.cfg.DSCP << 2, ID: uint16(c.ipID.Add(1)),
+	}
+	ipLen, err := frame.PutUDP(buf[hl:], &h, len(payload))
+	if err != nil {
+		return 0, err
+	}
+	return hl + ipLen, nil
+}
+
+// SetDeadline sets the read and write deadlines.
+func (c *Conn) SetDeadline(t time.Time) error {
+	c.SetReadDeadline(t)
+	return c.SetWriteDeadline(t)
+}
+
+// SetReadDeadline sets the read deadline with net.Conn semantics: reads
+// past it fail with an error satisfying errors.Is(err,
+// os.ErrDeadlineExceeded) and net.Error.Timeout(); zero means none; a new
+// deadline applies to a read already blocked.
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	if c.closed.Load() {
+		return c.opErr("set", nil, net.ErrClosed)
+	}
+	c.q.SetReadDeadline(t)
+	return nil
+}
+
+// SetWriteDeadline sets the write deadline. Writes never wait for a slow
+// receiver, so it only makes writes after it fail.
+func (c *Conn) SetWriteDeadline(t time.Time) error {
+	if c.closed.Load() {
+		return c.opErr("set", nil, net.ErrClosed)
+	}
+	if t.IsZero() {
+		c.wdl.Store(0)
+	} else {
+		c.wdl.Store(t.UnixNano())
+	}
+	return nil
+}
+
+// Close unbinds the Conn and unblocks its readers with net.ErrClosed. The
+// etherconn.Conn stays open.
+func (c *Conn) Close() error {
+	if c.closed.Swap(true) {
+		return c.opErr("close", nil, net.ErrClosed)
+	}
+	c.m.unbind(c)
+	c.q.Close()
+	return nil
+}
+
+func (c *Conn) opErr(op string, addr net.Addr, err error) error {
+	if errors.Is(err, net.ErrClosed) {
+		err = net.ErrClosed
+	}
+	oe := &net.OpError{Op: op, Net: c.network(), Source: c.LocalAddr(), Addr: addr, Err: err}
+	if op == "read" {
+		oe.Source, oe.Addr = nil, c.LocalAddr()
+	}
+	return oe
+}
+
+func (c *Conn) network() string {
+	if c.v4 {
+		return "udp4"
+	}
+	return "udp6"
+}

@@ -1,0 +1,182 @@
+package rudp
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+
+	"github.com/etherconn/etherconn/relay"
+)
+
+// bindKey is a bound local address in comparable form; IPv4 addresses are
+// stored 4-in-6.
+type bindKey struct {
+	ip   [16]byte
+	port uint16
+}
+
+func keyOf(ap netip.AddrPort) bindKey {
+	return bindKey{ip: ap.Addr().Unmap().As16(), port: ap.Port()}
+}
+
+// wildcard returns the key of the unspecified address of ip's family.
+func wildcard(v4 bool, port uint16) bindKey {
+	if v4 {
+		return keyOf(netip.AddrPortFrom(netip.IPv4Unspecified(), port))
+	}
+	return keyOf(netip.AddrPortFrom(netip.IPv6Unspecified(), port))
+}
+
+// mux demultiplexes the UDP datagrams reaching one etherconn.Conn to the
+// rudp.Conns bound on it, by local IP and port. It runs on the relay's read
+// loop as the endpoint's relay.Handler, so a datagram goes straight from the
+// relay into its Conn's queue: no goroutine per endpoint.
+type mux struct {
+	mu sync.RWMutex
+	// single is the only bound Conn while there is one: most endpoints have
+	// one UDP socket, and a map costs more than the rest of the endpoint.
+	single *Conn
+	conns  map[bindKey]*Conn
+	any    *Conn // accept-any Conn, if one is bound
+	next   uint16
+}
+
+// Handle takes UDP datagrams for a bound Conn; everything else goes on to
+// the etherconn.Conn's own queue.
+func (m *mux) Handle(p *relay.Packet) bool {
+	in := &p.Info
+	if !in.UDP {
+		return false
+	}
+	var k bindKey
+	if in.IPVersion == 4 {
+		copy(k.ip[:], v4InV6Prefix)
+		copy(k.ip[12:], in.DstIP(p.Frame()))
+	} else {
+		copy(k.ip[:], in.DstIP(p.Frame()))
+	}
+	k.port = in.DstPort
+	m.mu.RLock()
+	c := m.lookup(k, in.IPVersion == 4)
+	m.mu.RUnlock()
+	if c == nil {
+		return false
+	}
+	c.receive(p)
+	return true
+}
+
+var v4InV6Prefix = []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff}
+
+func (m *mux) lookup(k bindKey, v4 bool) *Conn {
+	if c := m.single; c != nil {
+		if c.bound == k || c.bound == wildcard(v4, k.port) {
+			return c
+		}
+		return m.any
+	}
+	if c := m.conns[k]; c != nil {
+		return c
+	}
+	if c := m.conns[wildcard(v4, k.port)]; c != nil {
+		return c
+	}
+	return m.any
+}
+
+// bind adds c under its local address; port 0 picks a free ephemeral port.
+func (m *mux) bind(c *Conn) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if c.cfg.AcceptAny {
+		if m.any != nil {
+			return ErrAcceptAnyInUse
+		}
+	}
+	local := c.local
+	if local.Port() == 0 {
+		port, ok := m.freePort(local.Addr())
+		if !ok {
+			return ErrNoFreePort
+		}
+		local = netip.AddrPortFrom(local.Addr(), port)
+	}
+	k := keyOf(local)
+	if m.taken(k) {
+		return ErrPortInUse
+	}
+	c.local, c.bound = local, k
+	if c.cfg.AcceptAny {
+		m.any = c
+	}
+	switch {
+	case m.single == nil && m.conns == nil:
+		m.single = c
+	default:
+		if m.conns == nil {
+			m.conns = map[bindKey]*Conn{m.single.bound: m.single}
+			m.single = nil
+		}
+		m.conns[k] = c
+	}
+	return nil
+}
+
+func (m *mux) taken(k bindKey) bool {
+	if m.single != nil {
+		return m.single.bound == k
+	}
+	return m.conns[k] != nil
+}
+
+// Ephemeral ports, as IANA suggests and Linux uses by default.
+const ephemeralFirst, ephemeralLast = 49152, 65535
+
+func (m *mux) freePort(addr netip.Addr) (uint16, bool) {
+	const n = ephemeralLast - ephemeralFirst + 1
+	for range n {
+		port := ephemeralFirst + m.next%n
+		m.next++
+		if !m.taken(keyOf(netip.AddrPortFrom(addr, port))) {
+			return port, true
+		}
+	}
+	return 0, false
+}
+
+func (m *mux) unbind(c *Conn) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.any == c {
+		m.any = nil
+	}
+	if m.single == c {
+		m.single = nil
+		return
+	}
+	if m.conns[c.bound] == c {
+		delete(m.conns, c.bound)
+	}
+}
+
+// EndpointEnded passes the end of the etherconn.Conn's input on to every
+// bound Conn, so that their blocked readers return too.
+func (m *mux) EndpointEnded(err error) {
+	m.mu.RLock()
+	conns := make([]*Conn, 0, len(m.conns)+1)
+	if m.single != nil {
+		conns = append(conns, m.single)
+	}
+	for _, c := range m.conns {
+		conns = append(conns, c)
+	}
+	m.mu.RUnlock()
+	for _, c := range conns {
+		if errors.Is(err, net.ErrClosed) {
+			c.q.Close()
+		} else {
+			c.q.End(err)
+		}
+	}
+}
