@@ -1,0 +1,138 @@
+package conformance
+
+import (
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/etherconn/etherconn/backend"
+	"github.com/etherconn/etherconn/internal/frame"
+)
+
+// etherTypeTest is the IEEE local experimental EtherType: no stack on the
+// path (a kernel's included) does anything with it.
+const etherTypeTest = 0x88b5
+
+// tagCases are the VLAN stacks every backend must carry byte-exact.
+var tagCases = []struct {
+	name string
+	tags frame.VLANs
+}{
+	{"untagged", nil},
+	{"dot1q", frame.VLANs{{ID: 100}}},
+	{"dot1q-pcp-dei", frame.VLANs{{ID: 101, PCP: 5, DEI: true}}},
+	{"dot1ad", frame.VLANs{{TPID: frame.TPIDDot1AD, ID: 102, PCP: 3}}},
+	{"vid0-priority", frame.VLANs{{ID: 0, PCP: 6}}},
+	{"qinq", frame.VLANs{{TPID: frame.TPIDDot1AD, ID: 200, PCP: 1}, {ID: 201, DEI: true}}},
+	{"three-tags", frame.VLANs{{TPID: frame.TPIDDot1AD, ID: 300}, {ID: 301}, {ID: 302, PCP: 7}}},
+	{"tpid-9100", frame.VLANs{{TPID: frame.TPID9100, ID: 400}}},
+	{"four-tags", frame.VLANs{{TPID: frame.TPIDDot1AD, ID: 500}, {ID: 501}, {ID: 502}, {ID: 503}}},
+	{"vid4095", frame.VLANs{{ID: 4095}}},
+}
+
+// rawFrame builds a frame from src to dst with tags and a recognisable
+// payload of n bytes.
+func rawFrame(dst, src net.HardwareAddr, tags frame.VLANs, etherType uint16, n int) []byte {
+	hl := frame.HeaderLen(len(tags))
+	b := make([]byte, hl+n)
+	frame.PutEthernet(b, [6]byte(dst), [6]byte(src), tags, etherType)
+	for i := range n {
+		b[hl+i] = byte(i*7 + 3)
+	}
+	return b
+}
+
+func (s *suite) testFrames(t *testing.T) {
+	a, b := s.pair(t)
+	rx := collect(t, b)
+	for i, tc := range tagCases {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, size := range []int{46, 200, s.cfg.MaxPayload} {
+				f := rawFrame(testMAC(1000), testMAC(i), tc.tags, etherTypeTest, size)
+				require.NoError(t, a.WriteFrame(f))
+				got := rx.next(t, s.cfg.Timeout)
+				require.Equal(t, f, got, "frame must arrive byte for byte")
+				checkTagsWithGopacket(t, got, tc.tags)
+			}
+		})
+	}
+}
+
+// checkTagsWithGopacket decodes f independently and compares its VLAN tags
+// to want. gopacket does not know TPID 0x9100, so stacks with it stop there.
+func checkTagsWithGopacket(t *testing.T, f []byte, want frame.VLANs) {
+	t.Helper()
+	pkt := gopacket.NewPacket(f, layers.LayerTypeEthernet, gopacket.Default)
+	var got frame.VLANs
+	for _, l := range pkt.Layers() {
+		if d, ok := l.(*layers.Dot1Q); ok {
+			got = append(got, frame.VLAN{PCP: d.Priority, DEI: d.DropEligible, ID: d.VLANIdentifier})
+		}
+	}
+	var known frame.VLANs
+	for _, v := range want {
+		if v.EffectiveTPID() == frame.TPID9100 {
+			break
+		}
+		known = append(known, frame.VLAN{PCP: v.PCP, DEI: v.DEI, ID: v.ID})
+	}
+	assert.Equal(t, known, got, "VLAN tags as gopacket decodes them")
+}
+
+func (s *suite) testNoOwnFrames(t *testing.T) {
+	a, b := s.pair(t)
+	rxA, rxB := collect(t, a), collect(t, b)
+	for i := range 3 {
+		f := rawFrame(net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, testMAC(i), nil, etherTypeTest, 60)
+		require.NoError(t, a.WriteFrame(f))
+		assert.Equal(t, f, rxB.next(t, s.cfg.Timeout))
+	}
+	rxA.none(t, s.cfg.Quiet)
+}
+
+func (s *suite) testShortFrames(t *testing.T) {
+	a, b := s.pair(t)
+	rx := collect(t, b)
+	for _, n := range []int{0, 6, 20, 45} {
+		f := rawFrame(testMAC(1000), testMAC(n), nil, etherTypeTest, n)
+		require.NoError(t, a.WriteFrame(f), "a %d-byte frame", len(f))
+		assert.Equal(t, f, rx.next(t, s.cfg.Timeout), "short frames arrive as sent, without padding")
+	}
+	err := a.WriteFrame(make([]byte, 13))
+	assert.ErrorIs(t, err, backend.ErrFrameTooShort)
+}
+
+func (s *suite) testCloseUnblocksRead(t *testing.T) {
+	a, b := s.pair(t)
+	done := make(chan error, 1)
+	go func() {
+		buf := make([]byte, backend.MaxFrameLen)
+		for {
+			n, err := b.ReadFrame(buf)
+			if err != nil || ours(buf[:n]) {
+				done <- err
+				return
+			}
+		}
+	}()
+	time.Sleep(s.cfg.Quiet)
+	require.NoError(t, b.Close())
+	select {
+	case err := <-done:
+		assert.True(t, errors.Is(err, net.ErrClosed), "read after Close: %v", err)
+	case <-time.After(s.cfg.Timeout):
+		t.Fatal("Close did not unblock ReadFrame")
+	}
+	assert.NotPanics(t, func() { b.Close() }, "Close is idempotent")
+	_, err := b.ReadFrame(make([]byte, 100))
+	assert.True(t, errors.Is(err, net.ErrClosed), "ReadFrame after Close: %v", err)
+	err = b.WriteFrame(rawFrame(testMAC(1), testMAC(2), nil, etherTypeTest, 50))
+	assert.True(t, errors.Is(err, net.ErrClosed), "WriteFrame after Close: %v", err)
+	_ = a
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package memio_test
+
+const raceEnabled = false
