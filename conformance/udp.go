@@ -33,9 +33,9 @@ var udpFamilies = []struct {
 
 // udpHosts is two emulated stations on VLAN 100 on the two ends of a pair.
 type udpHosts struct {
-	ra, rb   *relay.Relay
-	ea, eb   *etherconn.Conn
-	defB     *relay.Endpoint // mirror of everything b receives
+	ra, rb *relay.Relay
+	ea, eb *etherconn.Conn
+	defB   *relay.Endpoint // mirror of everything b receives
 }
 
 func (s *suite) udpHosts(t *testing.T, mirror bool) *udpHosts {

@@ -100,9 +100,9 @@ type Info struct {
 	Fragment  bool  // an IP fragment: no L4 header is parsed
 	L4        int   // offset of the upper-layer header (IP only)
 
-	UDP     bool // a well-formed UDP datagram
-	SrcPort uint16
-	DstPort uint16
+	UDP        bool // a well-formed UDP datagram
+	SrcPort    uint16
+	DstPort    uint16
 	Payload    int // offset of the UDP payload
 	PayloadEnd int // end of the UDP payload, by the UDP length field
 }
@@ -239,6 +239,11 @@ func (in *Info) parseIPv6(b []byte) error {
 			n = 8
 			if binary.BigEndian.Uint16(b[off+2:])&0xfff9 != 0 { // offset or M flag
 				in.Fragment = true
+			}
+			if binary.BigEndian.Uint16(b[off+2:])&0xfff8 != 0 {
+				// Not the first fragment: what follows is data, not headers.
+				in.IPVersion, in.Proto, in.L4 = 6, b[off], off+n
+				return nil
 			}
 		case ip6AH:
 			n = (int(b[off+1]) + 2) * 4
