@@ -1,0 +1,30 @@
+# The README's commands. `make test` is what CI runs.
+GO ?= go
+
+.PHONY: test check vet fmt race bench fuzz demo
+
+test: check race
+
+check: fmt vet
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+race:
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Short fuzzing pass over every parser (FUZZTIME=60s for a longer one).
+FUZZTIME ?= 10s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/frame/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseVLANs$$' -fuzztime $(FUZZTIME) ./internal/frame/
+
+demo:
+	$(GO) run ./cmd/etherconn demo

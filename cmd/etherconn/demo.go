@@ -1,0 +1,156 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/etherconn/etherconn/backend"
+	"github.com/etherconn/etherconn/etherconn"
+	"github.com/etherconn/etherconn/memio"
+	"github.com/etherconn/etherconn/relay"
+	"github.com/etherconn/etherconn/rudp"
+)
+
+// demoHost is one emulated station.
+type demoHost struct {
+	name   string
+	mac    net.HardwareAddr
+	v4, v6 netip.Addr
+	r      *relay.Relay
+	ec     *etherconn.Conn
+	c4, c6 *rudp.Conn
+}
+
+func demo(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	backendName := fs.String("backend", "memio", "backend: memio, or one of the real-interface backends built in")
+	ifname := fs.String("interface", "", "interface for host A (real-interface backends)")
+	peer := fs.String("peer", "", "interface for host B; without it both hosts share --interface with hairpin")
+	count := fs.Int("count", 3, "datagrams each way per IP family")
+	vlanText := fs.String("vlan", "100", "VLAN stack of both hosts, e.g. 100 or 0x88a8:100.200")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	vlans, err := etherconn.ParseVLANs(*vlanText)
+	if err != nil {
+		return err
+	}
+	ra, rb, err := demoRelays(*backendName, *ifname, *peer)
+	if err != nil {
+		return err
+	}
+	defer ra.Close()
+	if rb != ra {
+		defer rb.Close()
+	}
+
+	a := &demoHost{name: "A", mac: net.HardwareAddr{0x02, 0xec, 0, 0, 0, 0x0a},
+		v4: netip.MustParseAddr("198.18.0.10"), v6: netip.MustParseAddr("2001:db8::a"), r: ra}
+	b := &demoHost{name: "B", mac: net.HardwareAddr{0x02, 0xec, 0, 0, 0, 0x0b},
+		v4: netip.MustParseAddr("198.18.0.11"), v6: netip.MustParseAddr("2001:db8::b"), r: rb}
+	// A static neighbour table stands in for ARP/ND.
+	neigh := map[netip.Addr]net.HardwareAddr{a.v4: a.mac, a.v6: a.mac, b.v4: b.mac, b.v6: b.mac}
+	resolve := func(ip netip.Addr) (net.HardwareAddr, error) {
+		if m, ok := neigh[ip]; ok {
+			return m, nil
+		}
+		return nil, fmt.Errorf("no neighbour %v", ip)
+	}
+	for _, h := range []*demoHost{a, b} {
+		if err := h.open(vlans, resolve); err != nil {
+			return err
+		}
+		defer h.ec.Close()
+		fmt.Fprintf(stdout, "host %s: MAC %s VLAN %q, %v, %v\n", h.name, h.mac, vlans.String(),
+			h.c4.LocalAddr(), h.c6.LocalAddr())
+	}
+
+	for _, fam := range []string{"IPv4", "IPv6"} {
+		for _, dir := range [][2]*demoHost{{a, b}, {b, a}} {
+			if err := exchange(stdout, fam, dir[0], dir[1], *count); err != nil {
+				return err
+			}
+		}
+	}
+	for _, h := range []*demoHost{a, b} {
+		printStats(stdout, h)
+	}
+	return nil
+}
+
+func demoRelays(name, ifname, peer string) (ra, rb *relay.Relay, err error) {
+	if name == "memio" {
+		pa, pb := memio.Pipe(memio.Config{})
+		return relay.New(pa, relay.Config{}), relay.New(pb, relay.Config{}), nil
+	}
+	pa, err := openBackend(name, ifname)
+	if err != nil {
+		return nil, nil, err
+	}
+	if peer == "" {
+		// One interface: both hosts behind one relay talk through hairpin.
+		r := relay.New(pa, relay.Config{Hairpin: true})
+		return r, r, nil
+	}
+	var pb backend.PacketIO
+	if pb, err = openBackend(name, peer); err != nil {
+		pa.Close()
+		return nil, nil, err
+	}
+	return relay.New(pa, relay.Config{}), relay.New(pb, relay.Config{}), nil
+}
+
+func (h *demoHost) open(vlans etherconn.VLANs, resolve rudp.Resolver) error {
+	var err error
+	if h.ec, err = etherconn.New(h.r, etherconn.Config{MAC: h.mac, VLANs: vlans}); err != nil {
+		return err
+	}
+	if h.c4, err = rudp.New(h.ec, rudp.Config{LocalAddr: netip.AddrPortFrom(h.v4, 5000), Resolve: resolve}); err != nil {
+		return err
+	}
+	h.c6, err = rudp.New(h.ec, rudp.Config{LocalAddr: netip.AddrPortFrom(h.v6, 5000), Resolve: resolve})
+	return err
+}
+
+func (h *demoHost) conn(fam string) *rudp.Conn {
+	if fam == "IPv4" {
+		return h.c4
+	}
+	return h.c6
+}
+
+func exchange(w io.Writer, fam string, from, to *demoHost, count int) error {
+	src, dst := from.conn(fam), to.conn(fam)
+	buf := make([]byte, 2048)
+	for i := range count {
+		msg := fmt.Sprintf("hello %d from %s to %s over %s", i, from.name, to.name, fam)
+		if _, err := src.WriteTo([]byte(msg), dst.LocalAddr()); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "%s sent     %-45q to   %v\n", from.name, msg, dst.LocalAddr())
+		dst.SetReadDeadline(time.Now().Add(2 * time.Second))
+		n, addr, err := dst.ReadFrom(buf)
+		if errors.Is(err, net.ErrClosed) || err != nil {
+			return fmt.Errorf("host %s: %w", to.name, err)
+		}
+		fmt.Fprintf(w, "%s received %-45q from %v\n", to.name, buf[:n], addr)
+	}
+	return nil
+}
+
+func printStats(w io.Writer, h *demoHost) {
+	s := h.r.Stats()
+	fmt.Fprintf(w, "relay of host %s: in %d frames/%d bytes, out %d frames/%d bytes, delivered %d, misses %d, malformed %d, queue drops %d, write errors %d, hairpinned %d\n",
+		h.name, s.FramesIn, s.BytesIn, s.FramesOut, s.BytesOut, s.Delivered, s.Misses, s.Malformed, s.QueueDrops, s.WriteErrors, s.Hairpinned)
+	for _, c := range []*rudp.Conn{h.c4, h.c6} {
+		st := c.Stats()
+		fmt.Fprintf(w, "  %v: datagrams in %d, out %d, bad checksum %d, queue drops %d\n",
+			c.LocalAddr(), st.DatagramsIn, st.DatagramsOut, st.BadChecksum, st.QueueDrops)
+	}
+}
