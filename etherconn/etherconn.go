@@ -106,7 +106,6 @@ type Conn struct {
 	mac   frame.MAC
 	vlans VLANs
 	hlen  int
-	local *Addr
 	wdl   atomic.Int64 // write deadline in Unix ns; 0: none
 }
 

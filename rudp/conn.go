@@ -68,15 +68,17 @@ type Config struct {
 // Conn is a UDP endpoint over an etherconn.Conn. It implements
 // net.PacketConn and is safe for concurrent use.
 type Conn struct {
-	ec    *etherconn.Conn
-	m     *mux
-	cfg   Config
-	local netip.AddrPort
-	bound bindKey
-	v4    bool
-	q     relay.Queue
-	ipID  atomic.Uint32
-	wdl   atomic.Int64
+	ec        *etherconn.Conn
+	m         *mux
+	resolve   Resolver
+	local     netip.AddrPort
+	bound     bindKey
+	ttl, tos  uint8
+	v4        bool
+	acceptAny bool
+	q         relay.Queue
+	ipID      atomic.Uint32
+	wdl       atomic.Int64
 	// last caches the *net.UDPAddr ReadFrom returned, so a run of datagrams
 	// from one peer costs no allocation.
 	last   atomic.Pointer[net.UDPAddr]
@@ -114,7 +116,8 @@ func New(ec *etherconn.Conn, cfg Config) (*Conn, error) {
 		cfg.QueueLen = DefaultQueueLen
 	}
 	local := netip.AddrPortFrom(cfg.LocalAddr.Addr().Unmap(), cfg.LocalAddr.Port())
-	c := &Conn{ec: ec, cfg: cfg, local: local, v4: local.Addr().Is4()}
+	c := &Conn{ec: ec, resolve: cfg.Resolve, local: local, ttl: cfg.TTL, tos: cfg.DSCP << 2,
+		v4: local.Addr().Is4(), acceptAny: cfg.AcceptAny}
 	c.q.Init(cfg.QueueLen)
 	m := ec.Endpoint().LoadOrSetHandler(&mux{})
 	var ok bool
@@ -275,8 +278,8 @@ func (c *Conn) build(buf, payload []byte, dst netip.AddrPort, src netip.Addr) (i
 		return 0, ErrMessageTooLong
 	}
 	next := [6]byte(frame.BroadcastMAC)
-	if c.cfg.Resolve != nil {
-		hw, err := c.cfg.Resolve(dip)
+	if c.resolve != nil {
+		hw, err := c.resolve(dip)
 		if err != nil {
 			return 0, fmt.Errorf("%w: %v: %w", ErrResolve, dip, err)
 		}
@@ -289,7 +292,7 @@ func (c *Conn) build(buf, payload []byte, dst netip.AddrPort, src netip.Addr) (i
 	copy(buf[hl+il:], payload)
 	h := frame.UDPHeader{
 		Src: netip.AddrPortFrom(sip, c.local.Port()), Dst: netip.AddrPortFrom(dip, dst.Port()),
-		TTL: c.cfg.TTL, TOS: c.cfg.DSCP << 2, ID: uint16(c.ipID.Add(1)),
+		TTL: c.ttl, TOS: c.tos, ID: uint16(c.ipID.Add(1)),
 	}
 	ipLen, err := frame.PutUDP(buf[hl:], &h, len(payload))
 	if err != nil {

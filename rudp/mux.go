@@ -89,7 +89,7 @@ func (m *mux) lookup(k bindKey, v4 bool) *Conn {
 func (m *mux) bind(c *Conn) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if c.cfg.AcceptAny {
+	if c.acceptAny {
 		if m.any != nil {
 			return ErrAcceptAnyInUse
 		}
@@ -107,7 +107,7 @@ func (m *mux) bind(c *Conn) error {
 		return ErrPortInUse
 	}
 	c.local, c.bound = local, k
-	if c.cfg.AcceptAny {
+	if c.acceptAny {
 		m.any = c
 	}
 	switch {
