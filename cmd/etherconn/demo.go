@@ -7,11 +7,13 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"time"
 
 	"github.com/etherconn/etherconn/backend"
 	"github.com/etherconn/etherconn/etherconn"
 	"github.com/etherconn/etherconn/memio"
+	"github.com/etherconn/etherconn/pcapio"
 	"github.com/etherconn/etherconn/relay"
 	"github.com/etherconn/etherconn/rudp"
 )
@@ -34,6 +36,7 @@ func demo(args []string, stdout, stderr io.Writer) error {
 	peer := fs.String("peer", "", "interface for host B; without it both hosts share --interface with hairpin")
 	count := fs.Int("count", 3, "datagrams each way per IP family")
 	vlanText := fs.String("vlan", "100", "VLAN stack of both hosts, e.g. 100 or 0x88a8:100.200")
+	record := fs.String("record", "", "record host B's frames, both directions, to this pcapng file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -41,7 +44,14 @@ func demo(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ra, rb, err := demoRelays(*backendName, *ifname, *peer)
+	var rec *os.File
+	if *record != "" {
+		if rec, err = os.Create(*record); err != nil {
+			return err
+		}
+		defer rec.Close()
+	}
+	ra, rb, err := demoRelays(*backendName, *ifname, *peer, rec)
 	if err != nil {
 		return err
 	}
@@ -84,24 +94,41 @@ func demo(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func demoRelays(name, ifname, peer string) (ra, rb *relay.Relay, err error) {
-	if name == "memio" {
-		pa, pb := memio.Pipe(memio.Config{})
-		return relay.New(pa, relay.Config{}), relay.New(pb, relay.Config{}), nil
+func demoRelays(name, ifname, peer string, rec io.Writer) (ra, rb *relay.Relay, err error) {
+	var pa, pb backend.PacketIO
+	switch {
+	case name == "memio":
+		pa, pb = memio.Pipe(memio.Config{})
+	default:
+		if pa, err = openBackend(name, ifname); err != nil {
+			return nil, nil, err
+		}
+		if peer != "" {
+			if pb, err = openBackend(name, peer); err != nil {
+				pa.Close()
+				return nil, nil, err
+			}
+		}
 	}
-	pa, err := openBackend(name, ifname)
-	if err != nil {
-		return nil, nil, err
+	if rec != nil {
+		rp := pb
+		if rp == nil {
+			rp = pa
+		}
+		r, err := pcapio.NewRecorder(rp, rec, pcapio.RecorderOptions{Format: pcapio.FormatPcapNG})
+		if err != nil {
+			return nil, nil, err
+		}
+		if pb == nil {
+			pa = r
+		} else {
+			pb = r
+		}
 	}
-	if peer == "" {
+	if pb == nil {
 		// One interface: both hosts behind one relay talk through hairpin.
 		r := relay.New(pa, relay.Config{Hairpin: true})
 		return r, r, nil
-	}
-	var pb backend.PacketIO
-	if pb, err = openBackend(name, peer); err != nil {
-		pa.Close()
-		return nil, nil, err
 	}
 	return relay.New(pa, relay.Config{}), relay.New(pb, relay.Config{}), nil
 }
