@@ -1,0 +1,48 @@
+// Package pcapio provides backend.PacketIO implementations built on the pcap
+// ecosystem:
+//
+//   - [Live] captures and injects frames on a network interface through
+//     libpcap (github.com/gopacket/gopacket/pcap). It needs cgo and libpcap;
+//     without cgo, [OpenLive] returns [ErrLiveUnsupported].
+//   - [Offline] replays a pcap or pcapng capture file as received frames,
+//     as fast as possible or paced by the capture timestamps, then returns
+//     io.EOF. It is pure Go (gopacket/pcapgo) and needs neither cgo nor
+//     libpcap.
+//   - [Recorder] wraps any backend.PacketIO and tees every frame read from
+//     it and written to it into a pcap or pcapng file. It is pure Go too.
+//
+// # Live capture on Linux
+//
+// [OpenLive] opens the interface with an inactive libpcap handle set up for
+// a relay: immediate mode (each frame is handed over as soon as the kernel
+// has it, so no buffering latency at low rates), a snap length that covers
+// jumbo frames, promiscuous mode unless disabled (emulated MAC addresses are
+// not the interface's own), capture direction "in" so that the handle never
+// reads its own or any other local transmission, and an optional BPF filter.
+//
+// With immediate mode, libpcap on Linux uses a TPACKET_V2 ring. The kernel
+// moves the outer VLAN tag of a received frame into packet metadata (VLAN
+// offload, and the software untagging every Linux receive path does); libpcap
+// puts it back, with its TPID (0x8100 or 0x88a8), before handing the frame
+// over, so ReadFrame returns the frame with all of its tags in place, as the
+// backend.PacketIO contract demands. The package tests check this on a veth
+// pair with single-tagged and QinQ frames.
+//
+// A read blocks in poll(2) on the capture socket, waking up at the latest
+// every [LiveOptions].PollInterval (50ms by default) to check whether the
+// handle was closed. A frame wakes the poll at once, so the interval adds no
+// latency; an idle handle costs a few system calls per interval. Close
+// therefore returns within one poll interval. (libpcap's pcap_breakloop
+// cannot be used here: gopacket exposes it only as part of Handle.Close, and
+// closing the handle while the reader copies a frame out of the ring that
+// Close unmaps would be a use after free.)
+//
+// # File formats
+//
+// [Offline] reads classic pcap files (microsecond or nanosecond timestamps,
+// either byte order) and pcapng files, optionally gzip-compressed. Only the
+// Ethernet link type is accepted. Records cut short by the capture's snap
+// length are replayed as captured. [Recorder] and the write sink of
+// [Offline] write either format ([FormatPcap], [FormatPcapNG]); only pcapng
+// can mark the direction of each frame (epb_flags inbound/outbound).
+package pcapio

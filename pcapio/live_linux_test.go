@@ -1,0 +1,373 @@
+//go:build linux && cgo
+
+package pcapio
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/etherconn/etherconn/backend"
+)
+
+var (
+	_ backend.PacketIO      = (*Live)(nil)
+	_ backend.StatsReporter = (*Live)(nil)
+)
+
+const liveWait = 5 * time.Second
+
+// collect reads l on a goroutine and hands over copies of the frames; the
+// test's cleanup stops it.
+func collect(t *testing.T, l backend.PacketIO) <-chan []byte {
+	ch := make(chan []byte, 256)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, MaxSnapLen)
+		for {
+			n, err := l.ReadFrame(buf)
+			if err != nil {
+				return
+			}
+			select {
+			case ch <- append([]byte(nil), buf[:n]...):
+			case <-stop:
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		close(stop)
+		l.Close()
+		<-done
+	})
+	return ch
+}
+
+// nextFrom returns the next frame on ch with source MAC src, skipping any
+// other traffic.
+func nextFrom(t *testing.T, ch <-chan []byte, src net.HardwareAddr) []byte {
+	t.Helper()
+	timeout := time.After(liveWait)
+	for {
+		select {
+		case f := <-ch:
+			if len(f) >= 12 && bytes.Equal(f[6:12], src) {
+				return f
+			}
+		case <-timeout:
+			t.Fatalf("no frame from %v within %v", src, liveWait)
+			return nil
+		}
+	}
+}
+
+// noneFrom asserts that no frame with source MAC src arrives on ch for d.
+func noneFrom(t *testing.T, ch <-chan []byte, src net.HardwareAddr, d time.Duration) {
+	t.Helper()
+	timeout := time.After(d)
+	for {
+		select {
+		case f := <-ch:
+			assert.NotEqual(t, []byte(src), f[6:12], "unexpected frame % x", f)
+		case <-timeout:
+			return
+		}
+	}
+}
+
+// TestLiveVeth sends the test frames (untagged, 802.1Q, QinQ with 0x88a8 and
+// 0x8100 outer tags, IPv6, a 42-byte frame and a jumbo frame) across a veth
+// pair in both directions and checks that they arrive byte for byte, VLAN
+// tags in place, and that no handle reads its own transmissions.
+func TestLiveVeth(t *testing.T) {
+	v := newVethNS(t)
+	la := v.openLive(t, v.a, LiveOptions{})
+	lb := v.openLive(t, v.b, LiveOptions{})
+	ca, cb := collect(t, la), collect(t, lb)
+
+	var sentA, sentB int
+	for _, s := range testSpecs() {
+		t.Run("a-to-b/"+s.name, func(t *testing.T) {
+			s.src, s.dst = macA, macB
+			f := s.build(t)
+			require.NoError(t, la.WriteFrame(f))
+			sentA++
+			assert.Equal(t, f, nextFrom(t, cb, macA))
+		})
+		t.Run("b-to-a/"+s.name, func(t *testing.T) {
+			s.src, s.dst = macB, macA
+			f := s.build(t)
+			require.NoError(t, lb.WriteFrame(f))
+			sentB++
+			assert.Equal(t, f, nextFrom(t, ca, macB))
+		})
+	}
+
+	t.Run("own-frames-not-read", func(t *testing.T) {
+		x := frameSpec{src: macA, dst: macB, payload: 30, marker: 0x77}.build(t)
+		y := frameSpec{src: macB, dst: macA, payload: 30, marker: 0x78}.build(t)
+		require.NoError(t, la.WriteFrame(x))
+		sentA++
+		assert.Equal(t, x, nextFrom(t, cb, macA), "x went out")
+		require.NoError(t, lb.WriteFrame(y))
+		sentB++
+		assert.Equal(t, y, nextFrom(t, ca, macB), "y came in")
+		// Neither handle saw its own frame: a's own frames have source macA.
+		noneFrom(t, ca, macA, 200*time.Millisecond)
+		noneFrom(t, cb, macB, 10*time.Millisecond)
+	})
+
+	t.Run("stats", func(t *testing.T) {
+		sa, sb := la.Stats(), lb.Stats()
+		assert.Equal(t, uint64(sentA), sa.FramesOut)
+		assert.Equal(t, uint64(sentB), sb.FramesOut)
+		assert.GreaterOrEqual(t, sa.FramesIn, uint64(sentB))
+		assert.GreaterOrEqual(t, sb.FramesIn, uint64(sentA))
+		assert.Zero(t, sa.Dropped)
+		assert.Zero(t, sb.Dropped)
+		cs, err := lb.CaptureStats()
+		require.NoError(t, err)
+		assert.GreaterOrEqual(t, cs.Received, uint64(sentA))
+		assert.Equal(t, v.b, lb.Name())
+	})
+
+	t.Run("write-errors", func(t *testing.T) {
+		assert.ErrorIs(t, la.WriteFrame(make([]byte, 13)), backend.ErrFrameTooShort)
+		huge := frameSpec{src: macA, dst: macB, payload: 20000}.build(t)
+		assert.ErrorIs(t, la.WriteFrame(huge), backend.ErrFrameTooLong)
+	})
+}
+
+func TestLiveTruncatedRead(t *testing.T) {
+	v := newVethNS(t)
+	la := v.openLive(t, v.a, LiveOptions{})
+	lb := v.openLive(t, v.b, LiveOptions{})
+	f1 := frameSpec{src: macA, dst: macB, payload: 100, marker: 1}.build(t)
+	f2 := frameSpec{src: macA, dst: macB, tags: []tag{{0x8100, 7}}, payload: 100, marker: 2}.build(t)
+	require.NoError(t, la.WriteFrame(f1))
+	require.NoError(t, la.WriteFrame(f2))
+
+	small := make([]byte, 20)
+	for {
+		n, err := lb.ReadFrame(small)
+		require.ErrorIs(t, err, backend.ErrTruncated)
+		require.Equal(t, 20, n)
+		if bytes.Equal(small[6:12], macA) {
+			assert.Equal(t, f1[:20], small)
+			break
+		}
+	}
+	buf := make([]byte, backend.MaxFrameLen)
+	for {
+		n, err := lb.ReadFrame(buf)
+		require.NoError(t, err, "the handle stays usable after ErrTruncated")
+		if bytes.Equal(buf[6:12], macA) {
+			assert.Equal(t, f2, buf[:n])
+			break
+		}
+	}
+}
+
+func TestLiveFilter(t *testing.T) {
+	v := newVethNS(t)
+	la := v.openLive(t, v.a, LiveOptions{})
+	lb := v.openLive(t, v.b, LiveOptions{Filter: "ether src " + macA.String(), NoPromiscuous: true, BufferSize: 4 << 20})
+	cb := collect(t, lb)
+	macC := net.HardwareAddr{0x02, 0x00, 0x5e, 0x10, 0x00, 0x0c}
+	other := frameSpec{src: macC, dst: macB, payload: 10}.build(t)
+	want := frameSpec{src: macA, dst: macB, tags: []tag{{0x8100, 42}}, payload: 10}.build(t)
+	require.NoError(t, la.WriteFrame(other))
+	require.NoError(t, la.WriteFrame(want))
+	select {
+	case f := <-cb:
+		assert.Equal(t, want, f, "the filter lets only frames from %v through", macA)
+	case <-time.After(liveWait):
+		t.Fatal("filtered frame did not arrive")
+	}
+}
+
+func TestLiveCloseUnblocksRead(t *testing.T) {
+	v := newVethNS(t)
+	l := v.openLive(t, v.a, LiveOptions{PollInterval: 100 * time.Millisecond})
+	errc := make(chan error, 1)
+	go func() {
+		_, err := l.ReadFrame(make([]byte, backend.MaxFrameLen))
+		errc <- err
+	}()
+	select {
+	case err := <-errc:
+		t.Fatalf("read on an idle interface returned: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	start := time.Now()
+	require.NoError(t, l.Close())
+	assert.Less(t, time.Since(start), 2*time.Second, "Close takes at most about one poll interval")
+	select {
+	case err := <-errc:
+		assert.ErrorIs(t, err, net.ErrClosed)
+	case <-time.After(liveWait):
+		t.Fatal("Close did not unblock the read")
+	}
+	assert.NoError(t, l.Close(), "Close is idempotent")
+	_, err := l.ReadFrame(make([]byte, 100))
+	assert.ErrorIs(t, err, net.ErrClosed)
+	assert.ErrorIs(t, l.WriteFrame(make([]byte, 60)), net.ErrClosed)
+	_ = l.Stats() // still works after Close
+}
+
+// TestLiveConcurrentWriters writes from many goroutines while reading and
+// closes in the middle; under -race this checks the locking around the
+// handle.
+func TestLiveConcurrentWriters(t *testing.T) {
+	v := newVethNS(t)
+	la := v.openLive(t, v.a, LiveOptions{PollInterval: 5 * time.Millisecond})
+	lb := v.openLive(t, v.b, LiveOptions{})
+	cb := collect(t, lb)
+	go func() {
+		buf := make([]byte, backend.MaxFrameLen)
+		for {
+			if _, err := la.ReadFrame(buf); err != nil {
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f := frameSpec{src: macA, dst: macB, payload: 64, marker: byte(w)}.build(t)
+			for i := 0; i < 200; i++ {
+				if err := la.WriteFrame(f); err != nil {
+					assert.ErrorIs(t, err, net.ErrClosed)
+					return
+				}
+				_ = la.Stats()
+			}
+		}()
+	}
+	nextFrom(t, cb, macA)
+	time.Sleep(time.Millisecond)
+	require.NoError(t, la.Close())
+	wg.Wait()
+}
+
+// TestLiveRecorder tees a live handle into a pcapng file.
+func TestLiveRecorder(t *testing.T) {
+	v := newVethNS(t)
+	la := v.openLive(t, v.a, LiveOptions{})
+	lb := v.openLive(t, v.b, LiveOptions{})
+	var file bytes.Buffer
+	r, err := NewRecorder(lb, &file, RecorderOptions{Format: FormatPcapNG, InterfaceName: v.b})
+	require.NoError(t, err)
+	cr := collect(t, r)
+	in := frameSpec{src: macA, dst: macB, tags: []tag{{0x88a8, 5}, {0x8100, 6}}, payload: 50}.build(t)
+	out := frameSpec{src: macB, dst: macA, payload: 50}.build(t)
+	require.NoError(t, la.WriteFrame(in))
+	require.Equal(t, in, nextFrom(t, cr, macA))
+	require.NoError(t, r.WriteFrame(out))
+	require.NoError(t, r.Close())
+	var got []fileRecord
+	for _, rc := range readCapture(t, file.Bytes(), FormatPcapNG) {
+		if bytes.Equal(rc.data[6:12], macA) || bytes.Equal(rc.data[6:12], macB) {
+			got = append(got, rc)
+		}
+	}
+	require.Len(t, got, 2)
+	assert.Equal(t, in, got[0].data)
+	assert.Equal(t, pcapgo.NgEpbFlagDirectionInbound, got[0].dir)
+	assert.Equal(t, out, got[1].data)
+	assert.Equal(t, pcapgo.NgEpbFlagDirectionOutbound, got[1].dir)
+}
+
+func TestOpenLiveNotEthernet(t *testing.T) {
+	v := newVethNS(t)
+	if _, err := os.Stat("/dev/net/tun"); err != nil {
+		t.Skip("no /dev/net/tun")
+	}
+	if out, err := exec.Command("ip", "-n", v.name, "tuntap", "add", "mode", "tun", "name", "tun0").CombinedOutput(); err != nil {
+		t.Skipf("cannot create a tun device: %v %s", err, out)
+	}
+	runCmd(t, "ip", "-n", v.name, "link", "set", "tun0", "up")
+	err := v.do(func() error {
+		l, err := OpenLive("tun0", LiveOptions{})
+		if err == nil {
+			l.Close()
+		}
+		return err
+	})
+	assert.ErrorIs(t, err, ErrNotEthernet)
+}
+
+func TestOpenLiveErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		ifname string
+		opts   LiveOptions
+		is     error
+		text   string
+	}{
+		{"no-such-interface", "pcapio-nope0", LiveOptions{}, os.ErrNotExist, "no such network interface"},
+		{"snaplen-below-max-frame", "lo", LiveOptions{SnapLen: 1500}, nil, "snap length"},
+		{"snaplen-too-big", "lo", LiveOptions{SnapLen: MaxSnapLen + 1}, nil, "snap length"},
+		{"poll-interval", "lo", LiveOptions{PollInterval: time.Microsecond}, nil, "poll interval"},
+		{"buffer-size", "lo", LiveOptions{BufferSize: -1}, nil, "buffer size"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l, err := OpenLive(tc.ifname, tc.opts)
+			require.Error(t, err)
+			assert.Nil(t, l)
+			if tc.is != nil {
+				assert.ErrorIs(t, err, tc.is)
+			}
+			assert.ErrorContains(t, err, tc.text)
+		})
+	}
+}
+
+// TestOpenLivePermission checks the error without CAP_NET_RAW. As root it
+// drops the capability on one locked thread (capabilities are per thread)
+// and opens there.
+func TestOpenLivePermission(t *testing.T) {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread dies with its capabilities changed
+		if hasCap(unix.CAP_NET_RAW) {
+			hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+			var data [2]unix.CapUserData
+			if err := unix.Capget(&hdr, &data[0]); err != nil {
+				errc <- err
+				return
+			}
+			data[0].Effective &^= 1 << unix.CAP_NET_RAW
+			if err := unix.Capset(&hdr, &data[0]); err != nil {
+				errc <- err
+				return
+			}
+		}
+		l, err := OpenLive("lo", LiveOptions{})
+		if err == nil {
+			l.Close()
+			err = errors.New("OpenLive succeeded without CAP_NET_RAW")
+		}
+		errc <- err
+	}()
+	err := <-errc
+	assert.ErrorIs(t, err, os.ErrPermission)
+	assert.ErrorContains(t, err, "CAP_NET_RAW")
+}

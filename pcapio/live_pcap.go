@@ -1,0 +1,257 @@
+//go:build cgo
+
+package pcapio
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcap"
+
+	"github.com/etherconn/etherconn/backend"
+)
+
+// Live is a backend.PacketIO on a network interface through libpcap. It
+// implements backend.StatsReporter; Stats().Dropped adds up libpcap's drop
+// counters and the frames dropped for exceeding the snap length.
+//
+// A Live handle is bound to the network namespace of the thread that opened
+// it; it can be used from any goroutine afterwards.
+type Live struct {
+	name      string
+	h         *pcap.Handle
+	errClosed error
+	c         counters
+	snapped   atomic.Uint64 // frames longer than the snap length, dropped
+
+	readMu sync.Mutex // one reader at a time; Close waits for it to leave
+	closed atomic.Bool
+
+	mu        sync.RWMutex // read-held by writers and stats, held by Close
+	statsMu   sync.Mutex   // serializes pcap_stats
+	last      CaptureStats // the last pcap_stats result, kept after Close
+	closeOnce sync.Once
+}
+
+// openMu serializes handle activation: gopacket keeps the text of an
+// activation error in a package variable.
+var openMu sync.Mutex
+
+// OpenLive opens the network interface ifname for capture and injection.
+// ifname is looked up in the network namespace of the calling thread: to
+// open an interface in another namespace, call OpenLive on a goroutine that
+// has called runtime.LockOSThread and setns(2).
+//
+// Errors: an unknown interface gives an error satisfying errors.Is(err,
+// os.ErrNotExist); missing privileges (capturing needs CAP_NET_RAW) one
+// satisfying errors.Is(err, os.ErrPermission); an interface whose link type
+// is not Ethernet one satisfying errors.Is(err, ErrNotEthernet).
+func OpenLive(ifname string, opts LiveOptions) (*Live, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := net.InterfaceByName(ifname); err != nil {
+		return nil, fmt.Errorf("pcapio: open %q: no such network interface in this network namespace: %w (%v)", ifname, os.ErrNotExist, err)
+	}
+	h, err := activate(ifname, o)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(what string, err error) (*Live, error) {
+		h.Close()
+		return nil, fmt.Errorf("pcapio: open %q: %s: %w", ifname, what, err)
+	}
+	if lt := h.LinkType(); lt != layers.LinkTypeEthernet {
+		return fail("link type "+lt.String(), ErrNotEthernet)
+	}
+	// Never read what this host transmits, the handle's own frames included.
+	if err := h.SetDirection(pcap.DirectionIn); err != nil {
+		return fail("set capture direction", err)
+	}
+	if o.Filter != "" {
+		if err := h.SetBPFFilter(o.Filter); err != nil {
+			return fail(fmt.Sprintf("BPF filter %q", o.Filter), err)
+		}
+	}
+	return &Live{
+		name:      ifname,
+		h:         h,
+		errClosed: fmt.Errorf("pcapio: %s: %w", ifname, net.ErrClosed),
+	}, nil
+}
+
+func activate(ifname string, o LiveOptions) (*pcap.Handle, error) {
+	openMu.Lock()
+	defer openMu.Unlock()
+	ih, err := pcap.NewInactiveHandle(ifname)
+	if err != nil {
+		return nil, fmt.Errorf("pcapio: open %q: %w", ifname, err)
+	}
+	defer ih.CleanUp() // does nothing once activated
+	steps := []struct {
+		what string
+		err  error
+	}{
+		{"snap length", ih.SetSnapLen(o.SnapLen)},
+		{"promiscuous mode", ih.SetPromisc(!o.NoPromiscuous)},
+		// Immediate mode: every frame is delivered at once (and libpcap
+		// picks TPACKET_V2, which has no block timeout).
+		{"immediate mode", ih.SetImmediateMode(true)},
+		// The timeout makes gopacket put the handle in non-blocking mode
+		// and poll(2) for at most this long, so a read notices Close.
+		{"timeout", ih.SetTimeout(o.PollInterval)},
+	}
+	if o.BufferSize > 0 {
+		steps = append(steps, struct {
+			what string
+			err  error
+		}{"buffer size", ih.SetBufferSize(o.BufferSize)})
+	}
+	for _, s := range steps {
+		if s.err != nil {
+			return nil, fmt.Errorf("pcapio: open %q: set %s: %w", ifname, s.what, s.err)
+		}
+	}
+	h, err := ih.Activate()
+	if err != nil {
+		return nil, activateError(ifname, err)
+	}
+	return h, nil
+}
+
+// activateError turns a pcap_activate failure into an error callers can
+// test. gopacket's activation error type is unexported; its texts are not.
+func activateError(ifname string, err error) error {
+	switch msg := err.Error(); {
+	case msg == "Permission Denied" || strings.Contains(msg, "Operation not permitted"):
+		return fmt.Errorf("pcapio: open %q: %w: live capture needs CAP_NET_RAW (run as root or grant the capability, e.g. setcap cap_net_raw+ep) (%v)", ifname, os.ErrPermission, err)
+	case msg == "No Such Device":
+		return fmt.Errorf("pcapio: open %q: %w: no such device (%v)", ifname, os.ErrNotExist, err)
+	case msg == "Interface Not Up":
+		return fmt.Errorf("pcapio: open %q: interface is down: %w", ifname, err)
+	}
+	return fmt.Errorf("pcapio: open %q: %w", ifname, err)
+}
+
+// Name returns the name of the interface.
+func (l *Live) Name() string { return l.name }
+
+// ReadFrame blocks until a frame arrives and copies it into b, VLAN tags in
+// place. A frame longer than b is truncated with backend.ErrTruncated.
+// Frames this host transmits are never returned.
+func (l *Live) ReadFrame(b []byte) (int, error) {
+	l.readMu.Lock()
+	defer l.readMu.Unlock()
+	for {
+		if l.closed.Load() {
+			return 0, l.errClosed
+		}
+		// The data is in libpcap's ring and valid until the next read or
+		// Close; Close waits for readMu, so the copy below is safe.
+		data, ci, err := l.h.ZeroCopyReadPacketData()
+		if err != nil {
+			if errors.Is(err, pcap.NextErrorTimeoutExpired) {
+				continue
+			}
+			if l.closed.Load() || err == io.EOF {
+				return 0, l.errClosed
+			}
+			return 0, fmt.Errorf("pcapio: read %s: %w", l.name, err)
+		}
+		if ci.CaptureLength < ci.Length {
+			l.snapped.Add(1)
+			continue
+		}
+		n := copy(b, data)
+		l.c.in(n)
+		if n < len(data) {
+			return n, backend.ErrTruncated
+		}
+		return n, nil
+	}
+}
+
+// WriteFrame sends frame on the interface as given (pcap_sendpacket). A
+// frame longer than the interface accepts gives an error satisfying
+// errors.Is(err, backend.ErrFrameTooLong).
+func (l *Live) WriteFrame(frame []byte) error {
+	if len(frame) < backend.MinFrameLen {
+		return backend.ErrFrameTooShort
+	}
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed.Load() {
+		return l.errClosed
+	}
+	if err := l.h.WritePacketData(frame); err != nil {
+		if strings.Contains(err.Error(), "Message too long") {
+			return fmt.Errorf("pcapio: write %s: %w (%v)", l.name, backend.ErrFrameTooLong, err)
+		}
+		return fmt.Errorf("pcapio: write %s: %w", l.name, err)
+	}
+	l.c.out(len(frame))
+	return nil
+}
+
+// CaptureStats returns libpcap's counters. After Close it returns the last
+// values read, which Close refreshes.
+func (l *Live) CaptureStats() (CaptureStats, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	l.statsMu.Lock()
+	defer l.statsMu.Unlock()
+	if l.closed.Load() {
+		return l.last, nil
+	}
+	return l.readStatsLocked()
+}
+
+// readStatsLocked calls pcap_stats; statsMu and mu are held.
+func (l *Live) readStatsLocked() (CaptureStats, error) {
+	s, err := l.h.Stats()
+	if err != nil {
+		return l.last, fmt.Errorf("pcapio: stats %s: %w", l.name, err)
+	}
+	l.last = CaptureStats{
+		Received:  uint64(uint32(s.PacketsReceived)),
+		Dropped:   uint64(uint32(s.PacketsDropped)),
+		IfDropped: uint64(uint32(s.PacketsIfDropped)),
+	}
+	return l.last, nil
+}
+
+// Stats returns the handle's counters. Dropped is the sum of libpcap's
+// Dropped and IfDropped and of frames dropped for exceeding the snap length.
+func (l *Live) Stats() backend.Stats {
+	s := l.c.snapshot()
+	cs, _ := l.CaptureStats()
+	s.Dropped = cs.Dropped + cs.IfDropped + l.snapped.Load()
+	return s
+}
+
+// Close closes the handle. It waits for a blocked ReadFrame to return, which
+// takes at most LiveOptions.PollInterval. Later calls of every method return
+// errors satisfying errors.Is(err, net.ErrClosed). Close is idempotent and
+// returns nil.
+func (l *Live) Close() error {
+	l.closeOnce.Do(func() {
+		l.closed.Store(true)
+		l.readMu.Lock()
+		l.mu.Lock()
+		l.statsMu.Lock()
+		l.readStatsLocked()
+		l.statsMu.Unlock()
+		l.h.Close()
+		l.mu.Unlock()
+		l.readMu.Unlock()
+	})
+	return nil
+}

@@ -1,0 +1,444 @@
+package pcapio
+
+import (
+	"bufio"
+	"compress/gzip"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/etherconn/etherconn/backend"
+)
+
+// OfflineOptions configure OpenOffline. The zero value replays every frame
+// as fast as possible and discards frames written during replay.
+type OfflineOptions struct {
+	// Speed paces the replay by the capture timestamps: frame i is returned
+	// (t_i - t_0) / Speed after the first frame, so 1 replays in real time
+	// and 2.0 twice as fast. The schedule is absolute: a reader that falls
+	// behind gets the late frames at once, without the gaps. Timestamps that
+	// go backwards are replayed at once. 0 replays as fast as possible.
+	Speed float64
+	// WritesTo, if not nil, receives the frames written to the Offline
+	// during replay, as a capture file in WritesFormat. Close flushes it but
+	// does not close it. If nil, written frames are discarded and counted in
+	// Stats().Discarded.
+	WritesTo io.Writer
+	// WritesFormat is the file format written to WritesTo.
+	WritesFormat Format
+	// IncludeOutbound replays pcapng records whose epb_flags mark them as
+	// outbound. By default they are skipped: they are frames the captured
+	// side sent, as a Recorder writes them, and a PacketIO never reads its
+	// own transmissions. Classic pcap cannot mark direction, so every pcap
+	// record is replayed.
+	IncludeOutbound bool
+}
+
+func (o *OfflineOptions) validate() error {
+	if o.Speed < 0 || math.IsNaN(o.Speed) || math.IsInf(o.Speed, 0) {
+		return fmt.Errorf("pcapio: replay speed %v: must be a finite number >= 0", o.Speed)
+	}
+	return nil
+}
+
+// maxWait bounds a single paced wait so that float arithmetic on absurd
+// timestamps cannot overflow a time.Duration.
+const maxWait = 100 * 365 * 24 * time.Hour
+
+// Offline is a finite backend.PacketIO that replays the frames of a pcap or
+// pcapng file as received frames and then returns io.EOF. It implements
+// backend.BatchReader and backend.StatsReporter.
+//
+// Frames written to an Offline are counted and discarded, or recorded (see
+// OfflineOptions.WritesTo). Like every PacketIO it is safe for one reader
+// and any number of concurrent writers.
+type Offline struct {
+	name      string
+	closer    io.Closer
+	src       recordSource
+	speed     float64
+	sink      *capWriter
+	done      chan struct{}
+	closed    atomic.Bool
+	closeOnce sync.Once
+	errClosed error
+	c         counters
+
+	readMu     sync.Mutex // guards the fields below
+	readErr    error      // final read error (io.EOF at the end)
+	hasPending bool       // pdata/pts hold a record not yet delivered
+	pdata      []byte
+	pts        time.Time
+	started    bool
+	wallStart  time.Time
+	tsStart    time.Time
+	timer      *time.Timer
+}
+
+// OpenOffline opens the pcap or pcapng file at path, optionally
+// gzip-compressed, for replay. The file must have the Ethernet link type.
+// Errors name the file; a malformed file gives an error that satisfies
+// errors.Is(err, ErrBadFile), a non-Ethernet one errors.Is(err,
+// ErrNotEthernet).
+func OpenOffline(path string, opts OfflineOptions) (*Offline, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("pcapio: open capture: %w", err)
+	}
+	o, err := newOffline(f, path, f, opts)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return o, nil
+}
+
+// Capture file magic numbers, read little-endian.
+const (
+	magicPcapMicro     = 0xa1b2c3d4
+	magicPcapNano      = 0xa1b23c4d
+	magicPcapMicroSwap = 0xd4c3b2a1
+	magicPcapNanoSwap  = 0x4d3cb2a1
+	magicPcapNG        = 0x0a0d0d0a // section header block type, a palindrome
+)
+
+// newOffline sets up replay from r; name is used in errors, closer (may be
+// nil) is closed by Close.
+func newOffline(r io.Reader, name string, closer io.Closer, opts OfflineOptions) (o *Offline, err error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			o, err = nil, fmt.Errorf("pcapio: %s: %w: reader failed: %v", name, ErrBadFile, p)
+		}
+	}()
+	br := bufio.NewReaderSize(r, 64<<10)
+	magic, err := br.Peek(4)
+	if len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		gz, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("pcapio: %s: %w: bad gzip header: %w", name, ErrBadFile, err)
+		}
+		br = bufio.NewReaderSize(gz, 64<<10)
+		magic, err = br.Peek(4)
+	}
+	if err != nil {
+		switch {
+		case len(magic) == 0 && err == io.EOF:
+			return nil, fmt.Errorf("pcapio: %s: %w: empty file", name, ErrBadFile)
+		case err == io.EOF:
+			return nil, fmt.Errorf("pcapio: %s: %w: too short for a file header", name, ErrBadFile)
+		default:
+			return nil, fmt.Errorf("pcapio: %s: %w", name, err)
+		}
+	}
+
+	var src recordSource
+	switch m := binary.LittleEndian.Uint32(magic); m {
+	case magicPcapMicro, magicPcapNano, magicPcapMicroSwap, magicPcapNanoSwap:
+		// The link type field is 32 bits; the upper ones can announce an
+		// FCS at the end of every frame, which layers.LinkType (16 bits)
+		// would hide. Check the whole field.
+		var hdr [24]byte
+		peeked, _ := br.Peek(len(hdr))
+		copy(hdr[:], peeked)
+		pr, err := pcapgo.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("pcapio: %s: %w: bad pcap file header: %w", name, ErrBadFile, err)
+		}
+		order := binary.ByteOrder(binary.LittleEndian)
+		if m == magicPcapMicroSwap || m == magicPcapNanoSwap {
+			order = binary.BigEndian
+		}
+		if lt := order.Uint32(hdr[20:24]); lt != uint32(layers.LinkTypeEthernet) {
+			return nil, fmt.Errorf("pcapio: %s: %w: link type %#x (%v)", name, ErrNotEthernet, lt, layers.LinkType(lt))
+		}
+		src = &pcapSource{r: pr}
+	case magicPcapNG:
+		nr, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{ErrorOnMismatchingLinkType: true})
+		switch {
+		case err == io.EOF:
+			// A section header and nothing else: a valid, empty capture.
+			src = emptySource{}
+		case errors.Is(err, pcapgo.ErrNgLinkTypeMismatch):
+			return nil, fmt.Errorf("pcapio: %s: %w: sections with different link types", name, ErrNotEthernet)
+		case err != nil:
+			return nil, fmt.Errorf("pcapio: %s: %w: bad pcapng header: %w", name, ErrBadFile, err)
+		default:
+			if lt := nr.LinkType(); lt != layers.LinkTypeEthernet {
+				return nil, fmt.Errorf("pcapio: %s: %w: link type %d (%v)", name, ErrNotEthernet, uint32(lt), lt)
+			}
+			src = &ngSource{r: nr, includeOut: opts.IncludeOutbound}
+		}
+	default:
+		return nil, fmt.Errorf("pcapio: %s: %w: unknown magic number %#08x", name, ErrBadFile, m)
+	}
+
+	o = &Offline{
+		name:      name,
+		closer:    closer,
+		src:       src,
+		speed:     opts.Speed,
+		done:      make(chan struct{}),
+		errClosed: fmt.Errorf("pcapio: %s: %w", name, net.ErrClosed),
+	}
+	if opts.WritesTo != nil {
+		o.sink, err = newCapWriter(opts.WritesTo, opts.WritesFormat, 0, "replay", nil)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return o, nil
+}
+
+// recordSource yields the records of a capture file.
+type recordSource interface {
+	// next returns the next record to replay; data is valid until the next
+	// call.
+	next() (data []byte, ts time.Time, err error)
+	// record returns the number of records read so far.
+	record() int
+}
+
+type pcapSource struct {
+	r *pcapgo.Reader
+	n int
+}
+
+func (s *pcapSource) next() ([]byte, time.Time, error) {
+	s.n++
+	data, ci, err := s.r.ZeroCopyReadPacketData()
+	return data, ci.Timestamp, err
+}
+
+func (s *pcapSource) record() int { return s.n }
+
+type ngSource struct {
+	r          *pcapgo.NgReader
+	includeOut bool
+	n          int
+}
+
+func (s *ngSource) next() ([]byte, time.Time, error) {
+	for {
+		s.n++
+		data, ci, opts, err := s.r.ZeroCopyReadPacketDataWithOptions()
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		if !s.includeOut && opts.Flags != nil && opts.Flags.Direction == pcapgo.NgEpbFlagDirectionOutbound {
+			continue
+		}
+		return data, ci.Timestamp, nil
+	}
+}
+
+func (s *ngSource) record() int { return s.n }
+
+type emptySource struct{}
+
+func (emptySource) next() ([]byte, time.Time, error) { return nil, time.Time{}, io.EOF }
+func (emptySource) record() int                      { return 0 }
+
+// nextRecord reads the next record, turning reader errors (and panics, which
+// a reader of untrusted input must never let through) into final errors.
+func (o *Offline) nextRecord() (data []byte, ts time.Time, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			data, err = nil, fmt.Errorf("pcapio: %s: record %d: %w: reader failed: %v", o.name, o.src.record(), ErrBadFile, p)
+		}
+	}()
+	data, ts, err = o.src.next()
+	switch {
+	case err == nil, err == io.EOF:
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		err = fmt.Errorf("pcapio: %s: record %d: %w: truncated: %w", o.name, o.src.record(), ErrBadFile, err)
+	case errors.Is(err, pcapgo.ErrNgLinkTypeMismatch):
+		err = fmt.Errorf("pcapio: %s: record %d: %w: interface with another link type", o.name, o.src.record(), ErrNotEthernet)
+	default:
+		err = fmt.Errorf("pcapio: %s: record %d: %w: %w", o.name, o.src.record(), ErrBadFile, err)
+	}
+	return data, ts, err
+}
+
+// fetch makes the pending record the next one to deliver. readMu is held.
+func (o *Offline) fetch() error {
+	if o.closed.Load() {
+		return o.errClosed
+	}
+	if o.hasPending {
+		return nil
+	}
+	if o.readErr != nil {
+		return o.readErr
+	}
+	data, ts, err := o.nextRecord()
+	if err != nil {
+		o.readErr = err
+		return err
+	}
+	o.pdata, o.pts, o.hasPending = data, ts, true
+	return nil
+}
+
+// due returns how long the pending record must wait. readMu is held.
+func (o *Offline) due() time.Duration {
+	if o.speed == 0 {
+		return 0
+	}
+	if !o.started {
+		o.started = true
+		o.wallStart = time.Now()
+		o.tsStart = o.pts
+		return 0
+	}
+	off := float64(o.pts.Sub(o.tsStart)) / o.speed
+	if off <= 0 {
+		return 0
+	}
+	if off > float64(maxWait) {
+		off = float64(maxWait)
+	}
+	return time.Until(o.wallStart.Add(time.Duration(off)))
+}
+
+// wait sleeps for d unless the Offline is closed first. readMu is held.
+func (o *Offline) wait(d time.Duration) error {
+	if o.timer == nil {
+		o.timer = time.NewTimer(d)
+	} else {
+		o.timer.Reset(d)
+	}
+	select {
+	case <-o.timer.C:
+		return nil
+	case <-o.done:
+		o.timer.Stop()
+		return o.errClosed
+	}
+}
+
+// take copies the pending record into b. readMu is held.
+func (o *Offline) take(b []byte) (int, bool) {
+	n := copy(b, o.pdata)
+	o.hasPending = false
+	o.c.in(n)
+	return n, n < len(o.pdata)
+}
+
+// ReadFrame copies the next frame of the capture into b, waiting for its
+// time if the replay is paced. At the end of the capture it returns io.EOF,
+// and then keeps returning it. A frame longer than b is truncated with
+// backend.ErrTruncated; a malformed file gives an error satisfying
+// errors.Is(err, ErrBadFile) that is final.
+func (o *Offline) ReadFrame(b []byte) (int, error) {
+	o.readMu.Lock()
+	defer o.readMu.Unlock()
+	if err := o.fetch(); err != nil {
+		return 0, err
+	}
+	if d := o.due(); d > 0 {
+		if err := o.wait(d); err != nil {
+			return 0, err
+		}
+	}
+	n, truncated := o.take(b)
+	if truncated {
+		return n, backend.ErrTruncated
+	}
+	return n, nil
+}
+
+// ReadFrames implements backend.BatchReader: it waits for the next frame as
+// ReadFrame does, then adds the frames that follow as long as they are due
+// (all of them when the replay is not paced), up to min(len(bufs),
+// len(lens)). An error or the end of the capture after the first frame is
+// returned by the next call.
+func (o *Offline) ReadFrames(bufs [][]byte, lens []int) (int, error) {
+	limit := min(len(bufs), len(lens))
+	if limit == 0 {
+		return 0, nil
+	}
+	o.readMu.Lock()
+	defer o.readMu.Unlock()
+	if err := o.fetch(); err != nil {
+		return 0, err
+	}
+	if d := o.due(); d > 0 {
+		if err := o.wait(d); err != nil {
+			return 0, err
+		}
+	}
+	lens[0], _ = o.take(bufs[0])
+	i := 1
+	for ; i < limit; i++ {
+		if o.fetch() != nil || o.due() > 0 {
+			break
+		}
+		lens[i], _ = o.take(bufs[i])
+	}
+	return i, nil
+}
+
+// WriteFrame accepts frame and records it to OfflineOptions.WritesTo, or
+// discards it and counts it in Stats().Discarded. Frames shorter than an
+// Ethernet header are rejected with backend.ErrFrameTooShort.
+func (o *Offline) WriteFrame(frame []byte) error {
+	if o.closed.Load() {
+		return o.errClosed
+	}
+	if len(frame) < backend.MinFrameLen {
+		return backend.ErrFrameTooShort
+	}
+	o.c.out(len(frame))
+	if o.sink == nil {
+		o.c.discarded.Add(1)
+		return nil
+	}
+	return o.sink.write(dirOut, frame)
+}
+
+// Stats returns the Offline's counters: frames replayed (In), frames written
+// (Out) and, without a write sink, frames discarded.
+func (o *Offline) Stats() backend.Stats {
+	return o.c.snapshot()
+}
+
+// Close ends the replay: it unblocks a paced wait, closes the file and
+// flushes the write sink. Later calls return errors satisfying
+// errors.Is(err, net.ErrClosed). Close is idempotent; only the first call
+// can return an error.
+func (o *Offline) Close() error {
+	err := error(nil)
+	o.closeOnce.Do(func() {
+		o.closed.Store(true)
+		close(o.done)
+		o.readMu.Lock()
+		var errs []error
+		if o.closer != nil {
+			if cerr := o.closer.Close(); cerr != nil {
+				errs = append(errs, fmt.Errorf("pcapio: %s: close: %w", o.name, cerr))
+			}
+		}
+		o.readMu.Unlock()
+		if o.sink != nil {
+			errs = append(errs, o.sink.close())
+		}
+		err = errors.Join(errs...)
+	})
+	return err
+}

@@ -1,0 +1,393 @@
+package pcapio
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/etherconn/etherconn/backend"
+)
+
+var (
+	_ backend.PacketIO      = (*Recorder)(nil)
+	_ backend.BatchReader   = (*Recorder)(nil)
+	_ backend.BatchWriter   = (*Recorder)(nil)
+	_ backend.StatsReporter = (*Recorder)(nil)
+)
+
+// TestRecorderBothDirections drives reads and writes in a fixed order
+// through a Recorder and checks the file record by record: data, original
+// length, timestamp from the clock, and (pcapng) direction.
+func TestRecorderBothDirections(t *testing.T) {
+	frames := testFrames(t)
+	for _, format := range []Format{FormatPcap, FormatPcapNG} {
+		for _, batch := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%v/batch=%v", format, batch), func(t *testing.T) {
+				fake := newFakeIO(len(frames))
+				var inner backend.PacketIO = fake
+				if batch {
+					inner = &fakeBatchIO{fakeIO: fake}
+				}
+				var file bytes.Buffer
+				clock := stepClock(epoch, time.Microsecond)
+				r, err := NewRecorder(inner, &file, RecorderOptions{Format: format, Now: clock})
+				require.NoError(t, err)
+
+				type want struct {
+					data []byte
+					dir  pcapgo.NgEpbFlag
+				}
+				var wants []want
+				buf := make([]byte, backend.MaxFrameLen)
+				for i, f := range frames {
+					if i%2 == 0 {
+						require.NoError(t, r.WriteFrame(f))
+						wants = append(wants, want{f, pcapgo.NgEpbFlagDirectionOutbound})
+						continue
+					}
+					fake.in <- f
+					var n int
+					if batch {
+						lens := []int{0}
+						k, err := r.ReadFrames([][]byte{buf}, lens)
+						require.NoError(t, err)
+						require.Equal(t, 1, k)
+						n = lens[0]
+					} else {
+						n, err = r.ReadFrame(buf)
+						require.NoError(t, err)
+					}
+					require.Equal(t, f, buf[:n])
+					wants = append(wants, want{f, pcapgo.NgEpbFlagDirectionInbound})
+				}
+				if batch {
+					k, err := r.WriteFrames(frames[:2])
+					require.NoError(t, err)
+					require.Equal(t, 2, k)
+					wants = append(wants, want{frames[0], pcapgo.NgEpbFlagDirectionOutbound}, want{frames[1], pcapgo.NgEpbFlagDirectionOutbound})
+					assert.Equal(t, 1, inner.(*fakeBatchIO).batchWrites, "WriteFrames passed through")
+					assert.Equal(t, 3, inner.(*fakeBatchIO).batchReads, "ReadFrames passed through")
+				}
+				require.NoError(t, r.Close())
+				assert.Equal(t, 1, fake.closes, "Close closes the inner PacketIO")
+
+				recs := readCapture(t, file.Bytes(), format)
+				require.Len(t, recs, len(wants))
+				for i, w := range wants {
+					assert.Equal(t, w.data, recs[i].data, "record %d", i)
+					assert.Equal(t, len(w.data), recs[i].ci.Length, "record %d", i)
+					assert.True(t, epoch.Add(time.Duration(i)*time.Microsecond).Equal(recs[i].ci.Timestamp), "record %d timestamp %v", i, recs[i].ci.Timestamp)
+					if format == FormatPcapNG {
+						assert.Equal(t, w.dir, recs[i].dir, "record %d direction", i)
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestRecorderDirectionAndSnapLen(t *testing.T) {
+	frames := testFrames(t)
+	jumbo := frames[len(frames)-1]
+	tests := []struct {
+		name    string
+		opts    RecorderOptions
+		wantIn  bool
+		wantOut bool
+		caplen  int
+	}{
+		{"both", RecorderOptions{}, true, true, len(jumbo)},
+		{"in-only", RecorderOptions{Direction: RecordIn}, true, false, len(jumbo)},
+		{"out-only", RecorderOptions{Direction: RecordOut, Format: FormatPcapNG}, false, true, len(jumbo)},
+		{"snaplen-64", RecorderOptions{SnapLen: 64, Format: FormatPcapNG}, true, true, 64},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := newFakeIO(1)
+			var file bytes.Buffer
+			r, err := NewRecorder(fake, &file, tc.opts)
+			require.NoError(t, err)
+			fake.in <- jumbo
+			buf := make([]byte, backend.MaxFrameLen)
+			_, err = r.ReadFrame(buf)
+			require.NoError(t, err)
+			require.NoError(t, r.WriteFrame(jumbo))
+			require.NoError(t, r.Close())
+			recs := readCapture(t, file.Bytes(), tc.opts.Format)
+			want := 0
+			if tc.wantIn {
+				want++
+			}
+			if tc.wantOut {
+				want++
+			}
+			require.Len(t, recs, want)
+			for _, rc := range recs {
+				assert.Equal(t, tc.caplen, rc.ci.CaptureLength)
+				assert.Equal(t, len(jumbo), rc.ci.Length)
+				assert.Equal(t, jumbo[:tc.caplen], rc.data)
+			}
+		})
+	}
+}
+
+// TestRecorderConcurrent records from one reader and many writers at once;
+// under -race it checks the locking, and the file must hold every frame
+// intact.
+func TestRecorderConcurrent(t *testing.T) {
+	const writers, perWriter, reads = 8, 250, 500
+	for _, format := range []Format{FormatPcap, FormatPcapNG} {
+		t.Run(format.String(), func(t *testing.T) {
+			fake := newFakeIO(64)
+			path := filepath.Join(t.TempDir(), "rec."+format.String())
+			r, err := RecordToFile(fake, path, RecorderOptions{Format: format})
+			require.NoError(t, err)
+
+			mk := func(kind, id, seq int) []byte {
+				s := frameSpec{payload: 20 + (id*7+seq)%200, marker: byte(kind)}
+				f := s.build(t)
+				binary.BigEndian.PutUint32(f[len(f)-8:], uint32(id))
+				binary.BigEndian.PutUint32(f[len(f)-4:], uint32(seq))
+				return f
+			}
+			want := map[string]int{}
+			var wantMu sync.Mutex
+			var wg sync.WaitGroup
+			wg.Add(1)
+			go func() { // feeder
+				defer wg.Done()
+				for i := 0; i < reads; i++ {
+					f := mk(1, 0, i)
+					wantMu.Lock()
+					want[string(f)]++
+					wantMu.Unlock()
+					fake.in <- f
+				}
+			}()
+			readDone := make(chan int)
+			go func() { // the one reader
+				buf := make([]byte, backend.MaxFrameLen)
+				n := 0
+				for n < reads {
+					if _, err := r.ReadFrame(buf); err != nil {
+						break
+					}
+					n++
+				}
+				readDone <- n
+			}()
+			for w := 0; w < writers; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := 0; i < perWriter; i++ {
+						f := mk(2, w+1, i)
+						wantMu.Lock()
+						want[string(f)]++
+						wantMu.Unlock()
+						assert.NoError(t, r.WriteFrame(f))
+						if i%50 == 0 {
+							assert.NoError(t, r.Flush())
+							_ = r.Stats()
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			require.Equal(t, reads, <-readDone)
+			require.NoError(t, r.Close())
+			require.NoError(t, r.Err())
+
+			data, err := os.ReadFile(path)
+			require.NoError(t, err)
+			recs := readCapture(t, data, format)
+			require.Len(t, recs, reads+writers*perWriter)
+			got := map[string]int{}
+			var last time.Time
+			for i, rc := range recs {
+				got[string(rc.data)]++
+				assert.False(t, rc.ci.Timestamp.Before(last), "record %d goes back in time", i)
+				last = rc.ci.Timestamp
+			}
+			assert.Equal(t, want, got)
+			st := r.Stats()
+			assert.Equal(t, uint64(reads), st.FramesIn)
+			assert.Equal(t, uint64(writers*perWriter), st.FramesOut)
+		})
+	}
+}
+
+func TestRecorderRoundTripThroughOffline(t *testing.T) {
+	frames := testFrames(t)
+	fake := newFakeIO(len(frames))
+	path := filepath.Join(t.TempDir(), "rec.pcapng")
+	r, err := RecordToFile(fake, path, RecorderOptions{Format: FormatPcapNG, Now: stepClock(epoch, 10*time.Millisecond)})
+	require.NoError(t, err)
+	buf := make([]byte, backend.MaxFrameLen)
+	var in [][]byte
+	for i, f := range frames {
+		if i%3 == 0 {
+			require.NoError(t, r.WriteFrame(f))
+			continue
+		}
+		fake.in <- f
+		n, err := r.ReadFrame(buf)
+		require.NoError(t, err)
+		in = append(in, append([]byte(nil), buf[:n]...))
+	}
+	require.NoError(t, r.Close())
+
+	// Replay gives back what was received, not what was sent.
+	o, err := OpenOffline(path, OfflineOptions{})
+	require.NoError(t, err)
+	defer o.Close()
+	got, err := readAll(t, o)
+	require.Equal(t, io.EOF, err)
+	assert.Equal(t, in, got)
+
+	all, err := OpenOffline(path, OfflineOptions{IncludeOutbound: true})
+	require.NoError(t, err)
+	defer all.Close()
+	got, err = readAll(t, all)
+	require.Equal(t, io.EOF, err)
+	assert.Equal(t, frames, got)
+}
+
+func TestRecorderStats(t *testing.T) {
+	frames := testFrames(t)[:2]
+	fake := newFakeIO(2)
+	r, err := NewRecorder(fake, io.Discard, RecorderOptions{})
+	require.NoError(t, err)
+	fake.in <- frames[0]
+	_, err = r.ReadFrame(make([]byte, backend.MaxFrameLen))
+	require.NoError(t, err)
+	require.NoError(t, r.WriteFrame(frames[1]))
+	assert.ErrorIs(t, r.WriteFrame(make([]byte, 5)), backend.ErrFrameTooShort)
+	assert.Equal(t, backend.Stats{FramesIn: 1, BytesIn: uint64(len(frames[0])), FramesOut: 1, BytesOut: uint64(len(frames[1]))}, r.Stats(),
+		"own counts when the inner PacketIO has no Stats")
+	require.NoError(t, r.Close())
+
+	rb, err := NewRecorder(&fakeBatchIO{fakeIO: newFakeIO(0)}, io.Discard, RecorderOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, backend.Stats{Dropped: 4242}, rb.Stats(), "inner Stats are passed through")
+	require.NoError(t, rb.Close())
+}
+
+func TestRecorderTruncatedRead(t *testing.T) {
+	frame := testFrames(t)[1]
+	fake := newFakeIO(2)
+	var file bytes.Buffer
+	r, err := NewRecorder(fake, &file, RecorderOptions{})
+	require.NoError(t, err)
+	fake.in <- frame
+	fake.in <- frame
+	small := make([]byte, 30)
+	n, err := r.ReadFrame(small)
+	assert.ErrorIs(t, err, backend.ErrTruncated)
+	assert.Equal(t, 30, n)
+	lens := []int{0}
+	k, err := r.ReadFrames([][]byte{small}, lens)
+	require.NoError(t, err, "truncation in a batch is not an error")
+	assert.Equal(t, 1, k)
+	assert.Equal(t, 30, lens[0])
+	require.NoError(t, r.Close())
+	recs := readCapture(t, file.Bytes(), FormatPcap)
+	require.Len(t, recs, 2)
+	assert.Equal(t, frame[:30], recs[0].data)
+}
+
+func TestRecorderFileWriteError(t *testing.T) {
+	frames := testFrames(t)
+	fake := newFakeIO(0)
+	// Room for the header; pcapng's header is bigger than 24 bytes.
+	r, err := NewRecorder(fake, &failWriter{limit: 24}, RecorderOptions{})
+	require.NoError(t, err)
+	for range 100 {
+		for _, f := range frames {
+			require.NoError(t, r.WriteFrame(f), "a full disk must not break the data path")
+		}
+	}
+	assert.Len(t, fake.written(), 100*len(frames))
+	require.Error(t, r.Err())
+	assert.ErrorContains(t, r.Err(), "disk full")
+	assert.ErrorContains(t, r.Close(), "disk full")
+	assert.NoError(t, r.Close(), "only the first Close reports")
+
+	_, err = NewRecorder(newFakeIO(0), &failWriter{limit: 0}, RecorderOptions{Format: FormatPcapNG})
+	assert.Error(t, err, "header write fails at once")
+}
+
+func TestRecorderClosed(t *testing.T) {
+	fake := newFakeIO(1)
+	r, err := NewRecorder(fake, io.Discard, RecorderOptions{})
+	require.NoError(t, err)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := r.ReadFrame(make([]byte, 100))
+		errc <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	require.NoError(t, r.Close())
+	select {
+	case err := <-errc:
+		assert.ErrorIs(t, err, net.ErrClosed)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not unblock a read")
+	}
+	_, err = r.ReadFrame(make([]byte, 100))
+	assert.ErrorIs(t, err, net.ErrClosed)
+	_, err = r.ReadFrames([][]byte{make([]byte, 100)}, []int{0})
+	assert.ErrorIs(t, err, net.ErrClosed)
+	assert.ErrorIs(t, r.WriteFrame(make([]byte, 60)), net.ErrClosed)
+	_, err = r.WriteFrames([][]byte{make([]byte, 60)})
+	assert.ErrorIs(t, err, net.ErrClosed)
+	assert.NoError(t, r.Close())
+	assert.Equal(t, 1, fake.closes)
+}
+
+func TestRecorderInvalidArguments(t *testing.T) {
+	tests := []struct {
+		name  string
+		inner backend.PacketIO
+		w     io.Writer
+		opts  RecorderOptions
+	}{
+		{"nil-inner", nil, io.Discard, RecorderOptions{}},
+		{"nil-writer", newFakeIO(0), nil, RecorderOptions{}},
+		{"bad-format", newFakeIO(0), io.Discard, RecorderOptions{Format: 9}},
+		{"bad-direction", newFakeIO(0), io.Discard, RecorderOptions{Direction: 5}},
+		{"snaplen-too-small", newFakeIO(0), io.Discard, RecorderOptions{SnapLen: 10}},
+		{"snaplen-too-big", newFakeIO(0), io.Discard, RecorderOptions{SnapLen: MaxSnapLen + 1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := NewRecorder(tc.inner, tc.w, tc.opts)
+			assert.Error(t, err)
+			assert.Nil(t, r)
+		})
+	}
+	dir := t.TempDir()
+	_, err := RecordToFile(newFakeIO(0), filepath.Join(dir, "no-such-dir", "x.pcap"), RecorderOptions{})
+	assert.ErrorIs(t, err, os.ErrNotExist)
+	_, err = RecordToFile(newFakeIO(0), filepath.Join(dir, "x.pcap"), RecorderOptions{Format: 9})
+	assert.Error(t, err)
+	_, statErr := os.Stat(filepath.Join(dir, "x.pcap"))
+	assert.ErrorIs(t, statErr, os.ErrNotExist, "a failed RecordToFile leaves no file")
+}
+
+func TestFormatString(t *testing.T) {
+	assert.Equal(t, "pcap", FormatPcap.String())
+	assert.Equal(t, "pcapng", FormatPcapNG.String())
+	assert.Equal(t, "Format(3)", Format(3).String())
+}
