@@ -60,7 +60,9 @@ type Faults struct {
 	// Corrupt is the probability that one uniformly chosen bit of a frame
 	// is flipped.
 	Corrupt float64
-	// Delay is added to every frame's delivery time.
+	// Delay is added to every frame's delivery time. Delayed frames wait in
+	// a per-link delay line served by one timer (no goroutine per frame);
+	// closing the receiving port stops the timer and discards them.
 	Delay time.Duration
 	// Jitter adds a uniformly distributed extra delay in [0, Jitter]. Jitter
 	// never reorders frames: a frame is never delivered before the one

@@ -2,7 +2,6 @@ package memio_test
 
 import (
 	"bytes"
-	"errors"
 	"net"
 	"sync"
 	"testing"
@@ -120,7 +119,6 @@ func TestReadTruncated(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, short, buf[:n])
 
-	n, err = b.ReadFrame(nil)
 	require.NoError(t, a.WriteFrame(short))
 	n, err = b.ReadFrame(nil)
 	require.ErrorIs(t, err, backend.ErrTruncated)
@@ -352,5 +350,3 @@ func TestConfigOutOfRangeIsClamped(t *testing.T) {
 	assert.Zero(t, d.Queued())
 	assert.EqualValues(t, 1, d.FaultStats().Lost)
 }
-
-var _ = errors.Is
