@@ -195,6 +195,17 @@ func (c *Conn) ReadPacket() (*relay.Packet, error) {
 	return p, nil
 }
 
+// ReadPackets blocks until a packet is received, then fills ps with as many
+// received packets as are queued, and returns how many. The caller must
+// Release each. It is the batch form of ReadPacket.
+func (c *Conn) ReadPackets(ps []*relay.Packet) (int, error) {
+	n, err := c.ep.ReadBatch(ps)
+	if err != nil {
+		return 0, c.opErr("read", nil, err)
+	}
+	return n, nil
+}
+
 // ReadFrom copies the payload of the next received frame into b and returns
 // its length and the sender as an *Addr (MAC, VLAN stack with PCP/DEI,
 // EtherType). A payload longer than b is truncated to len(b), as

@@ -189,6 +189,10 @@ func (ep *Endpoint) SetHandler(h Handler) {
 // caller must Release it.
 func (ep *Endpoint) Read() (*Packet, error) { return ep.q.Pop() }
 
+// ReadBatch blocks until a packet is received, then returns as many queued
+// packets as fit in ps. The caller must Release each.
+func (ep *Endpoint) ReadBatch(ps []*Packet) (int, error) { return ep.q.PopBatch(ps) }
+
 // SetReadDeadline sets the deadline for Read, with net.Conn semantics.
 func (ep *Endpoint) SetReadDeadline(t time.Time) { ep.q.SetReadDeadline(t) }
 

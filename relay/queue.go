@@ -63,10 +63,12 @@ func (q *Queue) Push(p *Packet) bool {
 	if q.n == len(q.ring) {
 		q.grow()
 	}
+	// Retain before the packet is visible: a reader may pop and release it
+	// as soon as the lock is dropped.
+	p.Retain()
 	q.ring[(q.head+q.n)%len(q.ring)] = p
 	q.n++
 	q.mu.Unlock()
-	p.Retain()
 	q.signal()
 	return true
 }
@@ -103,15 +105,18 @@ var timeoutError error = os.ErrDeadlineExceeded
 // wrapping ErrInputEnded). The caller owns the returned packet's reference.
 func (q *Queue) Pop() (*Packet, error) {
 	for {
-		if q.dl.exceeded() {
-			return nil, timeoutError
-		}
 		q.mu.Lock()
 		switch {
-		case q.closed:
+		case q.closed: // before the deadline, as net.Conn does
 			q.mu.Unlock()
 			q.signal() // pass the news on to the next blocked reader
 			return nil, net.ErrClosed
+		case q.dl.exceeded():
+			q.mu.Unlock()
+			// Pass it on too: readers that blocked before the first
+			// deadline was set wait without its channel.
+			q.signal()
+			return nil, timeoutError
 		case q.n > 0:
 			p := q.ring[q.head]
 			q.ring[q.head] = nil
@@ -135,6 +140,31 @@ func (q *Queue) Pop() (*Packet, error) {
 		case <-q.dl.wait():
 		}
 	}
+}
+
+// PopBatch blocks like Pop until at least one packet is queued, then moves
+// as many queued packets as fit into ps, under one lock, and returns how
+// many. The caller owns each returned packet's reference.
+func (q *Queue) PopBatch(ps []*Packet) (int, error) {
+	if len(ps) == 0 {
+		return 0, nil
+	}
+	p, err := q.Pop()
+	if err != nil {
+		return 0, err
+	}
+	ps[0] = p
+	n := 1
+	q.mu.Lock()
+	for n < len(ps) && q.n > 0 && !q.closed {
+		ps[n] = q.ring[q.head]
+		q.ring[q.head] = nil
+		q.head = (q.head + 1) % len(q.ring)
+		q.n--
+		n++
+	}
+	q.mu.Unlock()
+	return n, nil
 }
 
 // TryPop removes the oldest packet without blocking; nil when empty.

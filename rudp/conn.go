@@ -241,11 +241,8 @@ func (c *Conn) WriteToUDPAddrPort(b []byte, dst netip.AddrPort) (int, error) {
 // one (the port stays the bound port): for a Conn bound to 0.0.0.0 that
 // answers from the address a datagram was sent to, or to emulate many hosts.
 func (c *Conn) WriteToFrom(b []byte, dst netip.AddrPort, src netip.Addr) (int, error) {
-	if c.closed.Load() {
-		return 0, c.opErr("write", nil, net.ErrClosed)
-	}
-	if d := c.wdl.Load(); d != 0 && time.Now().UnixNano() >= d {
-		return 0, c.opErr("write", nil, os.ErrDeadlineExceeded)
+	if err := c.checkWrite(); err != nil {
+		return 0, err
 	}
 	buf := etherconn.GetBuffer()
 	defer etherconn.PutBuffer(buf)
@@ -259,6 +256,17 @@ func (c *Conn) WriteToFrom(b []byte, dst netip.AddrPort, src netip.Addr) (int, e
 	c.st.out.Add(1)
 	c.st.outBytes.Add(uint64(len(b)))
 	return len(b), nil
+}
+
+// checkWrite fails writes on a closed Conn or past the write deadline.
+func (c *Conn) checkWrite() error {
+	if c.closed.Load() {
+		return c.opErr("write", nil, net.ErrClosed)
+	}
+	if d := c.wdl.Load(); d != 0 && time.Now().UnixNano() >= d {
+		return c.opErr("write", nil, os.ErrDeadlineExceeded)
+	}
+	return nil
 }
 
 // build writes the whole frame carrying payload into buf and returns its

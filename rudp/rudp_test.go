@@ -127,3 +127,5 @@ func BenchmarkWriteToReadFrom(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
 }
+
+var errDeadline = os.ErrDeadlineExceeded

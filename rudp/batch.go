@@ -1,0 +1,107 @@
+package rudp
+
+import (
+	"net/netip"
+	"sync"
+
+	"github.com/etherconn/etherconn/etherconn"
+	"github.com/etherconn/etherconn/relay"
+)
+
+// Message is one datagram of ReadBatch or WriteBatch, in the spirit of
+// golang.org/x/net/ipv4.Message.
+type Message struct {
+	// Buf holds the payload: filled by ReadBatch, sent by WriteBatch.
+	Buf []byte
+	// N is the payload length ReadBatch copied into Buf (truncated to
+	// len(Buf), as ReadFrom does).
+	N int
+	// Addr is the source (ReadBatch) or destination (WriteBatch).
+	Addr netip.AddrPort
+}
+
+// MaxBatch is the most datagrams one ReadBatch or WriteBatch call moves;
+// larger slices are served in part.
+const MaxBatch = 64
+
+// batch holds the scratch space of one batch call; pooled, so steady batch
+// I/O allocates nothing.
+type batch struct {
+	pkts   [MaxBatch]*relay.Packet
+	bufs   [MaxBatch]*[]byte
+	frames [MaxBatch][]byte
+}
+
+var batchPool = sync.Pool{New: func() any { return new(batch) }}
+
+// ReadBatch blocks until a datagram arrives, then fills ms with as many
+// queued datagrams as fit (at most MaxBatch) and returns how many. Deadlines
+// and errors are those of ReadFrom.
+func (c *Conn) ReadBatch(ms []Message) (int, error) {
+	if len(ms) > MaxBatch {
+		ms = ms[:MaxBatch]
+	}
+	if len(ms) == 0 {
+		return 0, nil
+	}
+	b := batchPool.Get().(*batch)
+	defer batchPool.Put(b)
+	n, err := c.q.PopBatch(b.pkts[:len(ms)])
+	if err != nil {
+		return 0, c.opErr("read", nil, err)
+	}
+	for i := range n {
+		p := b.pkts[i]
+		ms[i].N = copy(ms[i].Buf, p.UDPPayload())
+		ms[i].Addr = srcAddrPort(p)
+		p.Release()
+		b.pkts[i] = nil
+	}
+	return n, nil
+}
+
+// WriteBatch sends the datagrams of ms (at most MaxBatch) in one backend
+// call where the backend can, and returns how many leading ones were sent.
+// n < len(ms) comes with the error that stopped it.
+func (c *Conn) WriteBatch(ms []Message) (int, error) {
+	if len(ms) > MaxBatch {
+		ms = ms[:MaxBatch]
+	}
+	if err := c.checkWrite(); err != nil {
+		return 0, err
+	}
+	b := batchPool.Get().(*batch)
+	defer func() {
+		for i := range ms {
+			if b.bufs[i] != nil {
+				etherconn.PutBuffer(b.bufs[i])
+				b.bufs[i], b.frames[i] = nil, nil
+			}
+		}
+		batchPool.Put(b)
+	}()
+	src := c.local.Addr()
+	built := 0
+	var buildErr error
+	for i := range ms {
+		b.bufs[i] = etherconn.GetBuffer()
+		n, err := c.build(*b.bufs[i], ms[i].Buf, ms[i].Addr, src)
+		if err != nil {
+			buildErr = c.opErr("write", nil, err)
+			break
+		}
+		b.frames[i] = (*b.bufs[i])[:n]
+		built++
+	}
+	sent, err := c.ec.WriteFrames(b.frames[:built])
+	var bytes uint64
+	for _, m := range ms[:sent] {
+		bytes += uint64(len(m.Buf))
+	}
+	c.st.out.Add(uint64(sent))
+	c.st.outBytes.Add(bytes)
+	if err != nil {
+		return sent, c.opErr("write", nil, err)
+	}
+	return sent, buildErr
+}
