@@ -1,0 +1,102 @@
+package frame
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/stretchr/testify/require"
+)
+
+func BenchmarkParse(b *testing.B) {
+	frame := udp4Frame(b, VLANs{{ID: 100, PCP: 5}}, testPayload(64))
+	var in Info
+	b.ReportAllocs()
+	b.SetBytes(int64(len(frame)))
+	for b.Loop() {
+		if err := Parse(frame, &in); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if !in.UDP {
+		b.Fatal("not parsed as UDP")
+	}
+}
+
+func BenchmarkParseIPv6ExtHeaders(b *testing.B) {
+	ip := newIPv6(layers.IPProtocolIPv6HopByHop)
+	frame := buildFrame(b, VLANs{{TPID: TPIDDot1AD, ID: 1}, {ID: 2}}, EtherTypeIPv6, ip,
+		hopByHop(layers.IPProtocolIPv6Destination), dstOpts(layers.IPProtocolUDP, 4),
+		newUDP(b, ip), gopacket.Payload(testPayload(64)))
+	var in Info
+	b.ReportAllocs()
+	b.SetBytes(int64(len(frame)))
+	for b.Loop() {
+		if err := Parse(frame, &in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkPutUDP(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		h    UDPHeader
+	}{
+		{"ipv4", UDPHeader{Src: netip.MustParseAddrPort("192.0.2.1:68"), Dst: netip.MustParseAddrPort("255.255.255.255:67")}},
+		{"ipv6", UDPHeader{Src: netip.MustParseAddrPort("[fe80::1]:546"), Dst: netip.MustParseAddrPort("[ff02::1:2]:547")}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			tags := VLANs{{ID: 100, PCP: 5}}
+			hl := HeaderLen(len(tags))
+			buf := make([]byte, hl+IPUDPLen(c.h.Src.Addr())+64)
+			copy(buf[hl+IPUDPLen(c.h.Src.Addr()):], testPayload(64))
+			b.ReportAllocs()
+			b.SetBytes(int64(len(buf)))
+			for b.Loop() {
+				PutEthernet(buf, BroadcastMAC, MAC{2}, tags, EtherTypeIPv4)
+				if _, err := PutUDP(buf[hl:], &c.h, 64); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkUDPChecksumOK(b *testing.B) {
+	frame := udp4Frame(b, VLANs{{ID: 100}}, testPayload(1472))
+	var in Info
+	require.NoError(b, Parse(frame, &in))
+	b.ReportAllocs()
+	b.SetBytes(int64(in.PayloadEnd - in.L4))
+	for b.Loop() {
+		if !UDPChecksumOK(frame, &in) {
+			b.Fatal("bad checksum")
+		}
+	}
+}
+
+// TestZeroAllocs pins what the benchmarks report: the hot paths do not
+// allocate.
+func TestZeroAllocs(t *testing.T) {
+	frame := udp4Frame(t, VLANs{{ID: 100, PCP: 5}}, testPayload(64))
+	var in Info
+	assert0 := func(name string, f func()) {
+		t.Helper()
+		if n := testing.AllocsPerRun(100, f); n != 0 {
+			t.Errorf("%s: %v allocs per run", name, n)
+		}
+	}
+	assert0("Parse", func() { _ = Parse(frame, &in) })
+	assert0("UDPChecksumOK", func() { _ = UDPChecksumOK(frame, &in) })
+	assert0("IPv4ChecksumOK", func() { _ = IPv4ChecksumOK(frame, &in) })
+	h := UDPHeader{Src: netip.MustParseAddrPort("[2001:db8::1]:1"), Dst: netip.MustParseAddrPort("[2001:db8::2]:2")}
+	buf := make([]byte, HeaderLen(1)+IPUDPLen(h.Src.Addr())+64)
+	tags := VLANs{{ID: 100}}
+	assert0("PutEthernet+PutUDP", func() {
+		PutEthernet(buf, BroadcastMAC, MAC{2}, tags, EtherTypeIPv6)
+		_, _ = PutUDP(buf[HeaderLen(1):], &h, 64)
+	})
+	assert0("Checksum", func() { _ = Checksum(frame) })
+}
