@@ -21,7 +21,10 @@ type LiveOptions struct {
 	// unknown unicast addresses otherwise.
 	NoPromiscuous bool
 	// Filter is an optional BPF filter in pcap-filter(7) syntax, run in the
-	// kernel before frames are copied to the capture buffer.
+	// kernel before frames are copied to the capture buffer. On Linux the
+	// kernel runs it on the frame with its outer VLAN tag moved to metadata:
+	// the vlan keyword works (libpcap compiles it for that), but "ip" also
+	// matches IPv4 under one tag, and "ether proto 0x8100" matches nothing.
 	Filter string
 	// BufferSize is the capture buffer size in bytes; 0 keeps libpcap's
 	// default (2 MiB). A larger buffer absorbs longer bursts before the

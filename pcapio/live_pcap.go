@@ -31,12 +31,14 @@ type Live struct {
 	c         counters
 	snapped   atomic.Uint64 // frames longer than the snap length, dropped
 
-	readMu sync.Mutex // one reader at a time; Close waits for it to leave
-	closed atomic.Bool
+	readMu  sync.Mutex // one reader at a time; Close waits for it to leave
+	readErr error      // a final read error, under readMu
+	closed  atomic.Bool
 
 	mu        sync.RWMutex // read-held by writers and stats, held by Close
-	statsMu   sync.Mutex   // serializes pcap_stats
-	last      CaptureStats // the last pcap_stats result, kept after Close
+	statsMu   sync.Mutex   // serializes pcap_stats and guards last, raw
+	last      CaptureStats // 64-bit totals, kept after Close
+	raw       pcap.Stats   // the last pcap_stats result (32-bit counters)
 	closeOnce sync.Once
 }
 
@@ -59,7 +61,10 @@ func OpenLive(ifname string, opts LiveOptions) (*Live, error) {
 		return nil, err
 	}
 	if _, err := net.InterfaceByName(ifname); err != nil {
-		return nil, fmt.Errorf("pcapio: open %q: no such network interface in this network namespace: %w (%v)", ifname, os.ErrNotExist, err)
+		if strings.Contains(err.Error(), "no such network interface") {
+			return nil, fmt.Errorf("pcapio: open %q: no such network interface in this network namespace: %w", ifname, os.ErrNotExist)
+		}
+		return nil, fmt.Errorf("pcapio: open %q: %w", ifname, err)
 	}
 	h, err := activate(ifname, o)
 	if err != nil {
@@ -146,13 +151,17 @@ func (l *Live) Name() string { return l.name }
 
 // ReadFrame blocks until a frame arrives and copies it into b, VLAN tags in
 // place. A frame longer than b is truncated with backend.ErrTruncated.
-// Frames this host transmits are never returned.
+// Frames this host transmits are never returned. An error other than
+// ErrTruncated (the interface went down or was removed) is final.
 func (l *Live) ReadFrame(b []byte) (int, error) {
 	l.readMu.Lock()
 	defer l.readMu.Unlock()
 	for {
 		if l.closed.Load() {
 			return 0, l.errClosed
+		}
+		if l.readErr != nil {
+			return 0, l.readErr
 		}
 		// The data is in libpcap's ring and valid until the next read or
 		// Close; Close waits for readMu, so the copy below is safe.
@@ -164,7 +173,9 @@ func (l *Live) ReadFrame(b []byte) (int, error) {
 			if l.closed.Load() || err == io.EOF {
 				return 0, l.errClosed
 			}
-			return 0, fmt.Errorf("pcapio: read %s: %w", l.name, err)
+			// For example the interface went down or away.
+			l.readErr = fmt.Errorf("pcapio: read %s: %w", l.name, err)
+			return 0, l.readErr
 		}
 		if ci.CaptureLength < ci.Length {
 			l.snapped.Add(1)
@@ -220,11 +231,12 @@ func (l *Live) readStatsLocked() (CaptureStats, error) {
 	if err != nil {
 		return l.last, fmt.Errorf("pcapio: stats %s: %w", l.name, err)
 	}
-	l.last = CaptureStats{
-		Received:  uint64(uint32(s.PacketsReceived)),
-		Dropped:   uint64(uint32(s.PacketsDropped)),
-		IfDropped: uint64(uint32(s.PacketsIfDropped)),
-	}
+	// libpcap's counters are 32 bits wide and wrap; add up the differences.
+	delta := func(now, before int) uint64 { return uint64(uint32(now) - uint32(before)) }
+	l.last.Received += delta(s.PacketsReceived, l.raw.PacketsReceived)
+	l.last.Dropped += delta(s.PacketsDropped, l.raw.PacketsDropped)
+	l.last.IfDropped += delta(s.PacketsIfDropped, l.raw.PacketsIfDropped)
+	l.raw = *s
 	return l.last, nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -37,7 +38,7 @@ func hasCap(c int) bool {
 
 // requireNetnsCaps skips the test unless the process may create network
 // namespaces and veth pairs and capture on them.
-func requireNetnsCaps(t *testing.T) {
+func requireNetnsCaps(t testing.TB) {
 	t.Helper()
 	var missing []string
 	for _, c := range []struct {
@@ -64,7 +65,7 @@ type vethNS struct {
 	macA, macB net.HardwareAddr // interface MACs, not used by test frames
 }
 
-func runCmd(t *testing.T, args ...string) {
+func runCmd(t testing.TB, args ...string) {
 	t.Helper()
 	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
 	if err != nil {
@@ -72,7 +73,7 @@ func runCmd(t *testing.T, args ...string) {
 	}
 }
 
-func newVethNS(t *testing.T) *vethNS {
+func newVethNS(t testing.TB) *vethNS {
 	t.Helper()
 	requireNetnsCaps(t)
 	var rnd [4]byte
@@ -103,6 +104,25 @@ func newVethNS(t *testing.T) *vethNS {
 		runCmd(t, "ip", "netns", "exec", v.name, "sysctl", "-q", "-w", "net.ipv6.conf."+ifname+".disable_ipv6=1")
 		runCmd(t, "ip", "-n", v.name, "link", "set", ifname, "up")
 	}
+	// The kernel attaches the real queueing discipline and reports the link
+	// up asynchronously (linkwatch); until then frames sent are silently
+	// dropped by the noop qdisc. Wait for both ends.
+	for _, ifname := range []string{v.a, v.b} {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			out, err := exec.Command("ip", "-n", v.name, "-o", "link", "show", "dev", ifname).CombinedOutput()
+			if err != nil {
+				t.Fatalf("ip link show %s: %v\n%s", ifname, err, out)
+			}
+			if strings.Contains(string(out), "state UP") && !strings.Contains(string(out), "qdisc noop") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s did not come up: %s", ifname, out)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 	return v
 }
 
@@ -128,7 +148,7 @@ func (v *vethNS) do(fn func() error) error {
 }
 
 // openLive opens ifname inside the namespace; the test closes it.
-func (v *vethNS) openLive(t *testing.T, ifname string, opts LiveOptions) *Live {
+func (v *vethNS) openLive(t testing.TB, ifname string, opts LiveOptions) *Live {
 	t.Helper()
 	var l *Live
 	err := v.do(func() (err error) {
