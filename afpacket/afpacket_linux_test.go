@@ -1,0 +1,832 @@
+//go:build linux
+
+package afpacket_test
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/etherconn/etherconn/afpacket"
+	"github.com/etherconn/etherconn/backend"
+	"github.com/etherconn/etherconn/internal/netns"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+)
+
+// Test EtherTypes from the local experimental range.
+const (
+	etherTest  = 0x88b5
+	etherOther = 0x88b6
+)
+
+// tag is one VLAN tag as on the wire.
+type tag struct{ tpid, tci uint16 }
+
+// mkFrame builds a frame: dst, src, tags, EtherType, then payload bytes
+// derived from seed.
+func mkFrame(dst, src net.HardwareAddr, tags []tag, etype uint16, payload int, seed uint32) []byte {
+	f := make([]byte, 0, 14+4*len(tags)+payload)
+	f = append(f, dst...)
+	f = append(f, src...)
+	for _, t := range tags {
+		f = binary.BigEndian.AppendUint16(f, t.tpid)
+		f = binary.BigEndian.AppendUint16(f, t.tci)
+	}
+	f = binary.BigEndian.AppendUint16(f, etype)
+	for i := 0; i < payload; i++ {
+		if i < 4 {
+			f = append(f, byte(seed>>(24-8*i)))
+			continue
+		}
+		f = append(f, byte(i)^byte(seed))
+	}
+	return f
+}
+
+// open opens a Conn on l inside its namespace.
+func open(t testing.TB, l *netns.Link, cfg afpacket.Config) *afpacket.Conn {
+	t.Helper()
+	var c *afpacket.Conn
+	require.NoError(t, l.NS.Do(func() error {
+		var err error
+		c, err = afpacket.Open(l.Name, cfg)
+		return err
+	}))
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// pair makes a veth pair and opens a Conn on each end.
+func pair(t testing.TB, cfgA, cfgB afpacket.Config) (a, b *afpacket.Conn, v *netns.Veth) {
+	t.Helper()
+	v = netns.NewVeth(t, nil)
+	return open(t, v.A, cfgA), open(t, v.B, cfgB), v
+}
+
+// read reads one frame with a deadline.
+func read(t testing.TB, c *afpacket.Conn, d time.Duration) ([]byte, error) {
+	t.Helper()
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(d)))
+	buf := make([]byte, backend.MaxFrameLen)
+	n, err := c.ReadFrame(buf)
+	return buf[:n], err
+}
+
+// expectNothing checks that no frame arrives on c within d.
+func expectNothing(t testing.TB, c *afpacket.Conn, d time.Duration) {
+	t.Helper()
+	f, err := read(t, c, d)
+	require.ErrorIs(t, err, os.ErrDeadlineExceeded, "unexpected frame % x", f)
+}
+
+var vlanCases = []struct {
+	name string
+	tags []tag
+}{
+	{"untagged", nil},
+	{"8100 pcp5 dei vid100", []tag{{0x8100, 5<<13 | 1<<12 | 100}}},
+	{"88a8 pcp7 dei vid4094", []tag{{0x88a8, 7<<13 | 1<<12 | 4094}}},
+	{"8100 vid0 priority", []tag{{0x8100, 6 << 13}}},
+	{"8100 tci0", []tag{{0x8100, 0}}},
+	{"88a8 vid0 dei only", []tag{{0x88a8, 1 << 12}}},
+	{"qinq 88a8+8100", []tag{{0x88a8, 3<<13 | 200}, {0x8100, 1<<13 | 1<<12 | 300}}},
+	{"qinq 8100+8100", []tag{{0x8100, 10}, {0x8100, 20}}},
+	{"3 tags", []tag{{0x88a8, 1}, {0x8100, 2<<13 | 2}, {0x8100, 7<<13 | 1<<12 | 4095}}},
+	{"9100", []tag{{0x9100, 4<<13 | 1<<12 | 55}}},
+	{"9100+8100", []tag{{0x9100, 55}, {0x8100, 66}}},
+}
+
+func TestVLANByteExact(t *testing.T) {
+	t.Parallel()
+	a, b, v := pair(t, afpacket.Config{}, afpacket.Config{})
+	sizes := []int{2, 46, 100, 1500}
+	seed := uint32(0)
+	for _, tc := range vlanCases {
+		for _, size := range sizes {
+			if size == 1500 && len(tc.tags) > 0 {
+				// The kernel sends MTU+14 bytes, plus 4 with an outer
+				// 0x8100 tag.
+				size -= 4 * len(tc.tags)
+				if tc.tags[0].tpid == 0x8100 {
+					size += 4
+				}
+			}
+			t.Run(fmt.Sprintf("%s/%d", tc.name, size), func(t *testing.T) {
+				for _, dir := range []struct {
+					from, to *afpacket.Conn
+					src      net.HardwareAddr
+				}{{a, b, v.A.MAC}, {b, a, v.B.MAC}} {
+					seed++
+					want := mkFrame(netns.RandomMAC(), dir.src, tc.tags, etherTest, size, seed)
+					require.NoError(t, dir.from.WriteFrame(want))
+					got, err := read(t, dir.to, 2*time.Second)
+					require.NoError(t, err)
+					require.Equal(t, want, got)
+				}
+			})
+		}
+	}
+	// Batch path: all cases in one WriteFrames, read back with ReadFrames.
+	t.Run("batch", func(t *testing.T) {
+		var frames [][]byte
+		for i, tc := range vlanCases {
+			frames = append(frames, mkFrame(v.B.MAC, v.A.MAC, tc.tags, etherTest, 30+i, uint32(1000+i)))
+		}
+		n, err := a.WriteFrames(frames)
+		require.NoError(t, err)
+		require.Equal(t, len(frames), n)
+		got := readAll(t, b, len(frames), 5*time.Second)
+		require.Equal(t, frames, got)
+	})
+}
+
+// readAll reads want frames with ReadFrames, in batches of 8.
+func readAll(t testing.TB, c *afpacket.Conn, want int, d time.Duration) [][]byte {
+	t.Helper()
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(d)))
+	bufs := make([][]byte, 8)
+	lens := make([]int, 8)
+	var out [][]byte
+	for len(out) < want {
+		for i := range bufs {
+			bufs[i] = make([]byte, 2048)
+		}
+		n, err := c.ReadFrames(bufs, lens)
+		require.NoError(t, err, "after %d of %d frames", len(out), want)
+		require.Positive(t, n)
+		for i := 0; i < n; i++ {
+			out = append(out, bufs[i][:lens[i]])
+		}
+	}
+	require.NoError(t, c.SetReadDeadline(time.Time{}))
+	return out
+}
+
+func TestOwnFramesNotReceived(t *testing.T) {
+	t.Parallel()
+	for _, fanout := range []bool{false, true} {
+		t.Run(fmt.Sprintf("fanout=%v", fanout), func(t *testing.T) {
+			t.Parallel()
+			cfg := afpacket.Config{}
+			if fanout {
+				cfg.Fanout = afpacket.FanoutHash
+			}
+			a, b, v := pair(t, cfg, cfg)
+			const n = 20
+			var frames [][]byte
+			for i := 0; i < n; i++ {
+				frames = append(frames, mkFrame(v.B.MAC, v.A.MAC, vlanCases[i%len(vlanCases)].tags, etherTest, 50, uint32(i)))
+			}
+			for _, f := range frames[:n/2] {
+				require.NoError(t, a.WriteFrame(f))
+			}
+			sent, err := a.WriteFrames(frames[n/2:])
+			require.NoError(t, err)
+			require.Equal(t, n/2, sent)
+			require.Equal(t, frames, readAll(t, b, n, 5*time.Second))
+			expectNothing(t, a, 200*time.Millisecond)
+
+			// The other direction still works: a is not deaf.
+			back := mkFrame(v.A.MAC, v.B.MAC, nil, etherTest, 50, 99)
+			require.NoError(t, b.WriteFrame(back))
+			got, err := read(t, a, 2*time.Second)
+			require.NoError(t, err)
+			require.Equal(t, back, got)
+			expectNothing(t, b, 100*time.Millisecond)
+		})
+	}
+}
+
+func TestShortFramesUnpadded(t *testing.T) {
+	t.Parallel()
+	a, b, v := pair(t, afpacket.Config{}, afpacket.Config{})
+	for _, size := range []int{14, 15, 20, 42, 59} {
+		want := mkFrame(v.B.MAC, v.A.MAC, nil, etherTest, size-14, uint32(size))
+		require.NoError(t, a.WriteFrame(want))
+		got, err := read(t, b, 2*time.Second)
+		require.NoError(t, err)
+		require.Equal(t, want, got, "a %d-byte frame must arrive as %d bytes", size, size)
+	}
+	// A tagged short frame: tag restored, no padding.
+	want := mkFrame(v.B.MAC, v.A.MAC, []tag{{0x8100, 7}}, etherTest, 8, 1)
+	require.NoError(t, a.WriteFrame(want))
+	got, err := read(t, b, 2*time.Second)
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+
+	for _, size := range []int{0, 1, 13} {
+		err := a.WriteFrame(make([]byte, size))
+		require.ErrorIs(t, err, backend.ErrFrameTooShort)
+	}
+	// WriteFrames sends the frames before the short one.
+	good := mkFrame(v.B.MAC, v.A.MAC, nil, etherTest, 10, 2)
+	n, err := a.WriteFrames([][]byte{good, good, make([]byte, 13), good})
+	require.ErrorIs(t, err, backend.ErrFrameTooShort)
+	require.Equal(t, 2, n)
+	require.Equal(t, [][]byte{good, good}, readAll(t, b, 2, 2*time.Second))
+	expectNothing(t, b, 100*time.Millisecond)
+	n, err = a.WriteFrames(nil)
+	require.NoError(t, err)
+	require.Zero(t, n)
+}
+
+func TestFrameTooLong(t *testing.T) {
+	t.Parallel()
+	a, _, v := pair(t, afpacket.Config{}, afpacket.Config{})
+	big := mkFrame(v.B.MAC, v.A.MAC, nil, etherTest, 1600, 1)
+	err := a.WriteFrame(big)
+	require.ErrorIs(t, err, backend.ErrFrameTooLong)
+	require.ErrorIs(t, err, unix.EMSGSIZE)
+	n, err := a.WriteFrames([][]byte{mkFrame(v.B.MAC, v.A.MAC, nil, etherTest, 10, 1), big})
+	require.ErrorIs(t, err, backend.ErrFrameTooLong)
+	require.Equal(t, 1, n)
+}
+
+func TestTruncation(t *testing.T) {
+	t.Parallel()
+	a, b, v := pair(t, afpacket.Config{}, afpacket.Config{})
+	want := mkFrame(v.B.MAC, v.A.MAC, []tag{{0x88a8, 100}, {0x8100, 200}}, etherTest, 100, 7)
+	for _, size := range []int{50, len(want) - 2, len(want) - 4, 14, 13} {
+		require.NoError(t, a.WriteFrame(want))
+		buf := make([]byte, size)
+		require.NoError(t, b.SetReadDeadline(time.Now().Add(2*time.Second)))
+		n, err := b.ReadFrame(buf)
+		require.ErrorIs(t, err, backend.ErrTruncated, "buffer %d", size)
+		require.Equal(t, size, n)
+		require.Equal(t, want[:size], buf)
+	}
+	// The Conn stays usable, and an exact buffer is not truncation.
+	require.NoError(t, a.WriteFrame(want))
+	buf := make([]byte, len(want))
+	n, err := b.ReadFrame(buf)
+	require.NoError(t, err)
+	require.Equal(t, want, buf[:n])
+
+	// Batch: the cut length is reported, without error.
+	require.NoError(t, a.WriteFrame(want))
+	bufs := [][]byte{make([]byte, 40)}
+	lens := []int{0}
+	k, err := b.ReadFrames(bufs, lens)
+	require.NoError(t, err)
+	require.Equal(t, 1, k)
+	require.Equal(t, 40, lens[0])
+	require.Equal(t, want[:40], bufs[0])
+	k, err = b.ReadFrames(nil, nil)
+	require.NoError(t, err)
+	require.Zero(t, k)
+}
+
+// etherTypeFilter accepts frames whose EtherType (after the MACs, outer tag
+// already removed by the kernel) is et.
+func etherTypeFilter(t testing.TB, et uint16) []bpf.RawInstruction {
+	t.Helper()
+	prog, err := bpf.Assemble([]bpf.Instruction{
+		bpf.LoadAbsolute{Off: 12, Size: 2},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(et), SkipFalse: 1},
+		bpf.RetConstant{Val: 0xffff},
+		bpf.RetConstant{Val: 0},
+	})
+	require.NoError(t, err)
+	return prog
+}
+
+func TestFilterNoLeak(t *testing.T) {
+	t.Parallel()
+	v := netns.NewVeth(t, nil)
+	flood := open(t, v.B, afpacket.Config{})
+	unwanted := mkFrame(v.A.MAC, v.B.MAC, nil, etherTest, 50, 1)
+	wanted := mkFrame(v.A.MAC, v.B.MAC, nil, etherOther, 50, 2)
+
+	// Flood a with unwanted frames while sockets with a filter are opened
+	// on it; none may ever return an unwanted frame.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var flooded atomic.Int64
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		batch := [][]byte{unwanted, unwanted, unwanted, unwanted, unwanted, unwanted, unwanted, unwanted}
+		deadline := time.Now().Add(20 * time.Second)
+		for i := 0; i < 2_000_000 && time.Now().Before(deadline); i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			n, err := flood.WriteFrames(batch)
+			flooded.Add(int64(n))
+			if err != nil {
+				return
+			}
+			runtime.Gosched()
+		}
+	}()
+	defer func() { close(stop); wg.Wait() }()
+
+	filter := etherTypeFilter(t, etherOther)
+	for i := 0; i < 10; i++ {
+		before := flooded.Load()
+		c := open(t, v.A, afpacket.Config{Filter: filter})
+		require.NoError(t, flood.WriteFrame(wanted))
+		got, err := read(t, c, 2*time.Second)
+		require.NoError(t, err)
+		require.Equal(t, wanted, got)
+		expectNothing(t, c, 20*time.Millisecond)
+		require.NoError(t, c.Close())
+		require.Greater(t, flooded.Load(), before, "the flood must be running while the socket opens")
+	}
+
+	// A socket without filter does see the flood, and SetBPF then stops it.
+	c := open(t, v.A, afpacket.Config{})
+	got, err := read(t, c, 2*time.Second)
+	require.NoError(t, err)
+	require.Equal(t, unwanted, got)
+	require.NoError(t, c.SetBPF(filter))
+	// Drain what was queued before the filter.
+	for {
+		f, err := read(t, c, 50*time.Millisecond)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			break
+		}
+		require.NoError(t, err)
+		require.Equal(t, unwanted, f)
+	}
+	expectNothing(t, c, 50*time.Millisecond)
+	require.NoError(t, c.SetBPF(nil))
+	_, err = read(t, c, 2*time.Second)
+	require.NoError(t, err)
+}
+
+func TestVLANFilterSeesTagAsAncillary(t *testing.T) {
+	t.Parallel()
+	v := netns.NewVeth(t, nil)
+	// Accept only frames whose (removed) outer tag has VID 100.
+	prog, err := bpf.Assemble([]bpf.Instruction{
+		bpf.LoadExtension{Num: bpf.ExtVLANTagPresent},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0, SkipTrue: 3},
+		bpf.LoadExtension{Num: bpf.ExtVLANTag},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 100, SkipFalse: 1},
+		bpf.RetConstant{Val: 0xffff},
+		bpf.RetConstant{Val: 0},
+	})
+	require.NoError(t, err)
+	a := open(t, v.A, afpacket.Config{})
+	b := open(t, v.B, afpacket.Config{Filter: prog})
+	for _, tags := range [][]tag{nil, {{0x8100, 200}}, {{0x88a8, 100}, {0x8100, 200}}} {
+		require.NoError(t, a.WriteFrame(mkFrame(v.B.MAC, v.A.MAC, tags, etherTest, 20, 1)))
+	}
+	got, err := read(t, b, 2*time.Second)
+	require.NoError(t, err)
+	require.Equal(t, mkFrame(v.B.MAC, v.A.MAC, []tag{{0x88a8, 100}, {0x8100, 200}}, etherTest, 20, 1), got)
+	expectNothing(t, b, 100*time.Millisecond)
+}
+
+func TestCloseUnblocksRead(t *testing.T) {
+	t.Parallel()
+	for _, batch := range []bool{false, true} {
+		t.Run(fmt.Sprintf("batch=%v", batch), func(t *testing.T) {
+			t.Parallel()
+			_, b, _ := pair(t, afpacket.Config{}, afpacket.Config{})
+			done := make(chan error, 1)
+			go func() {
+				buf := make([]byte, 2048)
+				if batch {
+					_, err := b.ReadFrames([][]byte{buf}, []int{0})
+					done <- err
+					return
+				}
+				_, err := b.ReadFrame(buf)
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				t.Fatalf("read returned before Close: %v", err)
+			case <-time.After(100 * time.Millisecond):
+			}
+			require.NoError(t, b.Close())
+			select {
+			case err := <-done:
+				require.ErrorIs(t, err, net.ErrClosed)
+			case <-time.After(5 * time.Second):
+				t.Fatal("Close did not unblock the read")
+			}
+			require.NoError(t, b.Close(), "Close is idempotent")
+			_, err := b.ReadFrame(make([]byte, 100))
+			require.ErrorIs(t, err, net.ErrClosed)
+			_, err = b.ReadFrames([][]byte{make([]byte, 100)}, []int{0})
+			require.ErrorIs(t, err, net.ErrClosed)
+			require.ErrorIs(t, b.WriteFrame(make([]byte, 60)), net.ErrClosed)
+			_, err = b.WriteFrames([][]byte{make([]byte, 60)})
+			require.ErrorIs(t, err, net.ErrClosed)
+			require.ErrorIs(t, b.SetReadDeadline(time.Time{}), net.ErrClosed)
+			require.ErrorIs(t, b.SetBPF(nil), net.ErrClosed)
+			_ = b.Stats()
+		})
+	}
+}
+
+func TestInterfaceGoneWhileReading(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		batch  bool
+		action func(t *testing.T, v *netns.Veth)
+		fanout bool
+	}{
+		{"down fanout", true, func(t *testing.T, v *netns.Veth) { v.A.Down(t) }, true},
+		{"deleted fanout", false, func(t *testing.T, v *netns.Veth) { v.A.Delete(t) }, true},
+		{"deleted", false, func(t *testing.T, v *netns.Veth) { v.A.Delete(t) }, false},
+		{"deleted batch", true, func(t *testing.T, v *netns.Veth) { v.A.Delete(t) }, false},
+		{"peer deleted", false, func(t *testing.T, v *netns.Veth) { v.B.Delete(t) }, false},
+		{"down", false, func(t *testing.T, v *netns.Veth) { v.A.Down(t) }, false},
+		{"moved to another namespace", true, func(t *testing.T, v *netns.Veth) {
+			require.NoError(t, v.A.NS.IP("link", "set", v.A.Name, "netns", v.B.NS.Name))
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			v := netns.NewVeth(t, nil)
+			cfg := afpacket.Config{}
+			if tc.fanout {
+				cfg.Fanout = afpacket.FanoutCPU
+			}
+			a := open(t, v.A, cfg)
+			done := make(chan error, 1)
+			go func() {
+				buf := make([]byte, 2048)
+				var err error
+				if tc.batch {
+					_, err = a.ReadFrames([][]byte{buf}, []int{0})
+				} else {
+					_, err = a.ReadFrame(buf)
+				}
+				done <- err
+			}()
+			time.Sleep(50 * time.Millisecond)
+			tc.action(t, v)
+			select {
+			case err := <-done:
+				require.Error(t, err)
+				require.NotErrorIs(t, err, net.ErrClosed)
+				require.Contains(t, err.Error(), v.A.Name)
+				t.Logf("read error: %v", err)
+				// The error is final: the next read fails at once.
+				start := time.Now()
+				_, err2 := a.ReadFrame(make([]byte, 100))
+				require.Error(t, err2)
+				require.Less(t, time.Since(start), time.Second)
+			case <-time.After(5 * time.Second):
+				_ = a.Close()
+				<-done
+				t.Fatal("read still blocked 5s after the interface went away")
+			}
+		})
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	t.Parallel()
+	v := netns.NewVeth(t, nil)
+	err := v.A.NS.Do(func() error {
+		_, err := afpacket.Open("nosuch0", afpacket.Config{})
+		return err
+	})
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "afpacket: open nosuch0")
+	var opErr *net.OpError
+	require.ErrorAs(t, err, &opErr, "the lookup error is wrapped")
+
+	v.A.Down(t)
+	err = v.A.NS.Do(func() error {
+		_, err := afpacket.Open(v.A.Name, afpacket.Config{})
+		return err
+	})
+	require.ErrorIs(t, err, unix.ENETDOWN)
+	require.Contains(t, err.Error(), v.A.Name)
+
+	err = v.B.NS.Do(func() error {
+		_, err := afpacket.Open(v.B.Name, afpacket.Config{Fanout: afpacket.FanoutMode(42)})
+		return err
+	})
+	require.ErrorContains(t, err, "fanout")
+	err = v.B.NS.Do(func() error {
+		_, err := afpacket.OpenGroup(v.B.Name, afpacket.Config{}, 0)
+		return err
+	})
+	require.Error(t, err)
+	err = v.B.NS.Do(func() error {
+		_, err := afpacket.Open(v.B.Name, afpacket.Config{Filter: []bpf.RawInstruction{{Op: 0xffff}}})
+		return err
+	})
+	require.ErrorContains(t, err, "BPF")
+}
+
+// TestOpenWithoutCapability drops CAP_NET_RAW on one thread (capabilities are
+// per thread) and opens there. The thread is never unlocked, so it ends with
+// its goroutine and the drop never reaches other goroutines.
+func TestOpenWithoutCapability(t *testing.T) {
+	t.Parallel()
+	v := netns.NewVeth(t, nil)
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		errc <- dropNetRawAndOpen("/run/netns/"+v.A.NS.Name, v.A.Name)
+	}()
+	err := <-errc
+	if errors.Is(err, errSetupFailed) {
+		t.Skip(err)
+	}
+	require.ErrorIs(t, err, os.ErrPermission)
+	require.ErrorContains(t, err, "CAP_NET_RAW")
+	require.ErrorContains(t, err, v.A.Name)
+}
+
+var errSetupFailed = errors.New("setup failed")
+
+// TestOpenUnprivileged runs where the harness cannot (no CAP_NET_RAW): Open on
+// the loopback interface must fail with a permission error that says what
+// is missing.
+func TestOpenUnprivileged(t *testing.T) {
+	if netns.Available() == nil {
+		t.Skip("privileged: covered by TestOpenWithoutCapability")
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	require.NoError(t, unix.Capget(&hdr, &data[0]))
+	if data[0].Effective&(1<<unix.CAP_NET_RAW) != 0 {
+		t.Skip("has CAP_NET_RAW but not the rest of the harness's needs")
+	}
+	_, err := afpacket.Open("lo", afpacket.Config{})
+	require.ErrorIs(t, err, os.ErrPermission)
+	require.ErrorContains(t, err, "CAP_NET_RAW")
+	require.ErrorContains(t, err, "afpacket: open lo")
+}
+
+// dropNetRawAndOpen runs on a locked thread that is never unlocked.
+func dropNetRawAndOpen(nsPath, ifname string) error {
+	f, err := os.Open(nsPath)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errSetupFailed, err)
+	}
+	defer f.Close()
+	if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+		return fmt.Errorf("%w: %v", errSetupFailed, err)
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("%w: %v", errSetupFailed, err)
+	}
+	data[0].Effective &^= 1 << unix.CAP_NET_RAW
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("%w: %v", errSetupFailed, err)
+	}
+	c, err := afpacket.Open(ifname, afpacket.Config{})
+	if err == nil {
+		_ = c.Close()
+		return fmt.Errorf("%w: open succeeded without CAP_NET_RAW", errSetupFailed)
+	}
+	return err
+}
+
+func TestFanoutGroup(t *testing.T) {
+	t.Parallel()
+	v := netns.NewVeth(t, nil)
+	a := open(t, v.A, afpacket.Config{})
+	var group []*afpacket.Conn
+	require.NoError(t, v.B.NS.Do(func() error {
+		var err error
+		group, err = afpacket.OpenGroup(v.B.Name, afpacket.Config{Fanout: afpacket.FanoutLB, ReadBufferSize: 1 << 20}, 2)
+		return err
+	}))
+	for _, c := range group {
+		c := c
+		t.Cleanup(func() { _ = c.Close() })
+	}
+	require.Len(t, group, 2)
+	require.Equal(t, group[0].FanoutGroup(), group[1].FanoutGroup())
+	assert.Equal(t, v.B.Name, group[0].Name())
+	assert.Equal(t, v.B.MAC, group[0].HardwareAddr())
+	assert.Positive(t, group[0].Index())
+
+	const n = 100
+	var frames [][]byte
+	for i := 0; i < n; i++ {
+		frames = append(frames, mkFrame(v.B.MAC, v.A.MAC, nil, etherTest, 40, uint32(i)))
+	}
+	sent, err := a.WriteFrames(frames)
+	require.NoError(t, err)
+	require.Equal(t, n, sent)
+	seen := map[string]int{}
+	per := [2]int{}
+	for i, c := range group {
+		for {
+			f, err := read(t, c, 300*time.Millisecond)
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				break
+			}
+			require.NoError(t, err)
+			seen[string(f)]++
+			per[i]++
+		}
+	}
+	require.Len(t, seen, n, "every frame once")
+	// A fresh group gets another id.
+	other := open(t, v.B, afpacket.Config{Fanout: afpacket.FanoutLB})
+	require.NotEqual(t, group[0].FanoutGroup(), other.FanoutGroup())
+	for _, f := range frames {
+		require.Equal(t, 1, seen[string(f)])
+	}
+	assert.Equal(t, [2]int{n / 2, n / 2}, per, "round robin")
+
+	// A group id can be given, and a second group on the same id but
+	// another mode is refused by the kernel.
+	id := group[0].FanoutGroup()
+	err = v.B.NS.Do(func() error {
+		_, err := afpacket.Open(v.B.Name, afpacket.Config{Fanout: afpacket.FanoutCPU, FanoutGroup: id})
+		return err
+	})
+	require.Error(t, err)
+	third := open(t, v.B, afpacket.Config{Fanout: afpacket.FanoutLB, FanoutGroup: id, FanoutJoin: true})
+	require.Equal(t, id, third.FanoutGroup())
+}
+
+// promiscuity returns the interface's promiscuity count.
+func promiscuity(t testing.TB, l *netns.Link) int {
+	t.Helper()
+	out, err := l.NS.Command("ip", "-d", "-j", "link", "show", "dev", l.Name).Output()
+	require.NoError(t, err)
+	var info []struct {
+		Promiscuity int `json:"promiscuity"`
+	}
+	require.NoError(t, json.Unmarshal(out, &info))
+	require.Len(t, info, 1)
+	return info[0].Promiscuity
+}
+
+func TestPromiscuous(t *testing.T) {
+	t.Parallel()
+	v := netns.NewVeth(t, nil)
+	require.Equal(t, 0, promiscuity(t, v.A))
+	c1 := open(t, v.A, afpacket.Config{})
+	require.Equal(t, 1, promiscuity(t, v.A))
+	c2 := open(t, v.A, afpacket.Config{})
+	require.Equal(t, 2, promiscuity(t, v.A))
+	c3 := open(t, v.A, afpacket.Config{NoPromiscuous: true})
+	require.Equal(t, 2, promiscuity(t, v.A))
+	require.NoError(t, c1.Close())
+	require.NoError(t, c1.Close())
+	require.Equal(t, 1, promiscuity(t, v.A))
+	require.NoError(t, c2.Close())
+	require.NoError(t, c3.Close())
+	require.Equal(t, 0, promiscuity(t, v.A))
+
+	// Frames for a MAC that is not the interface's still arrive.
+	a := open(t, v.A, afpacket.Config{})
+	b := open(t, v.B, afpacket.Config{})
+	want := mkFrame(netns.RandomMAC(), v.A.MAC, nil, etherTest, 50, 5)
+	require.NoError(t, a.WriteFrame(want))
+	got, err := read(t, b, 2*time.Second)
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+}
+
+func TestStats(t *testing.T) {
+	t.Parallel()
+	v := netns.NewVeth(t, nil)
+	a := open(t, v.A, afpacket.Config{})
+	b := open(t, v.B, afpacket.Config{})
+	f := mkFrame(v.B.MAC, v.A.MAC, []tag{{0x8100, 5}}, etherTest, 46, 1)
+	require.NoError(t, a.WriteFrame(f))
+	n, err := a.WriteFrames([][]byte{f, f})
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	readAll(t, b, 3, 2*time.Second)
+	sa, sb := a.Stats(), b.Stats()
+	assert.Equal(t, backend.Stats{FramesOut: 3, BytesOut: uint64(3 * len(f))}, sa)
+	assert.Equal(t, backend.Stats{FramesIn: 3, BytesIn: uint64(3 * len(f))}, sb)
+
+	// Kernel drops: a small receive buffer that nobody reads.
+	small := open(t, v.B, afpacket.Config{ReadBufferSize: 4096})
+	batch := make([][]byte, 64)
+	for i := range batch {
+		batch[i] = f
+	}
+	for i := 0; i < 10; i++ {
+		_, err := a.WriteFrames(batch)
+		require.NoError(t, err)
+	}
+	d1 := small.Stats().Dropped
+	require.Positive(t, d1)
+	for i := 0; i < 10; i++ {
+		_, err := a.WriteFrames(batch)
+		require.NoError(t, err)
+	}
+	d2 := small.Stats().Dropped
+	require.Greater(t, d2, d1, "drops accumulate although the kernel resets its counter")
+	require.NoError(t, small.Close())
+	require.Equal(t, d2, small.Stats().Dropped)
+}
+
+func TestDeadline(t *testing.T) {
+	t.Parallel()
+	a, b, v := pair(t, afpacket.Config{}, afpacket.Config{})
+	require.NoError(t, b.SetReadDeadline(time.Now().Add(-time.Second)))
+	start := time.Now()
+	_, err := b.ReadFrame(make([]byte, 100))
+	require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+	require.Less(t, time.Since(start), time.Second)
+	var ne net.Error
+	require.ErrorAs(t, err, &ne)
+	require.True(t, ne.Timeout())
+	// A deadline is not final.
+	require.NoError(t, b.SetReadDeadline(time.Time{}))
+	f := mkFrame(v.B.MAC, v.A.MAC, nil, etherTest, 46, 1)
+	require.NoError(t, a.WriteFrame(f))
+	got, err := read(t, b, 2*time.Second)
+	require.NoError(t, err)
+	require.Equal(t, f, got)
+}
+
+func TestConcurrentWriters(t *testing.T) {
+	t.Parallel()
+	a, b, v := pair(t, afpacket.Config{}, afpacket.Config{ReadBufferSize: 4 << 20})
+	const writers, per = 4, 100
+	var wg sync.WaitGroup
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < per; i++ {
+				f := mkFrame(v.B.MAC, v.A.MAC, vlanCases[i%len(vlanCases)].tags, etherTest, 30, uint32(w<<16|i))
+				if i%2 == 0 {
+					assert.NoError(t, a.WriteFrame(f))
+				} else {
+					_, err := a.WriteFrames([][]byte{f})
+					assert.NoError(t, err)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	got := readAll(t, b, writers*per, 5*time.Second)
+	seen := map[string]bool{}
+	for _, f := range got {
+		seen[string(f)] = true
+	}
+	require.Len(t, seen, writers*per)
+	require.Equal(t, uint64(writers*per), a.Stats().FramesOut)
+}
+
+func TestZeroAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under -race")
+	}
+	a, b, v := pair(t, afpacket.Config{}, afpacket.Config{ReadBufferSize: 4 << 20})
+	f := mkFrame(v.B.MAC, v.A.MAC, []tag{{0x8100, 100}}, etherTest, 64, 1)
+	buf := make([]byte, 2048)
+	var err error
+	allocs := testing.AllocsPerRun(200, func() {
+		if e := a.WriteFrame(f); e != nil {
+			err = e
+		}
+		if _, e := b.ReadFrame(buf); e != nil {
+			err = e
+		}
+	})
+	require.NoError(t, err)
+	assert.Zero(t, allocs, "WriteFrame+ReadFrame")
+
+	frames := [][]byte{f, f, f, f, f, f, f, f}
+	bufs := make([][]byte, 8)
+	for i := range bufs {
+		bufs[i] = make([]byte, 2048)
+	}
+	lens := make([]int, 8)
+	allocs = testing.AllocsPerRun(200, func() {
+		if _, e := a.WriteFrames(frames); e != nil {
+			err = e
+		}
+		for got := 0; got < len(frames); {
+			n, e := b.ReadFrames(bufs, lens)
+			if e != nil {
+				err = e
+				return
+			}
+			got += n
+		}
+	})
+	require.NoError(t, err)
+	assert.Zero(t, allocs, "WriteFrames+ReadFrames")
+}

@@ -1,0 +1,108 @@
+package afpacket
+
+import (
+	"github.com/etherconn/etherconn/backend"
+	"golang.org/x/net/bpf"
+)
+
+// Config holds the options of Open. The zero value is a promiscuous socket
+// without filter, fanout or buffer changes.
+type Config struct {
+	// NoPromiscuous leaves the interface's promiscuous mode alone. The
+	// socket then only sees frames the interface accepts anyway: its own MAC
+	// address, broadcast and the multicast groups it has joined.
+	NoPromiscuous bool
+
+	// Filter is an optional classic BPF program. Frames it rejects never
+	// reach the socket, and no unfiltered frame is returned after Open: the
+	// socket drops everything until the filter is in place. The program sees
+	// received frames without their outer VLAN tag (see the package
+	// documentation).
+	Filter []bpf.RawInstruction
+
+	// Fanout, when not FanoutNone, joins the socket to a PACKET_FANOUT group
+	// so that several sockets on the same interface share the incoming
+	// frames, each frame going to one of them.
+	Fanout FanoutMode
+
+	// FanoutGroup is the id of the fanout group to join or create. With
+	// FanoutGroup zero and FanoutJoin false, the socket starts a new group
+	// with an id the kernel picks (which may be 0); Conn.FanoutGroup reports
+	// it, and the group's other sockets join it with FanoutJoin (OpenGroup
+	// does this). All sockets of a group must use the same Fanout and fanout
+	// flags.
+	FanoutGroup uint16
+
+	// FanoutJoin makes a zero FanoutGroup mean group 0 rather than a new
+	// group. A non-zero FanoutGroup is always used as given.
+	FanoutJoin bool
+
+	// FanoutDefrag asks the kernel to reassemble IP fragments before hashing
+	// them to a socket (PACKET_FANOUT_FLAG_DEFRAG).
+	FanoutDefrag bool
+
+	// FanoutRollover moves frames to another socket of the group when the
+	// chosen one's queue is full (PACKET_FANOUT_FLAG_ROLLOVER).
+	FanoutRollover bool
+
+	// ReadBufferSize, if positive, sets the socket's receive buffer in bytes
+	// (SO_RCVBUFFORCE with CAP_NET_ADMIN, else SO_RCVBUF, capped by
+	// net.core.rmem_max).
+	ReadBufferSize int
+
+	// WriteBufferSize, if positive, sets the socket's send buffer in bytes
+	// (SO_SNDBUFFORCE with CAP_NET_ADMIN, else SO_SNDBUF).
+	WriteBufferSize int
+}
+
+// FanoutMode selects how a PACKET_FANOUT group spreads frames over its
+// sockets.
+type FanoutMode int
+
+// Fanout modes, after the kernel's PACKET_FANOUT_* modes.
+const (
+	// FanoutNone does not join a fanout group.
+	FanoutNone FanoutMode = iota
+	// FanoutHash sends all frames of a flow to the same socket.
+	FanoutHash
+	// FanoutLB spreads frames round robin.
+	FanoutLB
+	// FanoutCPU picks the socket by the receiving CPU.
+	FanoutCPU
+	// FanoutRollover fills one socket before moving on to the next.
+	FanoutRollover
+	// FanoutRandom picks a socket at random.
+	FanoutRandom
+	// FanoutQM picks the socket by the receive queue of the NIC.
+	FanoutQM
+)
+
+// String returns the kernel's name of the mode.
+func (m FanoutMode) String() string {
+	switch m {
+	case FanoutNone:
+		return "none"
+	case FanoutHash:
+		return "hash"
+	case FanoutLB:
+		return "lb"
+	case FanoutCPU:
+		return "cpu"
+	case FanoutRollover:
+		return "rollover"
+	case FanoutRandom:
+		return "random"
+	case FanoutQM:
+		return "qm"
+	}
+	return "invalid"
+}
+
+// Interface checks: a *Conn is a full backend.
+var (
+	_ backend.PacketIO      = (*Conn)(nil)
+	_ backend.BatchReader   = (*Conn)(nil)
+	_ backend.BatchWriter   = (*Conn)(nil)
+	_ backend.StatsReporter = (*Conn)(nil)
+	_ bpf.Setter            = (*Conn)(nil)
+)

@@ -1,0 +1,63 @@
+// Package afpacket is a backend.PacketIO that sends and receives whole
+// Ethernet frames through a Linux AF_PACKET socket (SOCK_RAW, ETH_P_ALL)
+// bound to one network interface. It lets a program speak for MAC addresses
+// and VLANs that no interface of the operating system has.
+//
+// # Privileges
+//
+// Opening a packet socket needs CAP_NET_RAW in the network namespace that owns
+// the interface; root has it. To run an unprivileged binary, grant the
+// capabilities to the file once:
+//
+//	setcap cap_net_raw,cap_net_admin+ep ./yourprogram
+//
+// CAP_NET_ADMIN is only used to raise socket buffers above
+// net.core.rmem_max/wmem_max (Config.ReadBufferSize, Config.WriteBufferSize).
+// Without CAP_NET_RAW, Open fails with an error that satisfies
+// errors.Is(err, os.ErrPermission) and names the missing capability.
+//
+// # Promiscuous mode
+//
+// Frames addressed to emulated MAC addresses are not addressed to the
+// interface, so by default Open puts the interface into promiscuous mode. It
+// does so by socket membership (PACKET_MR_PROMISC), not by setting the
+// interface flag: the kernel counts memberships, leaves the interface as
+// other users want it, and drops the membership when the socket is closed,
+// even if the process dies. Config.NoPromiscuous opts out.
+//
+// # VLAN tags and offload
+//
+// On receive, the Linux kernel removes the outer 802.1Q (0x8100) or 802.1ad
+// (0x88a8) tag of every frame before packet sockets see it, whatever the
+// interface's rx-vlan offload setting is, and passes the tag beside the frame.
+// Inner tags stay in place and other TPIDs such as 0x9100 are never removed.
+// Conn asks the kernel for that side information (PACKET_AUXDATA) and puts the
+// tag back right after the source MAC address, with its TPID, priority (PCP)
+// and DEI bits, so every frame returned by ReadFrame and ReadFrames is
+// byte-for-byte the frame that was on the wire. A tag with VID 0 that carries
+// only a priority is restored too. Frames are sent exactly as given: tags in
+// the frame go out in the frame, and nothing is padded.
+//
+// A classic BPF filter (Config.Filter, Conn.SetBPF) runs inside the kernel on
+// the frame as the kernel holds it, that is without its outer tag. A filter
+// that must look at the outer tag uses the ancillary loads of
+// golang.org/x/net/bpf: ExtVLANTagPresent, ExtVLANTag and ExtVLANProto.
+//
+// # Own frames
+//
+// A Conn never returns frames that leave the interface: the socket sets
+// PACKET_IGNORE_OUTGOING, and frames the kernel marks PACKET_OUTGOING are
+// dropped in any case. This also hides frames sent by other sockets, or the
+// kernel's own stack, out of the same interface.
+//
+// # Throughput
+//
+// ReadFrames and WriteFrames (backend.BatchReader, backend.BatchWriter) move
+// many frames per system call with recvmmsg(2) and sendmmsg(2). Several
+// sockets on one interface can share the incoming load with PACKET_FANOUT
+// (Config.Fanout, OpenGroup). All I/O waits in the Go runtime's network
+// poller; no operating system thread is blocked.
+//
+// The package works on Linux only; on other systems Open returns an error
+// that satisfies errors.Is(err, errors.ErrUnsupported).
+package afpacket

@@ -1,0 +1,5 @@
+//go:build race
+
+package afpacket_test
+
+const raceEnabled = true
