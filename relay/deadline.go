@@ -10,11 +10,14 @@ import (
 // setting a new deadline before then keeps the channel, so a read already
 // blocked sees the new deadline. The channel is made at the first Set, so an
 // endpoint that never uses deadlines pays nothing; set reports when it made a
-// new channel so the owner can wake readers that wait without one. Nothing is
-// allocated per read.
+// new channel so the owner can wake readers that wait without one. One timer
+// is made at the first future deadline and re-armed after, so neither a read
+// nor setting a deadline allocates (a new channel is made only after one
+// expired).
 type deadline struct {
 	mu     sync.Mutex
-	timer  *time.Timer
+	timer  *time.Timer   // nil until the first future deadline
+	when   time.Time     // the deadline the timer is armed for; zero: none
 	cancel chan struct{} // nil until the first deadline is set
 }
 
@@ -27,15 +30,32 @@ func isClosed(c chan struct{}) bool {
 	}
 }
 
+// fire is the timer's function. A timer that fires for a deadline since
+// moved or cleared (Stop came too late) finds when changed and does nothing
+// or waits again.
+func (d *deadline) fire() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.when.IsZero() || isClosed(d.cancel) {
+		return
+	}
+	if dur := time.Until(d.when); dur > 0 {
+		d.timer.Reset(dur)
+		return
+	}
+	d.when = time.Time{}
+	close(d.cancel)
+}
+
 // set arms the deadline at t (zero: no deadline) and reports whether a new
 // channel was made.
 func (d *deadline) set(t time.Time) (newChan bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.timer != nil && !d.timer.Stop() {
-		<-d.cancel // the timer func is running: wait until it closed cancel
+	if d.timer != nil {
+		d.timer.Stop()
 	}
-	d.timer = nil
+	d.when = time.Time{}
 	if t.IsZero() {
 		if d.cancel != nil && isClosed(d.cancel) {
 			d.cancel = make(chan struct{})
@@ -48,8 +68,12 @@ func (d *deadline) set(t time.Time) (newChan bool) {
 		newChan = true
 	}
 	if dur := time.Until(t); dur > 0 {
-		c := d.cancel
-		d.timer = time.AfterFunc(dur, func() { close(c) })
+		d.when = t
+		if d.timer == nil {
+			d.timer = time.AfterFunc(dur, d.fire)
+		} else {
+			d.timer.Reset(dur)
+		}
 		return newChan
 	}
 	close(d.cancel)
@@ -71,12 +95,12 @@ func (d *deadline) exceeded() bool {
 	return d.cancel != nil && isClosed(d.cancel)
 }
 
-// stop releases the timer so that nothing is left running after Close.
+// stop disarms the timer so that nothing is left pending after Close.
 func (d *deadline) stop() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.timer != nil && !d.timer.Stop() {
-		<-d.cancel
+	if d.timer != nil {
+		d.timer.Stop()
 	}
-	d.timer = nil
+	d.when = time.Time{}
 }

@@ -165,11 +165,15 @@ func (r *Relay) newEndpoint(cfg EndpointConfig) *Endpoint {
 // endpoint agree on a single shared handler without racing.
 func (ep *Endpoint) LoadOrSetHandler(h Handler) Handler {
 	ep.r.mu.Lock()
-	defer ep.r.mu.Unlock()
-	if ep.handler == nil {
-		ep.handler = h
+	if old := ep.handler; old != nil {
+		ep.r.mu.Unlock()
+		return old
 	}
-	return ep.handler
+	ep.handler = h
+	ended := ep.r.ended
+	ep.r.mu.Unlock()
+	ep.notifyLate(h, ended)
+	return h
 }
 
 // Relay returns the relay the endpoint belongs to.
@@ -182,7 +186,23 @@ func (ep *Endpoint) Config() EndpointConfig { return ep.cfg }
 func (ep *Endpoint) SetHandler(h Handler) {
 	ep.r.mu.Lock()
 	ep.handler = h
+	ended := ep.r.ended
 	ep.r.mu.Unlock()
+	ep.notifyLate(h, ended)
+}
+
+// notifyLate tells a handler installed after the endpoint stopped receiving
+// (closed, or the relay's input ended) what it missed. A handler installed
+// just as the end happens may hear of it twice.
+func (ep *Endpoint) notifyLate(h Handler, ended error) {
+	n, ok := h.(EndNotifier)
+	switch {
+	case !ok:
+	case ep.closed.Load():
+		n.EndpointEnded(errClosed)
+	case ended != nil:
+		n.EndpointEnded(ended)
+	}
 }
 
 // Read returns the next received packet; see Queue.Pop for the errors. The

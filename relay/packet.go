@@ -21,7 +21,9 @@ type Packet struct {
 }
 
 var packetPool = sync.Pool{New: func() any {
-	return &Packet{buf: make([]byte, backend.MaxFrameLen)}
+	// One byte more than the longest frame, so that the batch read path can
+	// tell a frame that filled the buffer (truncated) from one that fits.
+	return &Packet{buf: make([]byte, backend.MaxFrameLen+1)}
 }}
 
 func getPacket() *Packet {
@@ -57,6 +59,9 @@ func (p *Packet) Release() {
 
 // copyPacket makes a Packet holding a copy of b, parsed.
 func copyPacket(b []byte) (*Packet, error) {
+	if len(b) > backend.MaxFrameLen {
+		return nil, backend.ErrFrameTooLong
+	}
 	p := getPacket()
 	p.n = copy(p.buf, b)
 	if err := frame.Parse(p.Frame(), &p.Info); err != nil {

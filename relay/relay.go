@@ -221,7 +221,7 @@ func (r *Relay) readFrames() error {
 	p := getPacket()
 	defer func() { p.Release() }()
 	for {
-		n, err := r.pio.ReadFrame(p.buf)
+		n, err := r.pio.ReadFrame(p.buf[:backend.MaxFrameLen])
 		if err != nil {
 			if errors.Is(err, backend.ErrTruncated) {
 				r.st.framesIn.Add(1)
@@ -262,6 +262,11 @@ func (r *Relay) readBatches(br backend.BatchReader) error {
 	for {
 		got, err := br.ReadFrames(bufs, lens)
 		for i := 0; i < got; i++ {
+			if lens[i] > backend.MaxFrameLen { // filled the spare byte: truncated
+				r.st.framesIn.Add(1)
+				r.st.malformed.Add(1)
+				continue
+			}
 			pkts[i].n = lens[i]
 			r.dispatch(pkts[i])
 			if q := reusable(pkts[i]); q != pkts[i] {

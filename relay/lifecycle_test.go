@@ -1,0 +1,327 @@
+package relay
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/etherconn/etherconn/backend"
+	"github.com/etherconn/etherconn/internal/frame"
+)
+
+// endRecorder is a Handler that takes nothing and records EndpointEnded.
+type endRecorder struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (h *endRecorder) Handle(*Packet) bool { return false }
+
+func (h *endRecorder) EndpointEnded(err error) {
+	h.mu.Lock()
+	h.errs = append(h.errs, err)
+	h.mu.Unlock()
+}
+
+func (h *endRecorder) ended() []error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]error(nil), h.errs...)
+}
+
+func TestEndOfInput(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		wrap func(*fakeIO) backend.PacketIO
+	}{
+		{"single", func(f *fakeIO) backend.PacketIO { return f }},
+		{"batch", func(f *fakeIO) backend.PacketIO { return batchIO{f} }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeIO()
+			r := New(tt.wrap(f), Config{})
+			defer r.Close()
+			ep := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(etExp1)})
+			rec := &endRecorder{}
+			ep.SetHandler(rec)
+			idle := mustRegister(t, r, EndpointConfig{MAC: macB, EtherTypes: ets(etExp1)})
+			def, err := r.RegisterDefault(DefaultConfig{})
+			require.NoError(t, err)
+			blocked := popAsync(idle.Read)
+			settle()
+
+			for i := range 3 {
+				f.give(seqFrame(macA, macR, nil, etExp1, uint32(i)))
+			}
+			f.fail(io.EOF)
+			select {
+			case <-r.Done():
+			case <-time.After(waitLong):
+				t.Fatal("Done not closed at the end of input")
+			}
+			rerr := r.Err()
+			assert.ErrorIs(t, rerr, ErrInputEnded)
+			assert.ErrorIs(t, rerr, io.EOF)
+
+			// Queued frames first, then the end, on every later Read.
+			for i := range 3 {
+				p, err := ep.Read()
+				require.NoError(t, err)
+				assert.Equal(t, uint32(i), seqOf(p))
+				p.Release()
+			}
+			for range 2 {
+				_, err := ep.Read()
+				assert.ErrorIs(t, err, ErrInputEnded)
+				assert.ErrorIs(t, err, io.EOF)
+			}
+			err = await(t, blocked).err
+			assert.ErrorIs(t, err, ErrInputEnded, "a blocked Read returns at the end")
+			assert.ErrorIs(t, err, io.EOF)
+			_, err = def.Read()
+			assert.ErrorIs(t, err, io.EOF)
+
+			errs := rec.ended()
+			require.Len(t, errs, 1)
+			assert.ErrorIs(t, errs[0], ErrInputEnded)
+			assert.ErrorIs(t, errs[0], io.EOF)
+
+			// An endpoint registered after the end learns it at once.
+			late := mustRegister(t, r, EndpointConfig{MAC: macC, EtherTypes: ets(etExp1)})
+			_, err = late.Read()
+			assert.ErrorIs(t, err, ErrInputEnded)
+			lateDef := def
+			require.NoError(t, lateDef.Close())
+			lateDef, err = r.RegisterDefault(DefaultConfig{})
+			require.NoError(t, err)
+			_, err = lateDef.Read()
+			assert.ErrorIs(t, err, io.EOF)
+
+			// Sending still works: only the input ended.
+			require.NoError(t, ep.Send(seqFrame(macR, macA, nil, etExp1, 9)))
+			assert.Len(t, f.takeWritten(), 1)
+
+			// Close afterwards: readers now see net.ErrClosed, the handler
+			// hears about it, Err keeps the cause.
+			require.NoError(t, r.Close())
+			_, err = ep.Read()
+			assert.ErrorIs(t, err, net.ErrClosed)
+			errs = rec.ended()
+			require.Len(t, errs, 2)
+			assert.ErrorIs(t, errs[1], net.ErrClosed)
+			assert.ErrorIs(t, r.Err(), io.EOF)
+		})
+	}
+}
+
+func TestInputFailure(t *testing.T) {
+	f := newFakeIO()
+	r := New(f, Config{})
+	defer r.Close()
+	ep := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(etExp1)})
+	assert.NoError(t, r.Err(), "nil while running")
+	boom := errors.New("interface went away")
+	f.fail(boom)
+	_, err := ep.Read()
+	assert.ErrorIs(t, err, ErrInputEnded)
+	assert.ErrorIs(t, err, boom)
+	<-r.Done()
+	assert.ErrorIs(t, r.Err(), boom)
+}
+
+// consumer is a Handler that takes every UDP packet, optionally keeping it.
+type consumer struct {
+	keep bool
+	mu   sync.Mutex
+	got  []*Packet
+	n    int
+}
+
+func (c *consumer) Handle(p *Packet) bool {
+	if !p.Info.UDP {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n++
+	if c.keep {
+		p.Retain()
+		c.got = append(c.got, p)
+	}
+	return true
+}
+
+func TestHandler(t *testing.T) {
+	r, wire := newWire(t, Config{}, memioBig)
+	ep := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(frame.EtherTypeIPv4, etExp1)})
+	h := &consumer{keep: true}
+	ep.SetHandler(h)
+
+	// UDP goes to the handler, the rest to the queue.
+	var udp [][]byte
+	for i := range 20 {
+		b := gpFrame(t, macA, macR, nil, frame.EtherTypeIPv4, gpUDP4(bytes.Repeat([]byte{byte(i)}, 10+i))...)
+		udp = append(udp, b)
+		require.NoError(t, wire.WriteFrame(b))
+		require.NoError(t, wire.WriteFrame(seqFrame(macA, macR, nil, etExp1, uint32(i))))
+	}
+	for i := range 20 {
+		p := readWithin(t, ep)
+		assert.Equal(t, uint32(i), seqOf(p), "only non-UDP frames are queued")
+		p.Release()
+	}
+	assert.Zero(t, ep.Queued())
+	st := ep.Stats()
+	assert.Equal(t, uint64(40), st.FramesIn, "consumed packets count as delivered")
+	assert.Equal(t, uint64(40), r.Stats().Delivered)
+
+	// Retained packets stay intact although the read loop went on reading
+	// many frames after them.
+	h.mu.Lock()
+	kept := h.got
+	h.got = nil
+	h.mu.Unlock()
+	require.Len(t, kept, 20)
+	for i, p := range kept {
+		assert.Equal(t, udp[i], p.Frame())
+		assert.Equal(t, bytes.Repeat([]byte{byte(i)}, 10+i), p.UDPPayload())
+		p.Release()
+	}
+
+	// Without the handler, UDP is queued again.
+	ep.SetHandler(nil)
+	require.NoError(t, wire.WriteFrame(udp[0]))
+	p := readWithin(t, ep)
+	assert.Equal(t, udp[0], p.Frame())
+	p.Release()
+}
+
+func TestHandlerDirect(t *testing.T) {
+	r, _ := newDirect(t, Config{})
+	ep := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(frame.EtherTypeIPv4)})
+	def, err := r.RegisterDefault(DefaultConfig{Mirror: true})
+	require.NoError(t, err)
+	h := &consumer{}
+	hd := &consumer{}
+	ep.SetHandler(h)
+	def.SetHandler(hd)
+	b := gpFrame(t, macA, macR, nil, frame.EtherTypeIPv4, gpUDP4([]byte("x"))...)
+	inject(r, b)
+	assert.Equal(t, 1, h.n)
+	assert.Equal(t, 1, hd.n, "the default endpoint's handler sees mirrored frames")
+	assert.Zero(t, ep.Queued())
+	assert.Zero(t, def.Queued())
+	assert.Equal(t, uint64(2), r.Stats().Delivered)
+
+	// A consuming handler is not subject to the queue limit.
+	small := mustRegister(t, r, EndpointConfig{MAC: macB, EtherTypes: ets(frame.EtherTypeIPv4), QueueLen: 1})
+	small.SetHandler(&consumer{})
+	for range 5 {
+		inject(r, gpFrame(t, macB, macR, nil, frame.EtherTypeIPv4, gpUDP4([]byte("y"))...))
+	}
+	assert.Zero(t, small.Stats().QueueDrops)
+	assert.Equal(t, uint64(5), small.Stats().FramesIn)
+}
+
+// TestReadLoopReusesBuffers checks the pool bookkeeping from the outside: a
+// packet released by its reader is reused, one still held is not.
+func TestReadLoopReusesBuffers(t *testing.T) {
+	r, wire := newWire(t, Config{}, memioBig)
+	ep := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(etExp1), QueueLen: 1000})
+	const n = 200
+	for i := range n {
+		require.NoError(t, wire.WriteFrame(seqFrame(macA, macR, nil, etExp1, uint32(i))))
+	}
+	held := make([]*Packet, 0, n)
+	for i := range n {
+		p := readWithin(t, ep)
+		require.Equal(t, uint32(i), seqOf(p))
+		held = append(held, p)
+	}
+	for i, p := range held {
+		assert.Equal(t, uint32(i), seqOf(p), "a held packet is never overwritten")
+		p.Release()
+	}
+}
+
+func TestLoadOrSetHandler(t *testing.T) {
+	r, _ := newDirect(t, Config{})
+	ep := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(etExp1)})
+	h1, h2 := &consumer{}, &consumer{}
+	assert.Same(t, h1, ep.LoadOrSetHandler(h1))
+	assert.Same(t, h1, ep.LoadOrSetHandler(h2), "the first one stays")
+	ep.SetHandler(nil)
+	assert.Same(t, h2, ep.LoadOrSetHandler(h2))
+
+	// Racing callers agree on one handler.
+	ep2 := mustRegister(t, r, EndpointConfig{MAC: macB, EtherTypes: ets(etExp1)})
+	const n = 16
+	got := make([]Handler, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i] = ep2.LoadOrSetHandler(&consumer{})
+		}()
+	}
+	wg.Wait()
+	for _, h := range got {
+		assert.Same(t, got[0], h)
+	}
+}
+
+func TestEndpointCloseNotifiesHandler(t *testing.T) {
+	r, _ := newDirect(t, Config{})
+	ep := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(etExp1)})
+	rec := &endRecorder{}
+	ep.SetHandler(rec)
+	require.NoError(t, ep.Close())
+	require.NoError(t, ep.Close())
+	require.NoError(t, r.Close())
+	errs := rec.ended()
+	require.Len(t, errs, 1, "once, however often it is closed")
+	assert.ErrorIs(t, errs[0], net.ErrClosed)
+	assert.NotErrorIs(t, errs[0], ErrInputEnded)
+}
+
+// TestLateHandlerLearnsEnd installs handlers after the endpoint stopped
+// receiving: an EndNotifier must still learn why, or a protocol layer that
+// queues elsewhere (rudp) would block its readers forever.
+func TestLateHandlerLearnsEnd(t *testing.T) {
+	f := newFakeIO()
+	r := New(f, Config{})
+	defer r.Close()
+	ep := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(etExp1)})
+	f.fail(io.EOF)
+	<-r.Done()
+
+	rec := &endRecorder{}
+	assert.Same(t, rec, ep.LoadOrSetHandler(rec))
+	errs := rec.ended()
+	require.Len(t, errs, 1)
+	assert.ErrorIs(t, errs[0], ErrInputEnded)
+	assert.ErrorIs(t, errs[0], io.EOF)
+	ep.LoadOrSetHandler(&endRecorder{}) // not installed: nothing to tell
+	assert.Len(t, rec.ended(), 1, "told once")
+
+	late := mustRegister(t, r, EndpointConfig{MAC: macB, EtherTypes: ets(etExp1)})
+	rec2 := &endRecorder{}
+	late.SetHandler(rec2)
+	require.Len(t, rec2.ended(), 1)
+	assert.ErrorIs(t, rec2.ended()[0], io.EOF)
+
+	require.NoError(t, late.Close())
+	rec3 := &endRecorder{}
+	late.SetHandler(rec3)
+	require.Len(t, rec3.ended(), 1)
+	assert.ErrorIs(t, rec3.ended()[0], net.ErrClosed)
+	late.SetHandler(nil) // fine
+}

@@ -1,0 +1,495 @@
+package relay
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/etherconn/etherconn/internal/frame"
+)
+
+type popResult struct {
+	p   *Packet
+	err error
+}
+
+// popAsync starts a Pop and returns where its result arrives.
+func popAsync(pop func() (*Packet, error)) <-chan popResult {
+	ch := make(chan popResult, 1)
+	go func() {
+		p, err := pop()
+		ch <- popResult{p, err}
+	}()
+	return ch
+}
+
+// settle gives a goroutine just started time to block. The tests below pass
+// whether or not it has blocked by then; it only makes the interesting
+// interleaving the likely one.
+func settle() { time.Sleep(20 * time.Millisecond) }
+
+func await(t *testing.T, ch <-chan popResult) popResult {
+	t.Helper()
+	select {
+	case r := <-ch:
+		return r
+	case <-time.After(waitLong):
+		t.Fatal("Pop did not return")
+		return popResult{}
+	}
+}
+
+func assertPending(t *testing.T, ch <-chan popResult, d time.Duration) {
+	t.Helper()
+	select {
+	case r := <-ch:
+		t.Fatalf("Pop returned early: %v, %v", r.p, r.err)
+	case <-time.After(d):
+	}
+}
+
+func assertTimeout(t *testing.T, err error) {
+	t.Helper()
+	require.Error(t, err)
+	assert.ErrorIs(t, err, os.ErrDeadlineExceeded)
+	var ne net.Error
+	require.ErrorAs(t, err, &ne)
+	assert.True(t, ne.Timeout())
+}
+
+func newQueue(limit int) *Queue {
+	q := new(Queue)
+	q.Init(limit)
+	return q
+}
+
+func pkt(seq uint32) *Packet {
+	p := getPacket()
+	p.n = copy(p.buf, seqFrame(macA, macR, nil, etExp1, seq))
+	if err := frame.Parse(p.Frame(), &p.Info); err != nil {
+		panic(err)
+	}
+	return p
+}
+
+func TestQueueFIFO(t *testing.T) {
+	q := newQueue(5)
+	// Push and pop around the ring several times, across its growth.
+	next, want := uint32(0), uint32(0)
+	for round := range 20 {
+		for range round%5 + 1 {
+			p := pkt(next)
+			require.True(t, q.Push(p))
+			p.Release() // the queue holds its own reference
+			next++
+		}
+		assert.Equal(t, round%5+1, q.Len())
+		for q.Len() > 0 {
+			p, err := q.Pop()
+			require.NoError(t, err)
+			assert.Equal(t, want, seqOf(p))
+			assert.Equal(t, int32(1), p.refs.Load())
+			p.Release()
+			want++
+		}
+	}
+	assert.Nil(t, q.TryPop())
+}
+
+func TestQueueLimit(t *testing.T) {
+	for _, limit := range []int{-1, 0, 1, 3, 4, 5, 9} {
+		q := newQueue(limit)
+		want := max(limit, 1)
+		for i := range want {
+			assert.True(t, q.Push(pkt(uint32(i))))
+		}
+		p := pkt(99)
+		assert.False(t, q.Push(p), "limit %d", limit)
+		assert.Equal(t, int32(1), p.refs.Load(), "a refused packet is not retained")
+		assert.Equal(t, want, q.Len())
+		q.Close()
+		assert.Zero(t, q.Len())
+		assert.False(t, q.Push(p), "closed")
+		assert.Nil(t, q.TryPop())
+	}
+}
+
+func TestQueueCloseReleases(t *testing.T) {
+	q := newQueue(4)
+	p := pkt(1)
+	require.True(t, q.Push(p))
+	assert.Equal(t, int32(2), p.refs.Load())
+	q.Close()
+	assert.Equal(t, int32(1), p.refs.Load())
+	q.Close() // idempotent
+	p.Release()
+}
+
+func TestDeadlinePast(t *testing.T) {
+	q := newQueue(4)
+	q.SetReadDeadline(time.Now().Add(-time.Second))
+	start := time.Now()
+	_, err := q.Pop()
+	assertTimeout(t, err)
+	assert.Less(t, time.Since(start), waitLong)
+
+	// Even with a packet queued, as net.Conn does; the packet stays.
+	require.True(t, q.Push(pkt(1)))
+	_, err = q.Pop()
+	assertTimeout(t, err)
+	assert.Equal(t, 1, q.Len())
+
+	// Clearing the deadline makes it readable again.
+	q.SetReadDeadline(time.Time{})
+	p, err := q.Pop()
+	require.NoError(t, err)
+	p.Release()
+	p.Release()
+
+	// Any time before now counts, including the zero Unix time.
+	q.SetReadDeadline(time.Unix(1, 0))
+	_, err = q.Pop()
+	assertTimeout(t, err)
+	q.Close()
+}
+
+func TestDeadlineSetWhileBlocked(t *testing.T) {
+	t.Run("first deadline", func(t *testing.T) {
+		q := newQueue(4)
+		defer q.Close()
+		ch := popAsync(q.Pop)
+		settle()
+		q.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+		assertTimeout(t, await(t, ch).err)
+	})
+	t.Run("first deadline in the past", func(t *testing.T) {
+		q := newQueue(4)
+		defer q.Close()
+		ch := popAsync(q.Pop)
+		settle()
+		q.SetReadDeadline(time.Now().Add(-time.Second))
+		assertTimeout(t, await(t, ch).err)
+	})
+	t.Run("shortened", func(t *testing.T) {
+		q := newQueue(4)
+		defer q.Close()
+		q.SetReadDeadline(time.Now().Add(time.Hour))
+		ch := popAsync(q.Pop)
+		settle()
+		q.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+		assertTimeout(t, await(t, ch).err)
+	})
+	t.Run("extended", func(t *testing.T) {
+		q := newQueue(4)
+		defer q.Close()
+		q.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		ch := popAsync(q.Pop)
+		q.SetReadDeadline(time.Now().Add(time.Hour))
+		assertPending(t, ch, 300*time.Millisecond) // past the first deadline
+		p := pkt(7)
+		require.True(t, q.Push(p))
+		p.Release()
+		res := await(t, ch)
+		require.NoError(t, res.err)
+		assert.Equal(t, uint32(7), seqOf(res.p))
+		res.p.Release()
+	})
+	t.Run("cleared", func(t *testing.T) {
+		q := newQueue(4)
+		defer q.Close()
+		q.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		ch := popAsync(q.Pop)
+		q.SetReadDeadline(time.Time{})
+		assertPending(t, ch, 300*time.Millisecond)
+		p := pkt(8)
+		require.True(t, q.Push(p))
+		p.Release()
+		res := await(t, ch)
+		require.NoError(t, res.err)
+		res.p.Release()
+	})
+	t.Run("renewed after expiry", func(t *testing.T) {
+		q := newQueue(4)
+		defer q.Close()
+		q.SetReadDeadline(time.Now().Add(5 * time.Millisecond))
+		_, err := q.Pop()
+		assertTimeout(t, err)
+		q.SetReadDeadline(time.Now().Add(time.Hour))
+		ch := popAsync(q.Pop)
+		assertPending(t, ch, 30*time.Millisecond)
+		p := pkt(9)
+		require.True(t, q.Push(p))
+		p.Release()
+		res := await(t, ch)
+		require.NoError(t, res.err)
+		res.p.Release()
+		// And it times out again when set to expire.
+		q.SetReadDeadline(time.Now().Add(5 * time.Millisecond))
+		_, err = q.Pop()
+		assertTimeout(t, err)
+	})
+	t.Run("several readers", func(t *testing.T) {
+		q := newQueue(4)
+		defer q.Close()
+		chs := []<-chan popResult{popAsync(q.Pop), popAsync(q.Pop), popAsync(q.Pop)}
+		settle()
+		q.SetReadDeadline(time.Now().Add(5 * time.Millisecond))
+		for _, ch := range chs {
+			assertTimeout(t, await(t, ch).err)
+		}
+	})
+}
+
+func TestDeadlineRepeatedSets(t *testing.T) {
+	// Many sets in a row, some racing the timer: the last one rules.
+	q := newQueue(4)
+	defer q.Close()
+	for i := range 200 {
+		q.SetReadDeadline(time.Now().Add(time.Duration(i%3) * time.Microsecond))
+	}
+	q.SetReadDeadline(time.Now().Add(time.Hour))
+	time.Sleep(5 * time.Millisecond)
+	require.True(t, q.Push(pkt(1)))
+	p, err := q.Pop()
+	require.NoError(t, err, "an earlier, shorter deadline must not fire")
+	p.Release()
+	p.Release()
+}
+
+func TestQueueCloseUnblocks(t *testing.T) {
+	q := newQueue(4)
+	chs := []<-chan popResult{popAsync(q.Pop), popAsync(q.Pop)}
+	settle()
+	q.Close()
+	for _, ch := range chs {
+		assert.ErrorIs(t, await(t, ch).err, net.ErrClosed)
+	}
+	_, err := q.Pop()
+	assert.ErrorIs(t, err, net.ErrClosed)
+}
+
+func TestQueueClosedWinsOverDeadline(t *testing.T) {
+	q := newQueue(4)
+	q.SetReadDeadline(time.Now().Add(-time.Second))
+	q.Close()
+	_, err := q.Pop()
+	assert.ErrorIs(t, err, net.ErrClosed, "a closed queue reports closed, as net.Conn does")
+}
+
+func TestQueueEnd(t *testing.T) {
+	q := newQueue(4)
+	require.True(t, q.Push(pkt(1)))
+	require.True(t, q.Push(pkt(2)))
+	q.End(io.EOF)
+	assert.False(t, q.Push(pkt(3)), "nothing after the end")
+	for _, want := range []uint32{1, 2} {
+		p, err := q.Pop()
+		require.NoError(t, err, "queued packets are drained first")
+		assert.Equal(t, want, seqOf(p))
+		p.Release()
+		p.Release()
+	}
+	for range 2 {
+		_, err := q.Pop()
+		assert.ErrorIs(t, err, ErrInputEnded)
+		assert.ErrorIs(t, err, io.EOF)
+	}
+	q.End(errors.New("later")) // the first end wins
+	_, err := q.Pop()
+	assert.ErrorIs(t, err, io.EOF)
+	q.Close()
+	_, err = q.Pop()
+	assert.ErrorIs(t, err, net.ErrClosed)
+
+	// Blocked readers are woken by End.
+	q = newQueue(4)
+	chs := []<-chan popResult{popAsync(q.Pop), popAsync(q.Pop)}
+	settle()
+	q.End(io.ErrUnexpectedEOF)
+	for _, ch := range chs {
+		err := await(t, ch).err
+		assert.ErrorIs(t, err, ErrInputEnded)
+		assert.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	}
+	q.Close()
+}
+
+func TestEndpointDeadlineAndClose(t *testing.T) {
+	r, _ := newDirect(t, Config{})
+	ep := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(etExp1)})
+
+	ep.SetReadDeadline(time.Now().Add(-time.Millisecond))
+	_, err := ep.Read()
+	assertTimeout(t, err)
+
+	ep.SetReadDeadline(time.Time{})
+	ch := popAsync(ep.Read)
+	settle()
+	ep.SetReadDeadline(time.Now().Add(5 * time.Millisecond))
+	assertTimeout(t, await(t, ch).err)
+
+	ep.SetReadDeadline(time.Time{})
+	inject(r, seqFrame(macA, macR, nil, etExp1, 1))
+	assert.Equal(t, 1, ep.Queued())
+	p, err := ep.Read()
+	require.NoError(t, err)
+	p.Release()
+
+	ch = popAsync(ep.Read)
+	settle()
+	require.NoError(t, ep.Close())
+	assert.ErrorIs(t, await(t, ch).err, net.ErrClosed)
+	require.NoError(t, ep.Close(), "idempotent")
+	_, err = ep.Read()
+	assert.ErrorIs(t, err, net.ErrClosed)
+
+	// Its key is free again, and frames for it are misses meanwhile.
+	inject(r, seqFrame(macA, macR, nil, etExp1, 2))
+	assert.Equal(t, uint64(1), r.Stats().Misses)
+	ep2 := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(etExp1)})
+	inject(r, seqFrame(macA, macR, nil, etExp1, 3))
+	assert.Len(t, popAll(ep2), 1)
+	assert.Empty(t, r.unicast[Key{MAC: macB, EtherType: etExp1}])
+	// Closing the old endpoint again must not unregister the new one.
+	require.NoError(t, ep.Close())
+	inject(r, seqFrame(macA, macR, nil, etExp1, 4))
+	assert.Len(t, popAll(ep2), 1)
+}
+
+func TestRelayClose(t *testing.T) {
+	r, wire := newWire(t, Config{}, memioBig)
+	a := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(etExp1), Broadcast: true})
+	b := mustRegister(t, r, EndpointConfig{MAC: macB, EtherTypes: ets(etExp1)})
+	def, err := r.RegisterDefault(DefaultConfig{})
+	require.NoError(t, err)
+	// Something queued that Close must release.
+	require.NoError(t, wire.WriteFrame(seqFrame(macB, macR, nil, etExp1, 1)))
+	require.Eventually(t, func() bool { return b.Queued() == 1 }, waitLong, time.Millisecond)
+
+	chs := []<-chan popResult{popAsync(a.Read), popAsync(a.Read), popAsync(def.Read)}
+	settle()
+	var wg sync.WaitGroup
+	for range 3 { // concurrent Close calls
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			assert.NoError(t, r.Close())
+		}()
+	}
+	wg.Wait()
+	for _, ch := range chs {
+		assert.ErrorIs(t, await(t, ch).err, net.ErrClosed)
+	}
+	select {
+	case <-r.Done():
+	default:
+		t.Fatal("Done not closed after Close")
+	}
+	assert.NoError(t, r.Err(), "Close is not an input failure")
+	assert.Zero(t, b.Queued())
+	_, err = b.Read()
+	assert.ErrorIs(t, err, net.ErrClosed)
+	require.NoError(t, r.Close(), "idempotent")
+	require.NoError(t, a.Close(), "closing an endpoint after its relay is fine")
+
+	_, err = r.Register(EndpointConfig{MAC: macC, EtherTypes: ets(etExp1)})
+	assert.ErrorIs(t, err, net.ErrClosed)
+	_, err = r.RegisterDefault(DefaultConfig{})
+	assert.ErrorIs(t, err, net.ErrClosed)
+	assert.ErrorIs(t, r.Send(seqFrame(macR, macA, nil, etExp1, 1)), net.ErrClosed)
+}
+
+// TestDeadlineStaleTimer moves deadlines while their timer is about to fire:
+// a timer firing for a deadline that was since extended must not expire the
+// new one, and one without a monotonic reading still fires.
+func TestDeadlineStaleTimer(t *testing.T) {
+	q := newQueue(4)
+	defer q.Close()
+	for i := range 300 {
+		q.SetReadDeadline(time.Now().Add(time.Duration(i%50) * time.Microsecond))
+		time.Sleep(time.Duration(i%7) * 10 * time.Microsecond)
+		q.SetReadDeadline(time.Now().Add(time.Hour))
+		require.False(t, q.dl.exceeded(), "iteration %d", i)
+	}
+	time.Sleep(2 * time.Millisecond) // let any stale timer run
+	require.False(t, q.dl.exceeded())
+
+	q.SetReadDeadline(time.Now().Round(0).Add(10 * time.Millisecond)) // wall clock only
+	ch := popAsync(q.Pop)
+	assertTimeout(t, await(t, ch).err)
+}
+
+func TestQueuePopBatch(t *testing.T) {
+	q := newQueue(8)
+	ps := make([]*Packet, 3)
+	n, err := q.PopBatch(ps[:0])
+	assert.Zero(t, n)
+	assert.NoError(t, err)
+
+	for i := range 5 {
+		p := pkt(uint32(i))
+		require.True(t, q.Push(p))
+		p.Release()
+	}
+	var got []uint32
+	for len(got) < 5 {
+		n, err := q.PopBatch(ps)
+		require.NoError(t, err)
+		require.Positive(t, n)
+		for _, p := range ps[:n] {
+			got = append(got, seqOf(p))
+			p.Release()
+		}
+	}
+	assert.Equal(t, []uint32{0, 1, 2, 3, 4}, got)
+
+	// Blocks until something comes, and honours the deadline.
+	ch := popAsync(func() (*Packet, error) {
+		n, err := q.PopBatch(ps)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range ps[1:n] {
+			p.Release()
+		}
+		return ps[0], nil
+	})
+	assertPending(t, ch, 20*time.Millisecond)
+	p := pkt(9)
+	require.True(t, q.Push(p))
+	p.Release()
+	res := await(t, ch)
+	require.NoError(t, res.err)
+	assert.Equal(t, uint32(9), seqOf(res.p))
+	res.p.Release()
+
+	q.SetReadDeadline(time.Now().Add(-time.Second))
+	_, err = q.PopBatch(ps)
+	assertTimeout(t, err)
+	q.Close()
+	_, err = q.PopBatch(ps)
+	assert.ErrorIs(t, err, net.ErrClosed)
+}
+
+func TestEndpointReadBatch(t *testing.T) {
+	r, _ := newDirect(t, Config{})
+	ep := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(etExp1)})
+	for i := range 4 {
+		inject(r, seqFrame(macA, macR, nil, etExp1, uint32(i)))
+	}
+	ps := make([]*Packet, 8)
+	n, err := ep.ReadBatch(ps)
+	require.NoError(t, err)
+	require.Equal(t, 4, n)
+	for i, p := range ps[:n] {
+		assert.Equal(t, uint32(i), seqOf(p))
+		p.Release()
+	}
+}

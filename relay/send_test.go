@@ -1,0 +1,295 @@
+package relay
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/etherconn/etherconn/backend"
+	"github.com/etherconn/etherconn/memio"
+)
+
+func TestHairpin(t *testing.T) {
+	r, f := newDirect(t, Config{Hairpin: true})
+	a := mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: VLANs{v(5)}, EtherTypes: ets(etExp1), Broadcast: true})
+	b := mustRegister(t, r, EndpointConfig{MAC: macB, VLANs: VLANs{v(5)}, EtherTypes: ets(etExp1), Broadcast: true, Multicast: true})
+	c := mustRegister(t, r, EndpointConfig{MAC: macC, VLANs: VLANs{v(5)}, EtherTypes: ets(etExp1)})
+	other := mustRegister(t, r, EndpointConfig{MAC: macD, VLANs: VLANs{v(6)}, EtherTypes: ets(etExp1), Broadcast: true})
+
+	t.Run("unicast stays local", func(t *testing.T) {
+		fr := seqFrame(macB, macA, VLANs{{ID: 5, PCP: 2}}, etExp1, 1)
+		want := bytes.Clone(fr)
+		require.NoError(t, a.Send(fr))
+		fr[20] ^= 0xff // the caller reuses its buffer: the delivered copy is unaffected
+		got := popAll(b)
+		require.Len(t, got, 1)
+		assert.Equal(t, want, got[0])
+		assert.Empty(t, f.takeWritten(), "not written to the PacketIO")
+		assert.Empty(t, popAll(a))
+		st := r.Stats()
+		assert.Equal(t, uint64(1), st.Hairpinned)
+		assert.Zero(t, st.FramesOut)
+		assert.Zero(t, st.FramesIn, "hairpinned frames are not input")
+		assert.Equal(t, uint64(1), st.Delivered)
+		assert.Equal(t, uint64(1), a.Stats().FramesOut)
+		assert.Equal(t, uint64(1), b.Stats().FramesIn)
+	})
+	t.Run("unicast to nobody goes to the wire", func(t *testing.T) {
+		fr := seqFrame(macX, macA, VLANs{v(5)}, etExp1, 2)
+		require.NoError(t, a.Send(fr))
+		assert.Equal(t, [][]byte{fr}, f.takeWritten())
+		fr = seqFrame(macB, macA, VLANs{v(6)}, etExp1, 3) // b's MAC, other VLAN
+		require.NoError(t, a.Send(fr))
+		assert.Equal(t, [][]byte{fr}, f.takeWritten())
+		assert.Empty(t, popAll(b))
+	})
+	t.Run("broadcast goes local and to the wire", func(t *testing.T) {
+		fr := seqFrame(bcast, macA, VLANs{v(5)}, etExp1, 4)
+		require.NoError(t, a.Send(fr))
+		assert.Equal(t, [][]byte{fr}, f.takeWritten())
+		assert.Len(t, popAll(b), 1)
+		assert.Empty(t, popAll(a), "not back to the sender")
+		assert.Empty(t, popAll(c), "c did not opt in")
+		assert.Empty(t, popAll(other), "other VLAN")
+	})
+	t.Run("multicast goes local and to the wire", func(t *testing.T) {
+		fr := seqFrame(mcast, macC, VLANs{v(5)}, etExp1, 5)
+		require.NoError(t, c.Send(fr))
+		assert.Equal(t, [][]byte{fr}, f.takeWritten())
+		assert.Len(t, popAll(b), 1)
+		assert.Empty(t, popAll(a), "a is broadcast only")
+	})
+	t.Run("malformed goes to the wire", func(t *testing.T) {
+		fr := []byte{0x02, 0, 0, 0, 0, 0x0b, 0x02, 0, 0, 0, 0, 0x0a, 0x81, 0x00}
+		require.NoError(t, a.Send(fr))
+		assert.Equal(t, [][]byte{fr}, f.takeWritten())
+	})
+	t.Run("batch", func(t *testing.T) {
+		frs := [][]byte{
+			seqFrame(macB, macA, VLANs{v(5)}, etExp1, 6),
+			seqFrame(macX, macA, VLANs{v(5)}, etExp1, 7),
+		}
+		n, err := a.SendBatch(frs)
+		require.NoError(t, err)
+		assert.Equal(t, 2, n)
+		assert.Equal(t, frs[1:], f.takeWritten())
+		assert.Equal(t, frs[:1], popAll(b))
+	})
+}
+
+func TestNoHairpin(t *testing.T) {
+	r, wire := newWire(t, Config{}, memioBig)
+	a := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(etExp1), Broadcast: true})
+	b := mustRegister(t, r, EndpointConfig{MAC: macB, EtherTypes: ets(etExp1), Broadcast: true})
+	sent := [][]byte{
+		seqFrame(macB, macA, nil, etExp1, 1),
+		seqFrame(bcast, macA, nil, etExp1, 2),
+	}
+	for _, fr := range sent {
+		require.NoError(t, a.Send(fr))
+	}
+	buf := make([]byte, backend.MaxFrameLen)
+	for _, want := range sent {
+		n, err := wire.ReadFrame(buf)
+		require.NoError(t, err)
+		assert.Equal(t, want, buf[:n])
+	}
+	// A frame from the wire to b proves the read loop is past anything the
+	// PacketIO could have looped back; b holds only that one.
+	require.NoError(t, wire.WriteFrame(seqFrame(macB, macR, nil, etExp1, 3)))
+	p := readWithin(t, b)
+	assert.Equal(t, uint32(3), seqOf(p))
+	p.Release()
+	assert.Zero(t, b.Queued())
+	assert.Zero(t, a.Queued())
+	assert.Zero(t, r.Stats().Hairpinned)
+}
+
+func TestCounters(t *testing.T) {
+	r, wire := newWire(t, Config{}, memioBig)
+	ep := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(etExp1)})
+	in := [][]byte{
+		seqFrame(macA, macR, nil, etExp1, 1),
+		ethFrame(macA, macR, nil, etExp1, make([]byte, 100)),
+		seqFrame(macX, macR, nil, etExp1, 3), // miss
+		ethFrame(macA, macR, nil, etExp1, make([]byte, 1500)),
+	}
+	var bytesIn, epBytes uint64
+	for i, fr := range in {
+		require.NoError(t, wire.WriteFrame(fr))
+		bytesIn += uint64(len(fr))
+		if i != 2 {
+			epBytes += uint64(len(fr))
+		}
+	}
+	for range 3 {
+		readWithin(t, ep).Release()
+	}
+	out := [][]byte{
+		seqFrame(macR, macA, nil, etExp1, 10),
+		ethFrame(macR, macA, nil, etExp1, make([]byte, 200)),
+	}
+	var bytesOut uint64
+	for _, fr := range out {
+		require.NoError(t, ep.Send(fr))
+		bytesOut += uint64(len(fr))
+	}
+	n, err := ep.SendBatch(out)
+	require.NoError(t, err)
+	assert.Equal(t, 2, n)
+	bytesOut *= 2
+	// Write errors.
+	assert.ErrorIs(t, ep.Send(make([]byte, 10)), backend.ErrFrameTooShort)
+	n, err = ep.SendBatch([][]byte{out[0], make([]byte, 3), out[0]})
+	assert.ErrorIs(t, err, backend.ErrFrameTooShort)
+	assert.Equal(t, 1, n)
+	bytesOut += uint64(len(out[0]))
+
+	st := r.Stats()
+	assert.Equal(t, Stats{
+		FramesIn: 4, BytesIn: bytesIn,
+		FramesOut: 5, BytesOut: bytesOut,
+		Delivered: 3, Misses: 1, WriteErrors: 2,
+		Backend: backend.Stats{FramesIn: 4, BytesIn: bytesIn, FramesOut: 5, BytesOut: bytesOut},
+	}, st)
+	assert.Equal(t, EndpointStats{
+		FramesIn: 3, BytesIn: epBytes, FramesOut: 5, BytesOut: bytesOut, WriteErrors: 2,
+	}, ep.Stats())
+	assert.Equal(t, 5, wire.Queued())
+}
+
+func TestSendAfterClose(t *testing.T) {
+	r, _ := newWire(t, Config{}, memio.Config{})
+	ep := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(etExp1)})
+	fr := seqFrame(macR, macA, nil, etExp1, 1)
+	require.NoError(t, ep.Close())
+	assert.ErrorIs(t, ep.Send(fr), errClosed)
+	_, err := ep.SendBatch([][]byte{fr})
+	assert.ErrorIs(t, err, errClosed)
+	ep2 := mustRegister(t, r, EndpointConfig{MAC: macB, EtherTypes: ets(etExp1)})
+	require.NoError(t, r.Close())
+	assert.ErrorIs(t, ep2.Send(fr), errClosed)
+	assert.ErrorIs(t, r.Send(fr), errClosed)
+}
+
+// TestBatchAndSinglePath runs one scenario over the relay's two read paths
+// and checks that they agree.
+func TestBatchAndSinglePath(t *testing.T) {
+	tests := []struct {
+		name  string
+		cfg   Config
+		wrap  func(*memio.Port) backend.PacketIO
+		batch bool
+	}{
+		{"memio batch", Config{}, func(p *memio.Port) backend.PacketIO { return p }, true},
+		{"memio batch of 2", Config{BatchSize: 2}, func(p *memio.Port) backend.PacketIO { return p }, true},
+		{"memio BatchSize 1", Config{BatchSize: 1}, func(p *memio.Port) backend.PacketIO { return p }, false},
+		{"single-frame wrapper", Config{}, func(p *memio.Port) backend.PacketIO { return singleIO{p} }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wire, port := memio.Pipe(memioBig)
+			defer wire.Close()
+			pio := tt.wrap(port)
+			_, isBatch := pio.(backend.BatchReader)
+			require.Equal(t, tt.batch, isBatch && tt.cfg.BatchSize != 1)
+			r := New(pio, tt.cfg)
+			defer r.Close()
+			a := mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: VLANs{v(7)}, EtherTypes: ets(etExp1), Broadcast: true})
+			b := mustRegister(t, r, EndpointConfig{MAC: macB, VLANs: VLANs{vt(0x88a8, 7)}, EtherTypes: ets(etExp1), QueueLen: 3})
+			const rounds = 50
+			var seqA []uint32
+			for i := range rounds {
+				s := uint32(i)
+				// Several frames per round so that batches fill; a's come
+				// last, so that once a has read them all, all were
+				// dispatched.
+				frs := [][]byte{
+					seqFrame(macB, macR, VLANs{vt(0x88a8, 7)}, etExp1, s),
+					seqFrame(macX, macR, VLANs{v(7)}, etExp1, s),
+					ethFrame(macA, macR, VLANs{v(7)}, 0x8100, []byte{0}), // truncated tag
+					seqFrame(macA, macR, VLANs{v(7)}, etExp1, s),
+					seqFrame(bcast, macR, VLANs{v(7)}, etExp1, 1000+s),
+				}
+				for _, fr := range frs {
+					require.NoError(t, wire.WriteFrame(fr))
+				}
+				seqA = append(seqA, s, 1000+s)
+			}
+			for _, want := range seqA {
+				p := readWithin(t, a)
+				assert.Equal(t, want, seqOf(p))
+				p.Release()
+			}
+			st := r.Stats()
+			assert.Equal(t, uint64(5*rounds), st.FramesIn)
+			assert.Equal(t, uint64(rounds), st.Misses)
+			assert.Equal(t, uint64(rounds), st.Malformed)
+			assert.Equal(t, uint64(2*rounds+3), st.Delivered)
+			assert.Equal(t, uint64(rounds-3), st.QueueDrops)
+			for i := range 3 {
+				p := b.q.TryPop()
+				require.NotNil(t, p)
+				assert.Equal(t, uint32(i), seqOf(p))
+				p.Release()
+			}
+		})
+	}
+}
+
+func TestWriteErrorCounted(t *testing.T) {
+	r, f := newDirect(t, Config{})
+	ep := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(etExp1)})
+	boom := errors.New("boom")
+	f.mu.Lock()
+	f.writeErr = boom
+	f.mu.Unlock()
+	assert.ErrorIs(t, ep.Send(seqFrame(macR, macA, nil, etExp1, 1)), boom)
+	assert.Equal(t, uint64(1), r.Stats().WriteErrors)
+	assert.Equal(t, uint64(1), ep.Stats().WriteErrors)
+	assert.Zero(t, ep.Stats().FramesOut)
+}
+
+// TestOversizedFrame feeds a frame longer than the relay's buffers through
+// both read paths: each counts it as malformed (truncated) and goes on.
+func TestOversizedFrame(t *testing.T) {
+	for _, single := range []bool{false, true} {
+		name := "batch"
+		if single {
+			name = "single"
+		}
+		t.Run(name, func(t *testing.T) {
+			wire, port := memio.Pipe(memio.Config{MaxFrameLen: 3 * backend.MaxFrameLen})
+			defer wire.Close()
+			var pio backend.PacketIO = port
+			if single {
+				pio = singleIO{port}
+			}
+			r := New(pio, Config{})
+			defer r.Close()
+			ep := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(etExp1)})
+			for _, size := range []int{backend.MaxFrameLen + 1, 2 * backend.MaxFrameLen, backend.MaxFrameLen} {
+				require.NoError(t, wire.WriteFrame(ethFrame(macA, macR, nil, etExp1, make([]byte, size-14))))
+			}
+			p := readWithin(t, ep)
+			assert.Len(t, p.Frame(), backend.MaxFrameLen, "the longest frame that fits is delivered whole")
+			p.Release()
+			st := r.Stats()
+			assert.Equal(t, uint64(3), st.FramesIn)
+			assert.Equal(t, uint64(2), st.Malformed)
+			assert.Equal(t, uint64(1), st.Delivered)
+		})
+	}
+	t.Run("hairpin", func(t *testing.T) {
+		r, f := newDirect(t, Config{Hairpin: true})
+		a := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(etExp1)})
+		b := mustRegister(t, r, EndpointConfig{MAC: macB, EtherTypes: ets(etExp1)})
+		fr := ethFrame(macB, macA, nil, etExp1, make([]byte, backend.MaxFrameLen))
+		require.NoError(t, a.Send(fr))
+		assert.Zero(t, b.Queued(), "not delivered cut short")
+		assert.Len(t, f.takeWritten(), 1, "left to the backend to refuse")
+	})
+}
