@@ -156,7 +156,7 @@ func TestConcurrentChurn(t *testing.T) {
 	assert.Zero(t, st.Malformed)
 	assert.LessOrEqual(t, st.FramesIn, wireFrames.Load())
 	assert.Positive(t, anchorGot.Load())
-	assert.Empty(t, r.groups, "every group list emptied as its endpoints closed")
+	assert.Empty(t, r.tab.groups, "every group list emptied as its endpoints closed")
 }
 
 // TestConcurrentSend sends from many goroutines through one endpoint and

@@ -196,8 +196,8 @@ func TestRegisterBadConfig(t *testing.T) {
 			assert.Nil(t, ep)
 		})
 	}
-	assert.Empty(t, r.unicast)
-	assert.Empty(t, r.groups)
+	assert.Empty(t, r.tab.unicast)
+	assert.Empty(t, r.tab.groups)
 }
 
 func TestRegisterCopiesConfig(t *testing.T) {
@@ -279,8 +279,8 @@ func TestGroupDelivery(t *testing.T) {
 	inject(r, gpFrame(t, bcast, macR, []tag{{tpid: 0x8100, vid: 100}}, etExp1))
 	inject(r, gpFrame(t, mcast, macR, []tag{{tpid: 0x8100, vid: 100}}, etExp3))
 	assert.Len(t, popAll(e6), 1)
-	assert.NotContains(t, r.groups, groupKey{etExp1, VLANs{v(100)}.Key()}, "an empty group is deleted")
-	assert.NotContains(t, r.groups, groupKey{etExp2, VLANs{v(100)}.Key()})
+	assert.NotContains(t, r.tab.groups, groupKey{etExp1, VLANs{v(100)}.Key()}, "an empty group is deleted")
+	assert.NotContains(t, r.tab.groups, groupKey{etExp2, VLANs{v(100)}.Key()})
 }
 
 func contains(eps []*Endpoint, ep *Endpoint) bool {

@@ -9,8 +9,9 @@ import (
 	"time"
 )
 
-// minQueueCap is the first allocation of a queue's ring: endpoints start
-// without one, so 100,000 idle endpoints cost no queue memory.
+// minQueueCap is the size of the ring a queue keeps inline: endpoints start
+// with it and grow only when more packets wait, so 100,000 idle endpoints
+// cost no separate queue memory and a short queue no extra cache miss.
 const minQueueCap = 4
 
 // ErrInputEnded reports that the relay's PacketIO stopped delivering frames
@@ -23,33 +24,51 @@ var ErrInputEnded = errors.New("relay: input ended")
 // received packets in. Push never blocks: a full queue drops the packet and
 // reports it. The ring grows on demand up to its limit.
 //
-// The zero Queue is not usable; call Init.
+// The zero Queue is not usable; call Init. A Queue must not be copied after
+// Init.
 type Queue struct {
-	mu     sync.Mutex
-	ring   []*Packet
-	head   int
-	n      int
-	limit  int
-	closed bool
-	ended  error         // set when the input ended; readers drain first
-	notify chan struct{} // capacity 1: "something changed, look again"
-	dl     deadline
+	mu      sync.Mutex
+	head    int32
+	n       int32
+	limit   int32
+	waiters int32 // readers blocked in Pop: only they need a wake-up
+	closed  bool
+	ring    []*Packet
+	small   [minQueueCap]*Packet
+	notify  chan struct{} // capacity 1, made when a reader first waits
+	ended   error         // set when the input ended; readers drain first
+	dl      deadline
 }
 
 // Init prepares q to hold up to limit packets.
 func (q *Queue) Init(limit int) {
-	if limit < 1 {
-		limit = 1
-	}
-	q.limit = limit
-	q.notify = make(chan struct{}, 1)
+	q.limit = int32(max(1, min(limit, 1<<30)))
 }
 
-func (q *Queue) signal() {
-	select {
-	case q.notify <- struct{}{}:
-	default:
+// wakeLocked returns the channel to signal if a reader waits, else nil;
+// signalling outside the lock keeps the critical section short, and not
+// signalling at all when nobody waits keeps the channel out of the cache.
+func (q *Queue) wakeLocked() chan struct{} {
+	if q.waiters > 0 {
+		return q.notify
 	}
+	return nil
+}
+
+func send(ch chan struct{}) {
+	if ch != nil {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (q *Queue) wake() {
+	q.mu.Lock()
+	ch := q.wakeLocked()
+	q.mu.Unlock()
+	send(ch)
 }
 
 // Push adds p, retaining it, and reports whether there was room. A closed
@@ -60,39 +79,47 @@ func (q *Queue) Push(p *Packet) bool {
 		q.mu.Unlock()
 		return false
 	}
-	if q.n == len(q.ring) {
+	if int(q.n) == len(q.ring) {
 		q.grow()
 	}
 	// Retain before the packet is visible: a reader may pop and release it
 	// as soon as the lock is dropped.
 	p.Retain()
-	q.ring[(q.head+q.n)%len(q.ring)] = p
+	q.ring[(int(q.head)+int(q.n))%len(q.ring)] = p
 	q.n++
+	ch := q.wakeLocked()
 	q.mu.Unlock()
-	q.signal()
+	send(ch)
 	return true
 }
 
 func (q *Queue) grow() {
-	c := 2 * len(q.ring)
-	if c < minQueueCap {
-		c = minQueueCap
+	if len(q.ring) == 0 {
+		q.ring, q.head = q.small[:min(minQueueCap, int(q.limit))], 0
+		return
 	}
-	if c > q.limit {
-		c = q.limit
-	}
+	c := min(2*len(q.ring), int(q.limit))
 	ring := make([]*Packet, c)
-	for i := 0; i < q.n; i++ {
-		ring[i] = q.ring[(q.head+i)%len(q.ring)]
+	for i := 0; i < int(q.n); i++ {
+		ring[i] = q.ring[(int(q.head)+i)%len(q.ring)]
 	}
 	q.ring, q.head = ring, 0
+}
+
+// popLocked removes the oldest packet; the queue must not be empty.
+func (q *Queue) popLocked() *Packet {
+	p := q.ring[q.head]
+	q.ring[q.head] = nil
+	q.head = int32((int(q.head) + 1) % len(q.ring))
+	q.n--
+	return p
 }
 
 // Len returns how many packets are queued.
 func (q *Queue) Len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.n
+	return int(q.n)
 }
 
 // timeoutError is the error of a read past its deadline; it is
@@ -104,41 +131,49 @@ var timeoutError error = os.ErrDeadlineExceeded
 // (net.ErrClosed) or the input ended and the queue is drained (an error
 // wrapping ErrInputEnded). The caller owns the returned packet's reference.
 func (q *Queue) Pop() (*Packet, error) {
+	waiting := false
 	for {
 		q.mu.Lock()
+		if waiting {
+			q.waiters--
+			waiting = false
+		}
+		var (
+			p   *Packet
+			err error
+		)
 		switch {
 		case q.closed: // before the deadline, as net.Conn does
-			q.mu.Unlock()
-			q.signal() // pass the news on to the next blocked reader
-			return nil, net.ErrClosed
+			err = net.ErrClosed
 		case q.dl.exceeded():
-			q.mu.Unlock()
-			// Pass it on too: readers that blocked before the first
-			// deadline was set wait without its channel.
-			q.signal()
-			return nil, timeoutError
+			err = timeoutError
 		case q.n > 0:
-			p := q.ring[q.head]
-			q.ring[q.head] = nil
-			q.head = (q.head + 1) % len(q.ring)
-			q.n--
-			more := q.n > 0
-			q.mu.Unlock()
-			if more {
-				q.signal() // another reader may be waiting
-			}
-			return p, nil
+			p = q.popLocked()
 		case q.ended != nil:
-			err := q.ended
+			err = q.ended
+		default:
+			if q.notify == nil {
+				q.notify = make(chan struct{}, 1)
+			}
+			q.waiters++
+			waiting = true
+			ch := q.notify
 			q.mu.Unlock()
-			q.signal()
-			return nil, err
+			select {
+			case <-ch:
+			case <-q.dl.wait():
+			}
+			continue
+		}
+		// Pass the wake-up on: another reader may wait for the same news
+		// (close, deadline, end) or for the packets still queued.
+		var ch chan struct{}
+		if p == nil || q.n > 0 {
+			ch = q.wakeLocked()
 		}
 		q.mu.Unlock()
-		select {
-		case <-q.notify:
-		case <-q.dl.wait():
-		}
+		send(ch)
+		return p, err
 	}
 }
 
@@ -157,10 +192,7 @@ func (q *Queue) PopBatch(ps []*Packet) (int, error) {
 	n := 1
 	q.mu.Lock()
 	for n < len(ps) && q.n > 0 && !q.closed {
-		ps[n] = q.ring[q.head]
-		q.ring[q.head] = nil
-		q.head = (q.head + 1) % len(q.ring)
-		q.n--
+		ps[n] = q.popLocked()
 		n++
 	}
 	q.mu.Unlock()
@@ -174,11 +206,7 @@ func (q *Queue) TryPop() *Packet {
 	if q.closed || q.n == 0 {
 		return nil
 	}
-	p := q.ring[q.head]
-	q.ring[q.head] = nil
-	q.head = (q.head + 1) % len(q.ring)
-	q.n--
-	return p
+	return q.popLocked()
 }
 
 // SetReadDeadline sets the deadline for Pop, as net.Conn does: zero means
@@ -186,7 +214,7 @@ func (q *Queue) TryPop() *Packet {
 // applies to a Pop already blocked.
 func (q *Queue) SetReadDeadline(t time.Time) {
 	if q.dl.set(t) {
-		q.signal()
+		q.wake() // readers already waiting do not know the new channel
 	}
 }
 
@@ -200,8 +228,9 @@ func (q *Queue) End(err error) {
 		}
 		q.ended = err
 	}
+	ch := q.wakeLocked()
 	q.mu.Unlock()
-	q.signal()
+	send(ch)
 }
 
 // Close drops what is queued and unblocks readers with net.ErrClosed. It is
@@ -213,12 +242,15 @@ func (q *Queue) Close() {
 		return
 	}
 	q.closed = true
-	ring, head, n := q.ring, q.head, q.n
-	q.ring, q.n = nil, 0
+	var drop []*Packet
+	for q.n > 0 {
+		drop = append(drop, q.popLocked())
+	}
+	ch := q.wakeLocked()
 	q.mu.Unlock()
-	for i := 0; i < n; i++ {
-		ring[(head+i)%len(ring)].Release()
+	for _, p := range drop {
+		p.Release()
 	}
 	q.dl.stop()
-	q.signal()
+	send(ch)
 }

@@ -356,7 +356,7 @@ func TestEndpointDeadlineAndClose(t *testing.T) {
 	ep2 := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(etExp1)})
 	inject(r, seqFrame(macA, macR, nil, etExp1, 3))
 	assert.Len(t, popAll(ep2), 1)
-	assert.Empty(t, r.unicast[Key{MAC: macB, EtherType: etExp1}])
+	assert.Nil(t, r.tab.holder(Key{MAC: macB, EtherType: etExp1}))
 	// Closing the old endpoint again must not unregister the new one.
 	require.NoError(t, ep.Close())
 	inject(r, seqFrame(macA, macR, nil, etExp1, 4))

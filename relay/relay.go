@@ -61,8 +61,7 @@ type Relay struct {
 	cfg Config
 
 	mu      sync.RWMutex // guards the tables; the read loop holds it shared
-	unicast map[Key]*Endpoint
-	groups  map[groupKey][]*Endpoint
+	tab     table
 	def     *Endpoint
 	mirror  bool
 	closing bool
@@ -73,13 +72,6 @@ type Relay struct {
 	closeOnce sync.Once
 	closeErr  error
 	st        counters
-}
-
-// groupKey finds the endpoints that opted in to broadcast or multicast on a
-// VLAN stack and EtherType.
-type groupKey struct {
-	etherType uint16
-	stack     frame.StackKey
 }
 
 type counters struct {
@@ -114,11 +106,10 @@ func New(pio backend.PacketIO, cfg Config) *Relay {
 		cfg.BatchSize = DefaultBatchSize
 	}
 	r := &Relay{
-		pio:     pio,
-		cfg:     cfg,
-		unicast: make(map[Key]*Endpoint),
-		groups:  make(map[groupKey][]*Endpoint),
-		done:    make(chan struct{}),
+		pio:  pio,
+		cfg:  cfg,
+		tab:  newTable(),
+		done: make(chan struct{}),
 	}
 	r.bw, _ = pio.(backend.BatchWriter)
 	go r.run()
@@ -173,24 +164,9 @@ func (r *Relay) Close() error {
 }
 
 func (r *Relay) endpointsLocked() []*Endpoint {
-	seen := make(map[*Endpoint]struct{}, len(r.unicast))
-	var eps []*Endpoint
-	add := func(ep *Endpoint) {
-		if _, ok := seen[ep]; !ok {
-			seen[ep] = struct{}{}
-			eps = append(eps, ep)
-		}
-	}
-	for _, ep := range r.unicast {
-		add(ep)
-	}
-	for _, g := range r.groups {
-		for _, ep := range g {
-			add(ep)
-		}
-	}
+	eps := r.tab.all()
 	if r.def != nil {
-		add(r.def)
+		eps = append(eps, r.def)
 	}
 	return eps
 }
@@ -292,13 +268,13 @@ func (r *Relay) dispatch(p *Packet) {
 	r.mu.RLock()
 	if k.MAC.IsGroup() {
 		bcast := k.MAC == frame.BroadcastMAC
-		for _, ep := range r.groups[groupKey{k.EtherType, k.Stack}] {
+		for _, ep := range r.tab.groups[groupKey{k.EtherType, k.Stack}] {
 			if (bcast && ep.cfg.Broadcast) || (!bcast && ep.cfg.Multicast) {
 				r.deliver(ep, p)
 				delivered = true
 			}
 		}
-	} else if ep := r.unicast[*k]; ep != nil {
+	} else if ep := r.tab.lookup(k); ep != nil {
 		r.deliver(ep, p)
 		delivered = true
 	}
@@ -381,7 +357,7 @@ func (r *Relay) hairpin(b []byte) bool {
 	defer r.mu.RUnlock()
 	if k.MAC.IsGroup() {
 		bcast := k.MAC == frame.BroadcastMAC
-		for _, ep := range r.groups[groupKey{k.EtherType, k.Stack}] {
+		for _, ep := range r.tab.groups[groupKey{k.EtherType, k.Stack}] {
 			if ep.cfg.MAC != src && ((bcast && ep.cfg.Broadcast) || (!bcast && ep.cfg.Multicast)) {
 				r.deliver(ep, p)
 				r.st.hairpinned.Add(1)
@@ -389,7 +365,7 @@ func (r *Relay) hairpin(b []byte) bool {
 		}
 		return false
 	}
-	ep := r.unicast[*k]
+	ep := r.tab.lookup(k)
 	if ep == nil {
 		return false
 	}
