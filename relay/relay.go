@@ -68,6 +68,8 @@ type Relay struct {
 	ended   error // why the read loop stopped, wrapped in ErrInputEnded
 	endedBy error // the PacketIO's own error
 
+	targets []target // the read loop's routing scratch space
+
 	done      chan struct{}
 	closeOnce sync.Once
 	closeErr  error
@@ -235,8 +237,10 @@ func (r *Relay) readBatches(br backend.BatchReader) error {
 			p.Release()
 		}
 	}()
+	good := make([]*Packet, 0, n)
 	for {
 		got, err := br.ReadFrames(bufs, lens)
+		good = good[:0]
 		for i := 0; i < got; i++ {
 			if lens[i] > backend.MaxFrameLen { // filled the spare byte: truncated
 				r.st.framesIn.Add(1)
@@ -244,7 +248,12 @@ func (r *Relay) readBatches(br backend.BatchReader) error {
 				continue
 			}
 			pkts[i].n = lens[i]
-			r.dispatch(pkts[i])
+			if r.parse(pkts[i]) {
+				good = append(good, pkts[i])
+			}
+		}
+		r.dispatchParsed(good)
+		for i := 0; i < got; i++ {
 			if q := reusable(pkts[i]); q != pkts[i] {
 				pkts[i], bufs[i] = q, q.buf
 			}
@@ -255,40 +264,101 @@ func (r *Relay) readBatches(br backend.BatchReader) error {
 	}
 }
 
-// dispatch parses p once and hands it to every endpoint that wants it.
-func (r *Relay) dispatch(p *Packet) {
+// parse counts p in and parses it once; false means malformed.
+func (r *Relay) parse(p *Packet) bool {
 	r.st.framesIn.Add(1)
 	r.st.bytesIn.Add(uint64(p.n))
 	if err := frame.Parse(p.Frame(), &p.Info); err != nil {
 		r.st.malformed.Add(1)
+		return false
+	}
+	return true
+}
+
+// dispatch parses p once and hands it to every endpoint that wants it.
+func (r *Relay) dispatch(p *Packet) {
+	if r.parse(p) {
+		one := [1]*Packet{p}
+		r.dispatchParsed(one[:])
+	}
+}
+
+// target is one delivery: an endpoint and the handler it had when routed.
+type target struct {
+	ep *Endpoint
+	h  Handler
+}
+
+// dispatchParsed routes a batch of parsed packets under one read lock, then
+// delivers them with the lock released: a handler may then send (even with
+// hairpin) or close endpoints without deadlocking against a writer, and the
+// lookups of a batch run back to back, which lets the CPU overlap their
+// cache misses.
+func (r *Relay) dispatchParsed(ps []*Packet) {
+	if len(ps) == 0 {
 		return
 	}
-	k := &p.Info.Key
-	delivered := false
+	var ends [DefaultBatchSize + 1]int32
+	ts := r.targets[:0]
 	r.mu.RLock()
+	for i := 0; i < len(ps); i += DefaultBatchSize {
+		batch := ps[i:min(i+DefaultBatchSize, len(ps))]
+		for j, p := range batch {
+			ts = r.routeLocked(p, ts)
+			ends[j+1] = int32(len(ts))
+		}
+		if i+DefaultBatchSize < len(ps) {
+			// Deliver this chunk before routing the next: ends has room
+			// for one chunk only.
+			r.mu.RUnlock()
+			r.deliverAll(batch, ts, ends[:])
+			ts = ts[:0]
+			r.mu.RLock()
+		}
+	}
+	r.mu.RUnlock()
+	last := ps[(len(ps)-1)/DefaultBatchSize*DefaultBatchSize:]
+	r.deliverAll(last, ts, ends[:])
+	clear(ts) // drop the references until the next batch
+	r.targets = ts[:0]
+}
+
+func (r *Relay) deliverAll(ps []*Packet, ts []target, ends []int32) {
+	for j, p := range ps {
+		from, to := ends[j], ends[j+1]
+		if from == to {
+			r.st.misses.Add(1)
+			continue
+		}
+		for _, t := range ts[from:to] {
+			r.deliver(t, p)
+		}
+	}
+}
+
+// routeLocked appends the endpoints that want p to ts. r.mu must be held.
+func (r *Relay) routeLocked(p *Packet, ts []target) []target {
+	k := &p.Info.Key
+	n := len(ts)
 	if k.MAC.IsGroup() {
 		bcast := k.MAC == frame.BroadcastMAC
 		for _, ep := range r.tab.groups[groupKey{k.EtherType, k.Stack}] {
 			if (bcast && ep.cfg.Broadcast) || (!bcast && ep.cfg.Multicast) {
-				r.deliver(ep, p)
-				delivered = true
+				ts = append(ts, target{ep, ep.handler})
 			}
 		}
 	} else if ep := r.tab.lookup(k); ep != nil {
-		r.deliver(ep, p)
-		delivered = true
+		ts = append(ts, target{ep, ep.handler})
 	}
-	switch {
-	case r.def != nil && (!delivered || r.mirror):
-		r.deliver(r.def, p)
-	case !delivered:
-		r.st.misses.Add(1)
+	if r.def != nil && (len(ts) == n || r.mirror) {
+		ts = append(ts, target{r.def, r.def.handler})
 	}
-	r.mu.RUnlock()
+	return ts
 }
 
-func (r *Relay) deliver(ep *Endpoint, p *Packet) {
-	if ep.handler != nil && ep.handler.Handle(p) {
+func (r *Relay) deliver(t target, p *Packet) {
+	ep := t.ep
+	if t.h != nil && t.h.Handle(p) {
 		ep.st.framesIn.Add(1)
 		ep.st.bytesIn.Add(uint64(p.n))
 		r.st.delivered.Add(1)
@@ -353,25 +423,28 @@ func (r *Relay) hairpin(b []byte) bool {
 	defer p.Release()
 	k := &p.Info.Key
 	src := frame.SrcMAC(b)
+	tsp := targetPool.Get().(*[]target)
+	defer func() {
+		clear(*tsp)
+		*tsp = (*tsp)[:0]
+		targetPool.Put(tsp)
+	}()
 	r.mu.RLock()
-	defer r.mu.RUnlock()
-	if k.MAC.IsGroup() {
-		bcast := k.MAC == frame.BroadcastMAC
-		for _, ep := range r.tab.groups[groupKey{k.EtherType, k.Stack}] {
-			if ep.cfg.MAC != src && ((bcast && ep.cfg.Broadcast) || (!bcast && ep.cfg.Multicast)) {
-				r.deliver(ep, p)
-				r.st.hairpinned.Add(1)
-			}
+	ts := r.routeLocked(p, (*tsp)[:0])
+	r.mu.RUnlock()
+	*tsp = ts
+	local := false
+	for _, t := range ts {
+		if t.ep.def || t.ep.cfg.MAC == src {
+			continue // the sender itself, or the default endpoint: wire only
 		}
-		return false
+		r.deliver(t, p)
+		r.st.hairpinned.Add(1)
+		local = true
 	}
-	ep := r.tab.lookup(k)
-	if ep == nil {
-		return false
-	}
-	r.deliver(ep, p)
-	r.st.hairpinned.Add(1)
-	return true
+	return local && !k.MAC.IsGroup()
 }
+
+var targetPool = sync.Pool{New: func() any { return new([]target) }}
 
 var errClosed = net.ErrClosed
