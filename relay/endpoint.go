@@ -32,7 +32,9 @@ type EndpointConfig struct {
 // Handler lets a protocol layer take packets on the relay's read loop,
 // before they reach the endpoint's queue. Handle must not block; it reports
 // whether it consumed p (calling p.Retain to keep it). Returning false
-// queues p on the endpoint as usual.
+// queues p on the endpoint as usual. Handle runs without the relay's lock
+// held, so it may send (hairpin included) and close endpoints; it may run
+// once more for a packet routed just before its endpoint was closed.
 type Handler interface {
 	Handle(p *Packet) bool
 }

@@ -145,6 +145,16 @@ func (c *Conn) receive(p *relay.Packet) {
 	c.st.inBytes.Add(uint64(p.Info.PayloadEnd - p.Info.Payload))
 }
 
+// end stops the Conn's receiving: closed (reads return net.ErrClosed) or
+// input ended (reads drain, then return the error).
+func (c *Conn) end(err error) {
+	if errors.Is(err, net.ErrClosed) {
+		c.q.Close()
+	} else {
+		c.q.End(err)
+	}
+}
+
 // LocalAddr returns the bound address as a *net.UDPAddr.
 func (c *Conn) LocalAddr() net.Addr { return net.UDPAddrFromAddrPort(c.local) }
 

@@ -40,6 +40,7 @@ type mux struct {
 	conns  map[bindKey]*Conn
 	any    *Conn // accept-any Conn, if one is bound
 	next   uint16
+	ended  error // set once the etherconn.Conn stopped receiving
 }
 
 // Handle takes UDP datagrams for a bound Conn; everything else goes on to
@@ -107,6 +108,9 @@ func (m *mux) bind(c *Conn) error {
 		return ErrPortInUse
 	}
 	c.local, c.bound = local, k
+	if m.ended != nil {
+		c.end(m.ended) // a Conn made after the end must not block forever
+	}
 	if c.acceptAny {
 		m.any = c
 	}
@@ -163,7 +167,10 @@ func (m *mux) unbind(c *Conn) {
 // EndpointEnded passes the end of the etherconn.Conn's input on to every
 // bound Conn, so that their blocked readers return too.
 func (m *mux) EndpointEnded(err error) {
-	m.mu.RLock()
+	m.mu.Lock()
+	if m.ended == nil || errors.Is(err, net.ErrClosed) {
+		m.ended = err
+	}
 	conns := make([]*Conn, 0, len(m.conns)+1)
 	if m.single != nil {
 		conns = append(conns, m.single)
@@ -171,12 +178,8 @@ func (m *mux) EndpointEnded(err error) {
 	for _, c := range m.conns {
 		conns = append(conns, c)
 	}
-	m.mu.RUnlock()
+	m.mu.Unlock()
 	for _, c := range conns {
-		if errors.Is(err, net.ErrClosed) {
-			c.q.Close()
-		} else {
-			c.q.End(err)
-		}
+		c.end(err)
 	}
 }

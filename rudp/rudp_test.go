@@ -2,6 +2,7 @@ package rudp_test
 
 import (
 	"errors"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -129,3 +130,26 @@ func BenchmarkWriteToReadFrom(b *testing.B) {
 }
 
 var errDeadline = os.ErrDeadlineExceeded
+
+func TestInputEnded(t *testing.T) {
+	// A finite backend: the relay's input ends at once.
+	r := relay.New(endless{}, relay.Config{})
+	t.Cleanup(func() { r.Close() })
+	ec, err := etherconn.New(r, etherconn.Config{MAC: macA})
+	require.NoError(t, err)
+	before := mustConn(t, ec, "198.18.0.1:1")
+	<-r.Done()
+	after := mustConn(t, ec, "198.18.0.1:2")
+	for _, c := range []*rudp.Conn{before, after} {
+		_, _, err := c.ReadFrom(make([]byte, 10))
+		assert.ErrorIs(t, err, relay.ErrInputEnded)
+		assert.ErrorIs(t, err, io.EOF)
+	}
+}
+
+// endless is a PacketIO whose input is already over.
+type endless struct{}
+
+func (endless) ReadFrame([]byte) (int, error) { return 0, io.EOF }
+func (endless) WriteFrame([]byte) error       { return nil }
+func (endless) Close() error                  { return nil }

@@ -44,12 +44,14 @@ func demo(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var rec *os.File
+	var rec io.Writer // nil unless recording: a nil *os.File would not be a nil io.Writer
 	if *record != "" {
-		if rec, err = os.Create(*record); err != nil {
+		f, err := os.Create(*record)
+		if err != nil {
 			return err
 		}
-		defer rec.Close()
+		defer f.Close()
+		rec = f
 	}
 	ra, rb, err := demoRelays(*backendName, *ifname, *peer, rec)
 	if err != nil {

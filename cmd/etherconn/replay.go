@@ -203,5 +203,8 @@ func describe(p *relay.Packet) string {
 			sb.WriteString(" fragment")
 		}
 	}
+	if in.IPVersion == 4 && !frame.IPv4ChecksumOK(f, in) {
+		sb.WriteString(" bad-ip-checksum")
+	}
 	return sb.String()
 }
