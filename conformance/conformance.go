@@ -32,7 +32,8 @@ type Config struct {
 	// cleanup with t.Cleanup.
 	NewPair func(t *testing.T) (a, b backend.PacketIO)
 	// MaxPayload is the largest Ethernet payload the link carries without
-	// tags (the MTU; default 1500).
+	// tags (the MTU; default 1500). Tagged frames are sent with 4 bytes less
+	// payload per tag, as a Linux link counts tags against its MTU.
 	MaxPayload int
 	// Timeout bounds every wait for a frame (default 5 s). Tests that check
 	// that a frame does not arrive wait Quiet (default 200 ms).

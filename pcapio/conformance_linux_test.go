@@ -4,7 +4,6 @@ package pcapio_test
 
 import (
 	"net/netip"
-	"strings"
 	"testing"
 	"time"
 
@@ -21,32 +20,13 @@ import (
 	"github.com/etherconn/etherconn/rudp"
 )
 
-// conformanceLinks are the veth MTUs the suite runs on: MaxPayload plus
-// room for four VLAN tags (16 bytes). Linux counts VLAN tags against the
-// MTU, except for one 802.1Q tag (packet_snd and veth forwarding allow
-// VLAN_HLEN extra only when the outer TPID is 0x8100), so on a link whose
-// MTU is MaxPayload a 0x88a8 frame or any stacked frame with a
-// MaxPayload-byte payload fails with EMSGSIZE.
+// conformanceLinks are the link MTUs the suite runs on.
 var conformanceLinks = []struct {
 	name       string
 	maxPayload int
 }{
 	{"payload1500", 1500},
 	{"jumbo9000", 9000},
-}
-
-// knownLinkLimits are subtests whose expectation a real Linux link cannot
-// meet; they are skipped here with the reason, until the suite allows for
-// them. Delete an entry to see the failure.
-var knownLinkLimits = map[string]string{
-	// The case "truncated-tag" sends a 15-byte frame that ends inside its
-	// VLAN tag. The receiving kernel drops every tagged frame shorter than
-	// 20 bytes in __netif_receive_skb_core (skb_vlan_untag cannot pull the
-	// tag and the next EtherType) before any packet socket sees it, so the
-	// relay counts 7 of the 8 malformed frames and the wait times out. (On
-	// a physical link the NIC pads the frame to 60 bytes anyway.)
-	// TestMalformedLive checks the rest of that subtest on the live link.
-	"Malformed": "a real Linux link drops tagged frames shorter than 20 bytes before packet sockets see them, so the truncated-tag frame never arrives (see TestMalformedLive)",
 }
 
 // TestConformanceLive runs the shared backend suite on libpcap live
@@ -57,15 +37,10 @@ func TestConformanceLive(t *testing.T) {
 	netns.Require(t)
 	for _, link := range conformanceLinks {
 		t.Run(link.name, func(t *testing.T) {
-			opts := &netns.VethOptions{Options: netns.Options{MTU: link.maxPayload + 4*4}}
+			opts := &netns.VethOptions{Options: netns.Options{MTU: link.maxPayload}}
 			conformance.Run(t, conformance.Config{
 				MaxPayload: link.maxPayload,
 				NewPair: func(t *testing.T) (backend.PacketIO, backend.PacketIO) {
-					for name, why := range knownLinkLimits {
-						if strings.HasPrefix(t.Name(), "TestConformanceLive/"+link.name+"/"+name) {
-							t.Skipf("known limit of a real link, not of pcapio: %s", why)
-						}
-					}
 					a, b, _ := netns.OpenPair(t, openLive, opts)
 					return a, b
 				},
