@@ -66,7 +66,6 @@ type Relay struct {
 	mirror  bool
 	closing bool
 	ended   error // why the read loop stopped, wrapped in ErrInputEnded
-	endedBy error // the PacketIO's own error
 
 	targets []target // the read loop's routing scratch space
 
@@ -187,11 +186,10 @@ func (r *Relay) run() {
 		return
 	}
 	r.ended = fmt.Errorf("%w: %w", ErrInputEnded, err)
-	r.endedBy = err
 	eps := r.endpointsLocked()
 	r.mu.Unlock()
 	for _, ep := range eps {
-		ep.end(err)
+		ep.end(r.ended)
 	}
 }
 
