@@ -25,16 +25,22 @@ type EndpointConfig struct {
 	// Multicast also delivers frames to any multicast address with a
 	// matching VLAN stack and EtherType.
 	Multicast bool
-	// QueueLen limits the receive queue, in frames (default: the relay's).
+	// QueueLen limits the receive queue, in frames (0: the relay's). A
+	// negative QueueLen means no queue: frames that no Handler takes are
+	// dropped and counted in QueueDrops. Use it for an endpoint that is only
+	// read through a Handler (rudp), so that frames nobody reads (ARP, other
+	// ports) do not pile up.
 	QueueLen int
 }
 
-// Handler lets a protocol layer take packets on the relay's read loop,
-// before they reach the endpoint's queue. Handle must not block; it reports
-// whether it consumed p (calling p.Retain to keep it). Returning false
-// queues p on the endpoint as usual. Handle runs without the relay's lock
-// held, so it may send (hairpin included) and close endpoints; it may run
-// once more for a packet routed just before its endpoint was closed.
+// Handler lets a protocol layer take packets before they reach the
+// endpoint's queue. Handle must not block; it reports whether it consumed p
+// (calling p.Retain to keep it). Returning false queues p on the endpoint as
+// usual. Handle runs on the relay's read loop and, with Config.Hairpin, also
+// on any goroutine that sends a frame to the endpoint, so it must be safe
+// for concurrent use. It runs without the relay's lock held, so it may send
+// and close endpoints; it may run once more for a packet routed just before
+// its endpoint was closed.
 type Handler interface {
 	Handle(p *Packet) bool
 }
@@ -69,6 +75,9 @@ type Endpoint struct {
 
 // wants reports whether the endpoint receives EtherType et.
 func (ep *Endpoint) wants(et uint16) bool {
+	if et < 0x0600 {
+		return false // an 802.3 length, and the value of the unused slots
+	}
 	for _, e := range ep.ets {
 		if e == et {
 			return true
@@ -173,13 +182,16 @@ func (r *Relay) RegisterDefault(cfg DefaultConfig) (*Endpoint, error) {
 }
 
 func (r *Relay) newEndpoint(cfg EndpointConfig) *Endpoint {
-	if cfg.QueueLen <= 0 {
+	if cfg.QueueLen == 0 {
 		cfg.QueueLen = r.cfg.QueueLen
 	}
 	ep := &Endpoint{r: r, cfg: cfg}
 	ep.q.Init(cfg.QueueLen)
 	return ep
 }
+
+// Closed reports whether the endpoint was closed (by itself or its relay).
+func (ep *Endpoint) Closed() bool { return ep.closed.Load() }
 
 // LoadOrSetHandler installs h unless the endpoint has a handler already,
 // and returns the handler in place. It lets several protocol layers on one

@@ -16,21 +16,61 @@ type Packet struct {
 	buf  []byte
 	n    int
 	refs atomic.Int32
+	cls  uint8 // the size class (pool) the buffer belongs to
 	// Info holds the offsets of every header in Frame.
 	Info frame.Info
 }
 
-var packetPool = sync.Pool{New: func() any {
-	// One byte more than the longest frame, so that the batch read path can
-	// tell a frame that filled the buffer (truncated) from one that fits.
-	return &Packet{buf: make([]byte, backend.MaxFrameLen+1)}
-}}
+// Buffer size classes. The read loop reads into full-size buffers; a frame
+// that endpoints keep is first copied into the smallest class it fits, so a
+// queued 60-byte ARP frame pins 256 bytes, not 9 KB: with 50,000 endpoints
+// and full queues that is the difference between gigabytes and terabytes.
+// The largest class has one byte more than the longest frame, so that the
+// batch read path can tell a frame that filled the buffer (truncated) from
+// one that fits.
+var classSizes = [...]int{256, 2048, backend.MaxFrameLen + 1}
 
-func getPacket() *Packet {
-	p := packetPool.Get().(*Packet)
+var packetPools [len(classSizes)]sync.Pool
+
+func init() {
+	for i, size := range classSizes {
+		packetPools[i].New = func() any { return &Packet{buf: make([]byte, size), cls: uint8(i)} }
+	}
+}
+
+// getPacket returns a full-size packet holding one reference.
+func getPacket() *Packet { return getPacketClass(len(classSizes) - 1) }
+
+// getPacketFor returns a packet of the smallest class that holds n bytes.
+func getPacketFor(n int) *Packet {
+	for i, size := range classSizes {
+		if n <= size {
+			return getPacketClass(i)
+		}
+	}
+	return getPacket()
+}
+
+func getPacketClass(i int) *Packet {
+	p := packetPools[i].Get().(*Packet)
 	p.refs.Store(1)
 	p.n = 0
 	return p
+}
+
+// compact returns a packet to hand to endpoints in place of p, which the
+// read loop keeps for its next read: a copy in a smaller buffer when the
+// frame fits one, else p itself with a reference added. The caller
+// releases the result when done delivering.
+func (p *Packet) compact() *Packet {
+	if p.n > classSizes[len(classSizes)-2] {
+		p.Retain()
+		return p
+	}
+	q := getPacketFor(p.n)
+	q.n = copy(q.buf, p.buf[:p.n])
+	q.Info = p.Info
+	return q
 }
 
 // Frame returns the frame as received, Ethernet padding included.
@@ -53,7 +93,7 @@ func (p *Packet) Retain() { p.refs.Add(1) }
 // Release drops a reference; the last one returns the Packet to the pool.
 func (p *Packet) Release() {
 	if p.refs.Add(-1) == 0 {
-		packetPool.Put(p)
+		packetPools[p.cls].Put(p)
 	}
 }
 
@@ -62,7 +102,7 @@ func copyPacket(b []byte) (*Packet, error) {
 	if len(b) > backend.MaxFrameLen {
 		return nil, backend.ErrFrameTooLong
 	}
-	p := getPacket()
+	p := getPacketFor(len(b))
 	p.n = copy(p.buf, b)
 	if err := frame.Parse(p.Frame(), &p.Info); err != nil {
 		p.Release()

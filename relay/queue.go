@@ -40,9 +40,10 @@ type Queue struct {
 	dl      deadline
 }
 
-// Init prepares q to hold up to limit packets.
+// Init prepares q to hold up to limit packets; a limit below 1 makes a
+// queue that holds nothing (every Push fails).
 func (q *Queue) Init(limit int) {
-	q.limit = int32(max(1, min(limit, 1<<30)))
+	q.limit = int32(max(0, min(limit, 1<<30)))
 }
 
 // wakeLocked returns the channel to signal if a reader waits, else nil;

@@ -106,7 +106,7 @@ func TestQueueFIFO(t *testing.T) {
 func TestQueueLimit(t *testing.T) {
 	for _, limit := range []int{-1, 0, 1, 3, 4, 5, 9} {
 		q := newQueue(limit)
-		want := max(limit, 1)
+		want := max(limit, 0) // below 1: a queue that holds nothing
 		for i := range want {
 			assert.True(t, q.Push(pkt(uint32(i))))
 		}

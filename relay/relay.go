@@ -136,8 +136,8 @@ func (r *Relay) Stats() Stats {
 // PacketIO failed or ran out (see Err).
 func (r *Relay) Done() <-chan struct{} { return r.done }
 
-// Err returns why the read loop stopped: nil while it runs or after Close,
-// else the PacketIO's error wrapped in ErrInputEnded.
+// Err returns why the read loop stopped by itself: the PacketIO's error
+// wrapped in ErrInputEnded, or nil while it runs or when Close stopped it.
 func (r *Relay) Err() error {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
@@ -317,7 +317,12 @@ func (r *Relay) dispatchParsed(ps []*Packet) {
 	r.mu.RUnlock()
 	last := ps[(len(ps)-1)/DefaultBatchSize*DefaultBatchSize:]
 	r.deliverAll(last, ts, ends[:])
-	clear(ts) // drop the references until the next batch
+	// Drop the references until the next batch; let a huge scratch space,
+	// left by a burst of broadcasts to many endpoints, go.
+	if cap(ts) > 4096 {
+		ts = nil
+	}
+	clear(ts[:cap(ts)])
 	r.targets = ts[:0]
 }
 
@@ -328,9 +333,11 @@ func (r *Relay) deliverAll(ps []*Packet, ts []target, ends []int32) {
 			r.st.misses.Add(1)
 			continue
 		}
+		q := p.compact()
 		for _, t := range ts[from:to] {
-			r.deliver(t, p)
+			r.deliver(t, q)
 		}
+		q.Release()
 	}
 }
 
@@ -437,8 +444,10 @@ func (r *Relay) hairpin(b []byte) bool {
 			continue // the sender itself, or the default endpoint: wire only
 		}
 		r.deliver(t, p)
-		r.st.hairpinned.Add(1)
 		local = true
+	}
+	if local {
+		r.st.hairpinned.Add(1)
 	}
 	return local && !k.MAC.IsGroup()
 }
