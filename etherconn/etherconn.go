@@ -14,11 +14,11 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/etherconn/etherconn/backend"
+	"github.com/etherconn/etherconn/internal/deadline"
 	"github.com/etherconn/etherconn/internal/frame"
 	"github.com/etherconn/etherconn/relay"
 )
@@ -106,7 +106,7 @@ type Conn struct {
 	mac   frame.MAC
 	vlans VLANs
 	hlen  int
-	wdl   atomic.Int64 // write deadline in Unix ns; 0: none
+	wdl   deadline.Write
 }
 
 // New registers an endpoint on r. It fails if cfg is invalid or another
@@ -161,26 +161,46 @@ func (c *Conn) PutHeader(b []byte, dst [6]byte, etherType uint16) int {
 }
 
 // WriteFrame sends a whole frame built with PutHeader, honouring the write
-// deadline. The frame is not retained.
+// deadline. The frame is not retained. Errors are *net.OpError.
 func (c *Conn) WriteFrame(b []byte) error {
-	if err := c.checkWriteDeadline(); err != nil {
-		return err
+	if err := c.checkWrite(); err != nil {
+		return c.opErr("write", nil, err)
 	}
-	return c.ep.Send(b)
+	if err := c.ep.Send(b); err != nil {
+		return c.opErr("write", nil, err)
+	}
+	return nil
 }
 
 // WriteFrames sends whole frames built with PutHeader, in one backend call
 // where the backend can, and returns how many leading frames were sent.
+// Errors are *net.OpError.
 func (c *Conn) WriteFrames(frames [][]byte) (int, error) {
-	if err := c.checkWriteDeadline(); err != nil {
-		return 0, err
+	if err := c.checkWrite(); err != nil {
+		return 0, c.opErr("write", nil, err)
 	}
-	return c.ep.SendBatch(frames)
+	n, err := c.ep.SendBatch(frames)
+	if err != nil {
+		return n, c.opErr("write", nil, err)
+	}
+	return n, nil
 }
 
-func (c *Conn) checkWriteDeadline() error {
-	if d := c.wdl.Load(); d != 0 && time.Now().UnixNano() >= d {
+func (c *Conn) checkWrite() error {
+	if c.ep.Closed() {
+		return net.ErrClosed
+	}
+	if c.wdl.Exceeded() {
 		return os.ErrDeadlineExceeded
+	}
+	return nil
+}
+
+// checkEtherType refuses values that would not be read back as the
+// EtherType: 802.3 lengths, and TPIDs, which would read as a VLAN tag.
+func checkEtherType(et uint16) error {
+	if et < 0x0600 || frame.IsTPID(et) {
+		return fmt.Errorf("%w: EtherType %#04x", ErrBadAddr, et)
 	}
 	return nil
 }
@@ -256,27 +276,36 @@ func (c *Conn) WriteToFrom(b []byte, dst net.HardwareAddr, etherType uint16, src
 }
 
 func (c *Conn) write(b []byte, dst net.HardwareAddr, etherType uint16, src frame.MAC, vlans VLANs) (int, error) {
+	to := &Addr{MAC: dst, EtherType: etherType}
 	d, err := frame.MACFrom(dst)
 	if err != nil {
-		return 0, c.opErr("write", nil, fmt.Errorf("%w: %w", ErrBadAddr, err))
+		return 0, c.opErr("write", to, fmt.Errorf("%w: %w", ErrBadAddr, err))
+	}
+	if err := checkEtherType(etherType); err != nil {
+		return 0, c.opErr("write", to, err)
 	}
 	hl := frame.HeaderLen(len(vlans))
 	if hl+len(b) > backend.MaxFrameLen {
-		return 0, c.opErr("write", nil, ErrMessageTooLong)
+		return 0, c.opErr("write", to, ErrMessageTooLong)
+	}
+	if err := c.checkWrite(); err != nil {
+		return 0, c.opErr("write", to, err)
 	}
 	buf := getBuf()
 	defer putBuf(buf)
 	frame.PutEthernet(*buf, d, src, vlans, etherType)
 	n := copy((*buf)[hl:], b)
-	if err := c.WriteFrame((*buf)[:hl+n]); err != nil {
-		return 0, c.opErr("write", nil, err)
+	if err := c.ep.Send((*buf)[:hl+n]); err != nil {
+		return 0, c.opErr("write", to, err)
 	}
 	return len(b), nil
 }
 
 // SetDeadline sets the read and write deadlines.
 func (c *Conn) SetDeadline(t time.Time) error {
-	c.SetReadDeadline(t)
+	if err := c.SetReadDeadline(t); err != nil {
+		return err
+	}
 	return c.SetWriteDeadline(t)
 }
 
@@ -285,6 +314,9 @@ func (c *Conn) SetDeadline(t time.Time) error {
 // errors.Is(err, os.ErrDeadlineExceeded); zero means none; a new deadline
 // applies to a read already blocked.
 func (c *Conn) SetReadDeadline(t time.Time) error {
+	if c.ep.Closed() {
+		return c.opErr("set", nil, net.ErrClosed)
+	}
 	c.ep.SetReadDeadline(t)
 	return nil
 }
@@ -292,30 +324,28 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 // SetWriteDeadline sets the deadline for writes. Writes never wait for
 // a slow receiver, so it only makes writes after it fail.
 func (c *Conn) SetWriteDeadline(t time.Time) error {
-	if t.IsZero() {
-		c.wdl.Store(0)
-	} else {
-		c.wdl.Store(t.UnixNano())
+	if c.ep.Closed() {
+		return c.opErr("set", nil, net.ErrClosed)
 	}
+	c.wdl.Set(t)
 	return nil
 }
 
-// Close unregisters the endpoint; blocked reads return net.ErrClosed.
+// Close unregisters the endpoint; blocked reads return net.ErrClosed. A
+// second Close returns an error wrapping net.ErrClosed, as net.UDPConn's.
 func (c *Conn) Close() error {
-	c.ep.Close()
-	return nil
+	if c.ep.Closed() {
+		return c.opErr("close", nil, net.ErrClosed)
+	}
+	return c.ep.Close()
 }
 
+// opErr wraps err as net.UDPConn does: Source is the local address, Addr
+// the remote one (nil for reads). A closed endpoint's error is plain
+// net.ErrClosed; the end of the relay's input keeps its cause.
 func (c *Conn) opErr(op string, addr net.Addr, err error) error {
-	if errors.Is(err, net.ErrClosed) {
+	if errors.Is(err, net.ErrClosed) && !errors.Is(err, relay.ErrInputEnded) {
 		err = net.ErrClosed
 	}
-	oe := &net.OpError{Op: op, Net: "ether", Err: err}
-	src := &Addr{MAC: c.mac.HardwareAddr(), VLANs: c.vlans}
-	if op == "read" {
-		oe.Addr = src
-	} else {
-		oe.Source, oe.Addr = src, addr
-	}
-	return oe
+	return &net.OpError{Op: op, Net: "ether", Source: &Addr{MAC: c.mac.HardwareAddr(), VLANs: c.vlans}, Addr: addr, Err: err}
 }

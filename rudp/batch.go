@@ -60,9 +60,10 @@ func (c *Conn) ReadBatch(ms []Message) (int, error) {
 	return n, nil
 }
 
-// WriteBatch sends the datagrams of ms (at most MaxBatch) in one backend
-// call where the backend can, and returns how many leading ones were sent.
-// n < len(ms) comes with the error that stopped it.
+// WriteBatch sends the datagrams of ms, at most MaxBatch of them, in one
+// backend call where the backend can, and returns how many leading ones
+// were sent. Fewer than min(len(ms), MaxBatch) comes with the error that
+// stopped it.
 func (c *Conn) WriteBatch(ms []Message) (int, error) {
 	if len(ms) > MaxBatch {
 		ms = ms[:MaxBatch]

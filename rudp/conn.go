@@ -24,6 +24,7 @@ import (
 
 	"github.com/etherconn/etherconn/backend"
 	"github.com/etherconn/etherconn/etherconn"
+	"github.com/etherconn/etherconn/internal/deadline"
 	"github.com/etherconn/etherconn/internal/frame"
 	"github.com/etherconn/etherconn/relay"
 )
@@ -78,7 +79,7 @@ type Conn struct {
 	acceptAny bool
 	q         relay.Queue
 	ipID      atomic.Uint32
-	wdl       atomic.Int64
+	wdl       deadline.Write
 	// last caches the *net.UDPAddr ReadFrom returned, so a run of datagrams
 	// from one peer costs no allocation.
 	last   atomic.Pointer[net.UDPAddr]
@@ -115,6 +116,9 @@ func New(ec *etherconn.Conn, cfg Config) (*Conn, error) {
 	if cfg.QueueLen <= 0 {
 		cfg.QueueLen = DefaultQueueLen
 	}
+	if ec.Endpoint().Closed() {
+		return nil, fmt.Errorf("rudp: new %v: %w", cfg.LocalAddr, net.ErrClosed)
+	}
 	local := netip.AddrPortFrom(cfg.LocalAddr.Addr().Unmap(), cfg.LocalAddr.Port())
 	c := &Conn{ec: ec, resolve: cfg.Resolve, local: local, ttl: cfg.TTL, tos: cfg.DSCP << 2,
 		v4: local.Addr().Is4(), acceptAny: cfg.AcceptAny}
@@ -148,10 +152,10 @@ func (c *Conn) receive(p *relay.Packet) {
 // end stops the Conn's receiving: closed (reads return net.ErrClosed) or
 // input ended (reads drain, then return the error).
 func (c *Conn) end(err error) {
-	if errors.Is(err, net.ErrClosed) {
+	if errors.Is(err, net.ErrClosed) && !errors.Is(err, relay.ErrInputEnded) {
 		c.q.Close()
 	} else {
-		c.q.End(err)
+		c.q.End(err) // queued datagrams stay readable
 	}
 }
 
@@ -252,6 +256,7 @@ func (c *Conn) WriteToUDPAddrPort(b []byte, dst netip.AddrPort) (int, error) {
 // answers from the address a datagram was sent to, or to emulate many hosts.
 func (c *Conn) WriteToFrom(b []byte, dst netip.AddrPort, src netip.Addr) (int, error) {
 	if err := c.checkWrite(); err != nil {
+		err.(*net.OpError).Addr = net.UDPAddrFromAddrPort(dst)
 		return 0, err
 	}
 	buf := etherconn.GetBuffer()
@@ -273,7 +278,7 @@ func (c *Conn) checkWrite() error {
 	if c.closed.Load() {
 		return c.opErr("write", nil, net.ErrClosed)
 	}
-	if d := c.wdl.Load(); d != 0 && time.Now().UnixNano() >= d {
+	if c.wdl.Exceeded() {
 		return c.opErr("write", nil, os.ErrDeadlineExceeded)
 	}
 	return nil
@@ -343,11 +348,7 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 	if c.closed.Load() {
 		return c.opErr("set", nil, net.ErrClosed)
 	}
-	if t.IsZero() {
-		c.wdl.Store(0)
-	} else {
-		c.wdl.Store(t.UnixNano())
-	}
+	c.wdl.Set(t)
 	return nil
 }
 
@@ -362,15 +363,14 @@ func (c *Conn) Close() error {
 	return nil
 }
 
+// opErr wraps err as net.UDPConn does: Source is the local address, Addr
+// the remote one (nil for reads). A closed Conn's error is plain
+// net.ErrClosed; the end of the relay's input keeps its cause.
 func (c *Conn) opErr(op string, addr net.Addr, err error) error {
-	if errors.Is(err, net.ErrClosed) {
+	if errors.Is(err, net.ErrClosed) && !errors.Is(err, relay.ErrInputEnded) {
 		err = net.ErrClosed
 	}
-	oe := &net.OpError{Op: op, Net: c.network(), Source: c.LocalAddr(), Addr: addr, Err: err}
-	if op == "read" {
-		oe.Source, oe.Addr = nil, c.LocalAddr()
-	}
-	return oe
+	return &net.OpError{Op: op, Net: c.network(), Source: c.LocalAddr(), Addr: addr, Err: err}
 }
 
 func (c *Conn) network() string {

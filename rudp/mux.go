@@ -14,10 +14,12 @@ import (
 type bindKey struct {
 	ip   [16]byte
 	port uint16
+	v4   bool // an IPv6 packet to ::ffff:a.b.c.d must not reach an IPv4 Conn
 }
 
 func keyOf(ap netip.AddrPort) bindKey {
-	return bindKey{ip: ap.Addr().Unmap().As16(), port: ap.Port()}
+	a := ap.Addr().Unmap()
+	return bindKey{ip: a.As16(), port: ap.Port(), v4: a.Is4()}
 }
 
 // wildcard returns the key of the unspecified address of ip's family.
@@ -54,6 +56,7 @@ func (m *mux) Handle(p *relay.Packet) bool {
 	if in.IPVersion == 4 {
 		copy(k.ip[:], v4InV6Prefix)
 		copy(k.ip[12:], in.DstIP(p.Frame()))
+		k.v4 = true
 	} else {
 		copy(k.ip[:], in.DstIP(p.Frame()))
 	}

@@ -1,0 +1,34 @@
+package deadline
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestWrite(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		t    time.Time
+		want bool
+	}{
+		{"none", time.Time{}, false},
+		{"past", time.Now().Add(-time.Second), true},
+		{"future", time.Now().Add(time.Hour), false},
+		{"epoch", time.Unix(0, 0), true},
+		{"before epoch", time.Unix(-5, 0), true},
+		{"year 2300", time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC), false},
+		{"year 3000", time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var w Write
+			w.Set(tc.t)
+			assert.Equal(t, tc.want, w.Exceeded())
+		})
+	}
+	var w Write
+	w.Set(time.Now().Add(-time.Second))
+	w.Set(time.Time{})
+	assert.False(t, w.Exceeded(), "cleared")
+}
