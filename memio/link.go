@@ -182,6 +182,7 @@ func (l *link) fire() {
 		f := l.line[l.head]
 		if f.due.After(now) {
 			l.timer.Reset(f.due.Sub(now))
+			l.compact()
 			return
 		}
 		l.line[l.head] = nil
@@ -190,6 +191,17 @@ func (l *link) fire() {
 	}
 	l.line = l.line[:0]
 	l.head = 0
+}
+
+// compact moves the pending frames to the front once the delivered ones
+// take half the line, so that steady traffic through a delay keeps the line
+// as long as what is in flight, not as long as everything ever sent.
+func (l *link) compact() {
+	if l.head > 0 && l.head >= len(l.line)/2 {
+		n := copy(l.line, l.line[l.head:])
+		clear(l.line[n:])
+		l.line, l.head = l.line[:n], 0
+	}
 }
 
 // close stops the timer and recycles everything in flight.
