@@ -400,11 +400,9 @@ func (c *Conn) ReadFrame(b []byte) (int, error) {
 	if ctl > len(c.roob) {
 		ctl = len(c.roob)
 	}
-	if tpid, tci, ok := parseAuxdata(c.roob[:ctl]); ok {
-		var lost bool
-		n, lost = insertTag(b, n, tpid, tci)
-		trunc = trunc || lost
-	}
+	var lost bool
+	n, lost = restore(b, n, c.roob[:ctl])
+	trunc = trunc || lost
 	c.framesIn.Add(1)
 	c.bytesIn.Add(uint64(n))
 	if trunc {
@@ -431,34 +429,68 @@ func (c *Conn) readError(err error) error {
 	return err
 }
 
-// parseAuxdata finds the PACKET_AUXDATA control message in oob and returns
-// the VLAN tag the kernel removed from the frame, if any.
-func parseAuxdata(oob []byte) (tpid, tci uint16, ok bool) {
+// findAuxdata returns the PACKET_AUXDATA control message in oob, or nil.
+// The returned pointer points into oob.
+func findAuxdata(oob []byte) *unix.TpacketAuxdata {
 	for len(oob) >= unix.SizeofCmsghdr {
 		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
 		l := int(h.Len)
 		if l < unix.SizeofCmsghdr || l > len(oob) {
-			return 0, 0, false
+			return nil
 		}
 		if h.Level == unix.SOL_PACKET && h.Type == unix.PACKET_AUXDATA && l >= unix.CmsgLen(sizeofAuxdata) {
-			aux := (*unix.TpacketAuxdata)(unsafe.Pointer(&oob[unix.CmsgLen(0)]))
-			// Old kernels flag a tag only by a non-zero TCI.
-			if aux.Status&unix.TP_STATUS_VLAN_VALID == 0 && aux.Vlan_tci == 0 {
-				return 0, 0, false
-			}
-			tpid = tpid8021Q
-			if aux.Status&unix.TP_STATUS_VLAN_TPID_VALID != 0 && aux.Vlan_tpid != 0 {
-				tpid = aux.Vlan_tpid
-			}
-			return tpid, aux.Vlan_tci, true
+			return (*unix.TpacketAuxdata)(unsafe.Pointer(&oob[unix.CmsgLen(0)]))
 		}
 		next := unix.CmsgSpace(l - unix.SizeofCmsghdr)
 		if next <= 0 || next >= len(oob) {
-			return 0, 0, false
+			return nil
 		}
 		oob = oob[next:]
 	}
-	return 0, 0, false
+	return nil
+}
+
+// auxVLAN returns the VLAN tag the kernel removed from the frame, if any.
+func auxVLAN(aux *unix.TpacketAuxdata) (tpid, tci uint16, ok bool) {
+	// Old kernels flag a tag only by a non-zero TCI.
+	if aux.Status&unix.TP_STATUS_VLAN_VALID == 0 && aux.Vlan_tci == 0 {
+		return 0, 0, false
+	}
+	tpid = tpid8021Q
+	if aux.Status&unix.TP_STATUS_VLAN_TPID_VALID != 0 && aux.Vlan_tpid != 0 {
+		tpid = aux.Vlan_tpid
+	}
+	return tpid, aux.Vlan_tci, true
+}
+
+// parseAuxdata finds the PACKET_AUXDATA control message in oob and returns
+// the VLAN tag the kernel removed from the frame, if any.
+func parseAuxdata(oob []byte) (tpid, tci uint16, ok bool) {
+	aux := findAuxdata(oob)
+	if aux == nil {
+		return 0, 0, false
+	}
+	return auxVLAN(aux)
+}
+
+// restore turns the n bytes the kernel gave into b back into the frame as it
+// was on the wire, as the frame's PACKET_AUXDATA (in oob) says: the outer
+// VLAN tag is put back, and a checksum the sender left to the hardware
+// (TP_STATUS_CSUMNOTREADY) is completed. It returns the new length and
+// whether bytes were lost because b was too short for the restored tag.
+func restore(b []byte, n int, oob []byte) (int, bool) {
+	aux := findAuxdata(oob)
+	if aux == nil {
+		return n, false
+	}
+	lost := false
+	if tpid, tci, ok := auxVLAN(aux); ok {
+		n, lost = insertTag(b, n, tpid, tci)
+	}
+	if aux.Status&unix.TP_STATUS_CSUMNOTREADY != 0 && !lost && int(aux.Snaplen) == int(aux.Len) {
+		completeChecksum(b[:n])
+	}
+	return n, lost
 }
 
 // sender is one writer's system call state, pooled so that concurrent

@@ -830,3 +830,54 @@ func TestZeroAllocs(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, allocs, "WriteFrames+ReadFrames")
 }
+
+// TestPromiscuousWithoutNetAdmin opens a Conn on a thread without
+// CAP_NET_ADMIN (capabilities are per thread; the thread is never unlocked,
+// so it ends with its goroutine): promiscuous mode by socket membership
+// needs CAP_NET_RAW only.
+func TestPromiscuousWithoutNetAdmin(t *testing.T) {
+	t.Parallel()
+	v := netns.NewVeth(t, nil)
+	type result struct {
+		c   *afpacket.Conn
+		err error
+	}
+	res := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		c, err := dropCapAndOpen("/run/netns/"+v.A.NS.Name, v.A.Name, unix.CAP_NET_ADMIN)
+		res <- result{c, err}
+	}()
+	r := <-res
+	if errors.Is(r.err, errSetupFailed) {
+		t.Skip(r.err)
+	}
+	require.NoError(t, r.err)
+	t.Cleanup(func() { _ = r.c.Close() })
+	require.Equal(t, 1, promiscuity(t, v.A))
+	require.NoError(t, r.c.Close())
+	require.Equal(t, 0, promiscuity(t, v.A))
+}
+
+// dropCapAndOpen runs on a locked thread that is never unlocked: it enters
+// the namespace, drops capability cap from the thread and opens ifname.
+func dropCapAndOpen(nsPath, ifname string, cap uint) (*afpacket.Conn, error) {
+	f, err := os.Open(nsPath)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errSetupFailed, err)
+	}
+	defer f.Close()
+	if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+		return nil, fmt.Errorf("%w: %v", errSetupFailed, err)
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return nil, fmt.Errorf("%w: %v", errSetupFailed, err)
+	}
+	data[cap/32].Effective &^= 1 << (cap % 32)
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return nil, fmt.Errorf("%w: %v", errSetupFailed, err)
+	}
+	return afpacket.Open(ifname, afpacket.Config{})
+}

@@ -126,9 +126,7 @@ func (c *Conn) ReadFrames(bufs [][]byte, lens []int) (int, error) {
 		h := &b.hdrs[i]
 		l := min(int(h.Len), len(bufs[i]))
 		ctl := min(int(h.Hdr.Controllen), oobSize)
-		if tpid, tci, ok := parseAuxdata(b.oob[i*oobSize : i*oobSize+ctl]); ok {
-			l, _ = insertTag(bufs[i], l, tpid, tci)
-		}
+		l, _ = restore(bufs[i], l, b.oob[i*oobSize:i*oobSize+ctl])
 		if k != i {
 			l = copy(bufs[k], bufs[i][:l])
 		}

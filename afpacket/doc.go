@@ -43,6 +43,17 @@
 // that must look at the outer tag uses the ancillary loads of
 // golang.org/x/net/bpf: ExtVLANTagPresent, ExtVLANTag and ExtVLANProto.
 //
+// # Checksum offload
+//
+// A frame the kernel's own stack sends over a virtual interface (a veth, a
+// bridge port, a tap; a virtio NIC too) may carry only the pseudo-header sum in its TCP or UDP
+// checksum field, the rest being left to a NIC that never sees the frame
+// (the packet socket reports such frames with TP_STATUS_CSUMNOTREADY). Conn
+// completes the checksum of these frames, over IPv4 and IPv6, as the NIC
+// would have, so that UDP from a kernel socket in a container or another
+// namespace is not dropped as corrupt by rudp. Other frames are returned as
+// they arrived.
+//
 // # Own frames
 //
 // A Conn never returns frames that leave the interface: the socket sets
