@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -259,6 +260,12 @@ func (r *Relay) readBatches(br backend.BatchReader) error {
 		if err != nil && !errors.Is(err, backend.ErrTruncated) {
 			return err
 		}
+		if len(good) > 0 {
+			// The readers this batch woke wait in this P's run queue; while
+			// the backend has more frames the loop would not block and they
+			// would wait for preemption (10 ms) while their queues overflow.
+			runtime.Gosched()
+		}
 	}
 }
 
@@ -361,22 +368,24 @@ func (r *Relay) routeLocked(p *Packet, ts []target) []target {
 	return ts
 }
 
+// deliver counts p as delivered before handing it over, so that a reader
+// who already holds it never sees counters that lag behind; a failed push
+// takes the count back.
 func (r *Relay) deliver(t target, p *Packet) {
 	ep := t.ep
-	if t.h != nil && t.h.Handle(p) {
-		ep.st.framesIn.Add(1)
-		ep.st.bytesIn.Add(uint64(p.n))
-		r.st.delivered.Add(1)
-		return
-	}
-	if !ep.q.Push(p) {
-		ep.st.queueDrops.Add(1)
-		r.st.queueDrops.Add(1)
-		return
-	}
 	ep.st.framesIn.Add(1)
 	ep.st.bytesIn.Add(uint64(p.n))
 	r.st.delivered.Add(1)
+	if t.h != nil && t.h.Handle(p) {
+		return
+	}
+	if !ep.q.Push(p) {
+		ep.st.framesIn.Add(^uint64(0))
+		ep.st.bytesIn.Add(^uint64(p.n - 1))
+		r.st.delivered.Add(^uint64(0))
+		ep.st.queueDrops.Add(1)
+		r.st.queueDrops.Add(1)
+	}
 }
 
 // Send writes one whole frame. With Config.Hairpin, a frame for a local

@@ -141,12 +141,16 @@ func (c *Conn) receive(p *relay.Packet) {
 		c.st.badChecksum.Add(1)
 		return
 	}
-	if !c.q.Push(p) {
-		c.st.queueDrops.Add(1)
-		return
-	}
+	// Counted before the push, so that a reader who has the datagram never
+	// sees a counter that lags; a failed push takes the count back.
+	n := uint64(p.Info.PayloadEnd - p.Info.Payload)
 	c.st.in.Add(1)
-	c.st.inBytes.Add(uint64(p.Info.PayloadEnd - p.Info.Payload))
+	c.st.inBytes.Add(n)
+	if !c.q.Push(p) {
+		c.st.in.Add(^uint64(0))
+		c.st.inBytes.Add(-n)
+		c.st.queueDrops.Add(1)
+	}
 }
 
 // end stops the Conn's receiving: closed (reads return net.ErrClosed) or
