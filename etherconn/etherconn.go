@@ -61,7 +61,10 @@ type Config struct {
 	// opt-in because with 50,000 endpoints on one VLAN each broadcast is
 	// 50,000 deliveries.
 	Broadcast, Multicast bool
-	// QueueLen limits the receive queue in frames (default: the relay's).
+	// QueueLen limits the receive queue in frames (0: the relay's). -1
+	// means no queue: for a Conn used only through rudp, frames nobody will
+	// read (ARP, UDP to unbound ports) are dropped and counted instead of
+	// waiting in memory.
 	QueueLen int
 }
 
