@@ -81,3 +81,37 @@ func TestOpErrorFields(t *testing.T) {
 	assert.Equal(t, dst.String(), oe.Addr.String(), "write errors name the destination")
 	assert.True(t, oe.Timeout())
 }
+
+// An etherconn.Conn used only through rudp can have no queue: UDP still
+// reaches the rudp.Conn, everything else is dropped and counted.
+func TestHandlerOnlyEtherConn(t *testing.T) {
+	wire, port := memio.Pipe(memio.Config{})
+	r := relay.New(port, relay.Config{})
+	t.Cleanup(func() { r.Close(); wire.Close() })
+	ec, err := etherconn.New(r, etherconn.Config{MAC: macB, QueueLen: -1})
+	require.NoError(t, err)
+	c := mustConn(t, ec, "198.18.0.2:53")
+
+	arp := make([]byte, 60)
+	copy(arp, macB)
+	copy(arp[6:], macA)
+	arp[12], arp[13] = 0x08, 0x06
+	buf := gopacket.NewSerializeBuffer()
+	ip := &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: layers.IPProtocolUDP,
+		SrcIP: net.ParseIP("198.18.0.1").To4(), DstIP: net.ParseIP("198.18.0.2").To4()}
+	udp := &layers.UDP{SrcPort: 9, DstPort: 53}
+	require.NoError(t, udp.SetNetworkLayerForChecksum(ip))
+	require.NoError(t, gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
+		&layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: layers.EthernetTypeIPv4}, ip, udp, gopacket.Payload("dns")))
+	for range 10 {
+		require.NoError(t, wire.WriteFrame(arp))
+	}
+	require.NoError(t, wire.WriteFrame(buf.Bytes()))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	b := make([]byte, 10)
+	n, _, err := c.ReadFrom(b)
+	require.NoError(t, err)
+	assert.Equal(t, "dns", string(b[:n]))
+	assert.Equal(t, uint64(10), ec.Stats().QueueDrops)
+	assert.Zero(t, ec.Endpoint().Queued())
+}
