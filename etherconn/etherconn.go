@@ -42,8 +42,10 @@ const (
 	EtherTypeIPv6 = frame.EtherTypeIPv6
 )
 
-// DefaultEtherTypes are received when Config.EtherTypes is empty.
-var DefaultEtherTypes = []uint16{EtherTypeARP, EtherTypeIPv4, EtherTypeIPv6}
+// DefaultEtherTypes returns the EtherTypes received when Config.EtherTypes
+// is empty: ARP, IPv4 and IPv6. It is a function so that no caller can
+// change the default for everyone.
+func DefaultEtherTypes() []uint16 { return []uint16{EtherTypeARP, EtherTypeIPv4, EtherTypeIPv6} }
 
 // Config describes the endpoint a Conn emulates.
 type Config struct {
@@ -54,7 +56,7 @@ type Config struct {
 	// carry these tags (with their PCP and DEI); frames it receives must
 	// carry tags with the same TPIDs and VIDs.
 	VLANs VLANs
-	// EtherTypes are the payload types received (default DefaultEtherTypes).
+	// EtherTypes are the payload types received (default DefaultEtherTypes()).
 	EtherTypes []uint16
 	// Broadcast and Multicast also deliver frames sent to the broadcast
 	// address or to any multicast address on the same VLAN stack. They are
@@ -121,7 +123,7 @@ func New(r *relay.Relay, cfg Config) (*Conn, error) {
 	}
 	ets := cfg.EtherTypes
 	if len(ets) == 0 {
-		ets = DefaultEtherTypes
+		ets = DefaultEtherTypes()
 	}
 	ep, err := r.Register(relay.EndpointConfig{
 		MAC: mac, VLANs: cfg.VLANs, EtherTypes: ets,
