@@ -123,7 +123,11 @@ func UDPChecksumOK(b []byte, in *Info) bool {
 	if stored == 0 {
 		return in.IPVersion == 4
 	}
-	sum := sum16(sum16(0, in.SrcIP(b)), in.DstIP(b))
+	dst := in.DstIP(b)
+	if in.finalDst != 0 {
+		dst = b[in.finalDst : in.finalDst+16]
+	}
+	sum := sum16(sum16(0, in.SrcIP(b)), dst)
 	sum += uint64(ProtoUDP) + uint64(len(u))
 	return fold(sum16(sum, u)) == 0xffff
 }

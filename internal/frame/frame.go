@@ -105,6 +105,8 @@ type Info struct {
 	DstPort    uint16
 	Payload    int // offset of the UDP payload
 	PayloadEnd int // end of the UDP payload, by the UDP length field
+
+	finalDst int // offset of an IPv6 routing header's final destination, or 0
 }
 
 // VLANs returns the frame's VLAN stack with PCP and DEI, outermost first.
@@ -253,9 +255,41 @@ func (in *Info) parseIPv6(b []byte) error {
 		if off+n > in.End {
 			return ErrBadIPv6
 		}
+		if next == ip6Routing {
+			in.finalDst = finalDestination(b[off : off+n])
+			if in.finalDst != 0 {
+				in.finalDst += off
+			}
+		}
 		next = b[off]
 		off += n
 	}
+}
+
+// finalDestination returns the offset, within routing header h, of the
+// address that is the packet's final destination while segments are left
+// (RFC 8200 §8.1: the upper-layer checksum uses it), or 0 when the IPv6
+// header's destination is final or the routing type is not known.
+func finalDestination(h []byte) int {
+	if len(h) < 8 || h[3] == 0 { // no segments left: the destination is final
+		return 0
+	}
+	addrs := (len(h) - 8) / 16
+	switch h[2] {
+	case 0: // type 0 (deprecated): the last address of the list
+		if addrs > 0 {
+			return 8 + (addrs-1)*16
+		}
+	case 2: // type 2 (Mobile IPv6): the home address
+		if addrs == 1 {
+			return 8
+		}
+	case 4: // segment routing: Segment List[0] is the last segment
+		if addrs > 0 {
+			return 8
+		}
+	}
+	return 0
 }
 
 func (in *Info) parseL4(b []byte) error {
