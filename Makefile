@@ -25,6 +25,8 @@ FUZZTIME ?= 10s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/frame/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseVLANs$$' -fuzztime $(FUZZTIME) ./internal/frame/
+	$(GO) test -run '^$$' -fuzz '^FuzzPutUDP$$' -fuzztime $(FUZZTIME) ./internal/frame/
+	$(GO) test -run '^$$' -fuzz '^FuzzOpenOffline$$' -fuzztime $(FUZZTIME) ./pcapio/
 
 demo:
 	$(GO) run ./cmd/etherconn demo
