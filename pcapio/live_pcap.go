@@ -194,13 +194,13 @@ func (l *Live) ReadFrame(b []byte) (int, error) {
 // frame longer than the interface accepts gives an error satisfying
 // errors.Is(err, backend.ErrFrameTooLong).
 func (l *Live) WriteFrame(frame []byte) error {
-	if len(frame) < backend.MinFrameLen {
-		return backend.ErrFrameTooShort
-	}
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if l.closed.Load() {
 		return l.errClosed
+	}
+	if len(frame) < backend.MinFrameLen {
+		return backend.ErrFrameTooShort
 	}
 	if err := l.h.WritePacketData(frame); err != nil {
 		if strings.Contains(err.Error(), "Message too long") {

@@ -2,6 +2,7 @@ package pcapio
 
 import (
 	"bufio"
+	"compress/flate"
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
@@ -129,8 +130,8 @@ func newOffline(r io.Reader, name string, closer io.Closer, opts OfflineOptions)
 	br := bufio.NewReaderSize(r, 64<<10)
 	magic, err := br.Peek(4)
 	if len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		gz, err := gzip.NewReader(br)
-		if err != nil {
+		var gz *gzip.Reader
+		if gz, err = gzip.NewReader(br); err != nil {
 			return nil, fmt.Errorf("pcapio: %s: %w: bad gzip header: %w", name, ErrBadFile, err)
 		}
 		br = bufio.NewReaderSize(gz, 64<<10)
@@ -142,6 +143,8 @@ func newOffline(r io.Reader, name string, closer io.Closer, opts OfflineOptions)
 			return nil, fmt.Errorf("pcapio: %s: %w: empty file", name, ErrBadFile)
 		case err == io.EOF:
 			return nil, fmt.Errorf("pcapio: %s: %w: too short for a file header", name, ErrBadFile)
+		case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, gzip.ErrChecksum) || errors.As(err, new(flate.CorruptInputError)):
+			return nil, fmt.Errorf("pcapio: %s: %w: corrupt gzip: %w", name, ErrBadFile, err)
 		default:
 			return nil, fmt.Errorf("pcapio: %s: %w", name, err)
 		}
@@ -288,6 +291,9 @@ func (o *Offline) fetch() error {
 	}
 	data, ts, err := o.nextRecord()
 	if err != nil {
+		if o.closed.Load() {
+			return o.errClosed // the file was closed under the read
+		}
 		o.readErr = err
 		return err
 	}
@@ -427,13 +433,15 @@ func (o *Offline) Close() error {
 	o.closeOnce.Do(func() {
 		o.closed.Store(true)
 		close(o.done)
-		o.readMu.Lock()
 		var errs []error
+		// Close the file before taking the read lock: a reader blocked in
+		// the file (a FIFO, stdin) holds the lock and is unblocked by this.
 		if o.closer != nil {
 			if cerr := o.closer.Close(); cerr != nil {
 				errs = append(errs, fmt.Errorf("pcapio: %s: close: %w", o.name, cerr))
 			}
 		}
+		o.readMu.Lock() // wait for a read in progress to finish
 		o.readMu.Unlock()
 		if o.sink != nil {
 			errs = append(errs, o.sink.close())

@@ -60,7 +60,8 @@ type RecorderOptions struct {
 // Written frames are recorded when they are handed to the inner PacketIO,
 // before it sends them, so a reply never appears in the file before the
 // frame that caused it; a write the inner PacketIO then fails is still in
-// the file. A frame read with backend.ErrTruncated is recorded as truncated.
+// the file. A frame read with backend.ErrTruncated is recorded as the bytes
+// read: the PacketIO does not tell its original length.
 //
 // A failure to write the file does not disturb the data path: recording
 // stops, the error is kept, and Err and Close return it.
