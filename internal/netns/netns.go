@@ -74,6 +74,10 @@ func (o *Options) orDefault() Options {
 	return *o
 }
 
+const namePrefix = "ecn-"
+
+var reapOnce sync.Once
+
 // NS is a named network namespace that lives until the test ends.
 type NS struct {
 	// Name is the namespace's name, as in ip netns list.
@@ -90,7 +94,11 @@ func New(t testing.TB, opt *Options) *NS {
 	t.Helper()
 	Require(t)
 	o := opt.orDefault()
-	name := "ecn-" + randomHex(4)
+	reapOnce.Do(reapStale)
+	// The creating process's PID is in the name, so that namespaces left by
+	// a test binary that was killed (a -timeout panic skips t.Cleanup) can
+	// be told apart and removed by the next run.
+	name := fmt.Sprintf("%s%d-%s", namePrefix, os.Getpid(), randomHex(3))
 	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
 		t.Fatalf("netns: ip netns add %s: %v: %s", name, err, bytes.TrimSpace(out))
 	}
