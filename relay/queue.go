@@ -7,6 +7,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/etherconn/etherconn/internal/deadline"
 )
 
 // minQueueCap is the size of the ring a queue keeps inline: endpoints start
@@ -37,7 +39,7 @@ type Queue struct {
 	small   [minQueueCap]*Packet
 	notify  chan struct{} // capacity 1, made when a reader first waits
 	ended   error         // set when the input ended; readers drain first
-	dl      deadline
+	dl      deadline.Read
 }
 
 // Init prepares q to hold up to limit packets; a limit below 1 makes a
@@ -146,7 +148,7 @@ func (q *Queue) Pop() (*Packet, error) {
 		switch {
 		case q.closed: // before the deadline, as net.Conn does
 			err = net.ErrClosed
-		case q.dl.exceeded():
+		case q.dl.Exceeded():
 			err = timeoutError
 		case q.n > 0:
 			p = q.popLocked()
@@ -162,7 +164,7 @@ func (q *Queue) Pop() (*Packet, error) {
 			q.mu.Unlock()
 			select {
 			case <-ch:
-			case <-q.dl.wait():
+			case <-q.dl.Wait():
 			}
 			continue
 		}
@@ -214,7 +216,7 @@ func (q *Queue) TryPop() *Packet {
 // none, a time in the past makes Pop fail at once, and a new deadline
 // applies to a Pop already blocked.
 func (q *Queue) SetReadDeadline(t time.Time) {
-	if q.dl.set(t) {
+	if q.dl.Set(t) {
 		q.wake() // readers already waiting do not know the new channel
 	}
 }
@@ -252,6 +254,6 @@ func (q *Queue) Close() {
 	for _, p := range drop {
 		p.Release()
 	}
-	q.dl.stop()
+	q.dl.Stop()
 	send(ch)
 }

@@ -416,10 +416,10 @@ func TestDeadlineStaleTimer(t *testing.T) {
 		q.SetReadDeadline(time.Now().Add(time.Duration(i%50) * time.Microsecond))
 		time.Sleep(time.Duration(i%7) * 10 * time.Microsecond)
 		q.SetReadDeadline(time.Now().Add(time.Hour))
-		require.False(t, q.dl.exceeded(), "iteration %d", i)
+		require.False(t, q.dl.Exceeded(), "iteration %d", i)
 	}
 	time.Sleep(2 * time.Millisecond) // let any stale timer run
-	require.False(t, q.dl.exceeded())
+	require.False(t, q.dl.Exceeded())
 
 	q.SetReadDeadline(time.Now().Round(0).Add(10 * time.Millisecond)) // wall clock only
 	ch := popAsync(q.Pop)

@@ -1,6 +1,8 @@
-// Package deadline holds the write deadline that etherconn and rudp share.
-// Writes never wait for a receiver, so a write deadline only has to answer
-// "has it passed?" — without a lock or an allocation per write.
+// Package deadline is the one place for net.Conn-style deadlines: Read, the
+// read deadline a blocked reader waits on (relay.Queue), and Write, the
+// write deadline etherconn and rudp check. Writes never wait for a
+// receiver, so a write deadline only has to answer "has it passed?" —
+// without a lock or an allocation per write.
 package deadline
 
 import (

@@ -1,20 +1,20 @@
-package relay
+package deadline
 
 import (
 	"sync"
 	"time"
 )
 
-// deadline is a net.Conn-style deadline that a blocked reader can wait on,
+// Read is a net.Conn-style read deadline that a blocked reader can wait on,
 // following net.Pipe: its channel is closed when the deadline passes, and
 // setting a new deadline before then keeps the channel, so a read already
 // blocked sees the new deadline. The channel is made at the first Set, so an
-// endpoint that never uses deadlines pays nothing; set reports when it made a
+// endpoint that never uses deadlines pays nothing; Set reports when it made a
 // new channel so the owner can wake readers that wait without one. One timer
 // is made at the first future deadline and re-armed after, so neither a read
 // nor setting a deadline allocates (a new channel is made only after one
 // expired).
-type deadline struct {
+type Read struct {
 	mu     sync.Mutex
 	timer  *time.Timer   // nil until the first future deadline
 	when   time.Time     // the deadline the timer is armed for; zero: none
@@ -33,7 +33,7 @@ func isClosed(c chan struct{}) bool {
 // fire is the timer's function. A timer that fires for a deadline since
 // moved or cleared (Stop came too late) finds when changed and does nothing
 // or waits again.
-func (d *deadline) fire() {
+func (d *Read) fire() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.when.IsZero() || isClosed(d.cancel) {
@@ -47,9 +47,9 @@ func (d *deadline) fire() {
 	close(d.cancel)
 }
 
-// set arms the deadline at t (zero: no deadline) and reports whether a new
+// Set arms the deadline at t (zero: no deadline) and reports whether a new
 // channel was made.
-func (d *deadline) set(t time.Time) (newChan bool) {
+func (d *Read) Set(t time.Time) (newChan bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.timer != nil {
@@ -80,23 +80,23 @@ func (d *deadline) set(t time.Time) (newChan bool) {
 	return newChan
 }
 
-// wait returns the channel closed when the deadline passes; nil (never
+// Wait returns the channel closed when the deadline passes; nil (never
 // ready) when no deadline was ever set.
-func (d *deadline) wait() <-chan struct{} {
+func (d *Read) Wait() <-chan struct{} {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.cancel
 }
 
-// exceeded reports whether the deadline has passed.
-func (d *deadline) exceeded() bool {
+// Exceeded reports whether the deadline has passed.
+func (d *Read) Exceeded() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.cancel != nil && isClosed(d.cancel)
 }
 
-// stop disarms the timer so that nothing is left pending after Close.
-func (d *deadline) stop() {
+// Stop disarms the timer so that nothing is left pending after Close.
+func (d *Read) Stop() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.timer != nil {
