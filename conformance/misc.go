@@ -28,18 +28,22 @@ func (s *suite) testMalformed(t *testing.T) {
 	const ip = frame.EthernetLen
 
 	fiveTags := rawFrame(testMAC(2), testMAC(1), frame.VLANs{{ID: 1}, {ID: 2}, {ID: 3}, {ID: 4}}, 0x8100, 40)
+	// The shortest tagged frame a Linux receiver passes on: a tag, the
+	// inner EtherType (IPv4) and 2 bytes of a header that needs 20.
+	shortTagged := rawFrame(testMAC(2), testMAC(1), frame.VLANs{{ID: 100}}, frame.EtherTypeIPv4, 2)
 	mutate := func(f func(b []byte) []byte) []byte { return f(append([]byte(nil), good...)) }
 	// A frame cut inside its VLAN tag is left to the relay's own tests: a
 	// Linux receiver drops tagged frames shorter than 20 bytes before any
 	// packet socket sees them.
 	cases := map[string][]byte{
-		"five-tags":    fiveTags,
-		"ipv4-short":   mutate(func(b []byte) []byte { return b[:ip+10] }),
-		"ipv4-ihl":     mutate(func(b []byte) []byte { b[ip] = 0x4f; return b }),
-		"ipv4-version": mutate(func(b []byte) []byte { b[ip] = 0x55; return b }),
-		"ipv4-total":   mutate(func(b []byte) []byte { b[ip+2], b[ip+3] = 0xff, 0xff; return b }),
-		"udp-length":   mutate(func(b []byte) []byte { b[ip+24], b[ip+25] = 0xff, 0x00; return b }),
-		"udp-short":    mutate(func(b []byte) []byte { b[ip+24], b[ip+25] = 0, 4; return b }),
+		"tag-then-2-bytes": shortTagged,
+		"five-tags":        fiveTags,
+		"ipv4-short":       mutate(func(b []byte) []byte { return b[:ip+10] }),
+		"ipv4-ihl":         mutate(func(b []byte) []byte { b[ip] = 0x4f; return b }),
+		"ipv4-version":     mutate(func(b []byte) []byte { b[ip] = 0x55; return b }),
+		"ipv4-total":       mutate(func(b []byte) []byte { b[ip+2], b[ip+3] = 0xff, 0xff; return b }),
+		"udp-length":       mutate(func(b []byte) []byte { b[ip+24], b[ip+25] = 0xff, 0x00; return b }),
+		"udp-short":        mutate(func(b []byte) []byte { b[ip+24], b[ip+25] = 0, 4; return b }),
 	}
 	before := rb.Stats().Malformed
 	for name, f := range cases {
