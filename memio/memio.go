@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/etherconn/etherconn/backend"
+	"github.com/etherconn/etherconn/internal/deadline"
 )
 
 // DefaultQueueLen is the receive queue length, in frames, used when
@@ -120,6 +122,7 @@ type FaultStats struct {
 var (
 	errReadClosed = fmt.Errorf("memio: read: %w", net.ErrClosed)
 	errTruncated  = fmt.Errorf("memio: read: %w", backend.ErrTruncated)
+	errTimeout    = fmt.Errorf("memio: read: %w", os.ErrDeadlineExceeded)
 )
 
 var (
@@ -131,12 +134,14 @@ var (
 
 // Port is one end of a Pipe or one port of a Switch. It implements
 // backend.PacketIO, backend.BatchReader, backend.BatchWriter and
-// backend.StatsReporter, and is safe for one reader and any number of
-// concurrent writers.
+// backend.StatsReporter, has net.Conn-style read deadlines, and is safe for
+// one reader and any number of concurrent writers.
 type Port struct {
 	maxLen int
 	rx     chan *frame
 	done   chan struct{} // closed by Close to wake a blocked reader
+	dl     deadline.Read
+	dlNew  chan struct{} // capacity 1: wakes a read waiting on an old deadline channel
 	closed atomic.Bool
 	once   sync.Once
 
@@ -156,6 +161,7 @@ func newPort(cfg Config, stream uint64) *Port {
 		maxLen: cfg.MaxFrameLen,
 		rx:     make(chan *frame, cfg.QueueLen),
 		done:   make(chan struct{}),
+		dlNew:  make(chan struct{}, 1),
 	}
 	p.in = newLink(p, cfg.Faults, stream)
 	return p
@@ -185,11 +191,9 @@ func (p *Port) ReadFrame(b []byte) (int, error) {
 	if p.closed.Load() {
 		return 0, errReadClosed
 	}
-	var f *frame
-	select {
-	case f = <-p.rx:
-	case <-p.done:
-		return 0, errReadClosed
+	f, err := p.next()
+	if err != nil {
+		return 0, err
 	}
 	n := copy(b, f.buf)
 	full := len(f.buf)
@@ -200,6 +204,47 @@ func (p *Port) ReadFrame(b []byte) (int, error) {
 		return n, errTruncated
 	}
 	return n, nil
+}
+
+// next waits for a frame, Close or the read deadline.
+func (p *Port) next() (*frame, error) {
+	select {
+	case f := <-p.rx: // a frame already queued wins over the deadline
+		return f, nil
+	default:
+	}
+	for {
+		if p.dl.Exceeded() {
+			return nil, errTimeout
+		}
+		select {
+		case f := <-p.rx:
+			return f, nil
+		case <-p.done:
+			return nil, errReadClosed
+		case <-p.dl.Wait():
+			return nil, errTimeout
+		case <-p.dlNew: // the deadline channel this read waits on was replaced
+		}
+	}
+}
+
+// SetReadDeadline sets the deadline for ReadFrame and ReadFrames, as
+// net.Conn does: a read past it fails with an error wrapping
+// os.ErrDeadlineExceeded and the port stays usable, zero means none, and a
+// new deadline applies to a read already blocked. The relay uses it to let a
+// blocked endpoint reader read the port itself.
+func (p *Port) SetReadDeadline(t time.Time) error {
+	if p.closed.Load() {
+		return errReadClosed
+	}
+	if p.dl.Set(t) {
+		select {
+		case p.dlNew <- struct{}{}:
+		default:
+		}
+	}
+	return nil
 }
 
 // ReadFrames implements backend.BatchReader. It blocks until at least one
@@ -215,11 +260,9 @@ func (p *Port) ReadFrames(bufs [][]byte, lens []int) (int, error) {
 	if limit == 0 {
 		return 0, nil
 	}
-	var f *frame
-	select {
-	case f = <-p.rx:
-	case <-p.done:
-		return 0, errReadClosed
+	f, err := p.next()
+	if err != nil {
+		return 0, err
 	}
 	var bytes uint64
 	n := 0
@@ -319,6 +362,7 @@ func (p *Port) Close() error {
 	p.once.Do(func() {
 		p.closed.Store(true)
 		close(p.done)
+		p.dl.Stop()
 		p.in.close()
 		if p.sw != nil {
 			p.sw.remove(p)

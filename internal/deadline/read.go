@@ -88,6 +88,14 @@ func (d *Read) Wait() <-chan struct{} {
 	return d.cancel
 }
 
+// When returns the deadline still to come; zero when none is set or it
+// has passed.
+func (d *Read) When() time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.when
+}
+
 // Exceeded reports whether the deadline has passed.
 func (d *Read) Exceeded() bool {
 	d.mu.Lock()
