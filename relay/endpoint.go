@@ -36,9 +36,10 @@ type EndpointConfig struct {
 // Handler lets a protocol layer take packets before they reach the
 // endpoint's queue. Handle must not block; it reports whether it consumed p
 // (calling p.Retain to keep it). Returning false queues p on the endpoint as
-// usual. Handle runs on the relay's read loop and, with Config.Hairpin, also
-// on any goroutine that sends a frame to the endpoint, so it must be safe
-// for concurrent use. It runs without the relay's lock held, so it may send
+// usual. Handle runs on whichever goroutine reads the PacketIO (the read
+// loop, or a blocked reader of any endpoint: see "Reader-led receive") and,
+// with Config.Hairpin, also on any goroutine that sends a frame to the
+// endpoint, so it must be safe for concurrent use. It runs without the relay's lock held, so it may send
 // and close endpoints; it may run once more for a packet routed just before
 // its endpoint was closed.
 type Handler interface {
@@ -187,6 +188,7 @@ func (r *Relay) newEndpoint(cfg EndpointConfig) *Endpoint {
 	}
 	ep := &Endpoint{r: r, cfg: cfg}
 	ep.q.Init(cfg.QueueLen)
+	ep.q.SetSource(r)
 	return ep
 }
 

@@ -40,6 +40,9 @@ type Queue struct {
 	notify  chan struct{} // capacity 1, made when a reader first waits
 	ended   error         // set when the input ended; readers drain first
 	dl      deadline.Read
+	src     *Relay // whose PacketIO a reader may read itself (lead.go)
+	leading bool   // a reader of q is reading the PacketIO now
+	kicked  bool   // and something it must see happened meanwhile
 }
 
 // Init prepares q to hold up to limit packets; a limit below 1 makes a
@@ -48,30 +51,78 @@ func (q *Queue) Init(limit int) {
 	q.limit = int32(max(0, min(limit, 1<<30)))
 }
 
-// wakeLocked returns the channel to signal if a reader waits, else nil;
-// signalling outside the lock keeps the critical section short, and not
-// signalling at all when nobody waits keeps the channel out of the cache.
-func (q *Queue) wakeLocked() chan struct{} {
-	if q.waiters > 0 {
-		return q.notify
-	}
-	return nil
+// SetSource names the relay whose frames fill q, for a queue that a
+// protocol layer fills from a Handler (endpoint queues have it already).
+// A reader that finds q empty may then read the relay's PacketIO itself, for
+// every endpoint, rather than wait for the relay's read loop to hand it a
+// frame: a lone request/response then needs no goroutine handoff. Call it
+// before the first Pop.
+func (q *Queue) SetSource(r *Relay) { q.src = r }
+
+// wake is what to signal after a change to q: the channel if a reader
+// waits (signalling outside the lock keeps the critical section short, and
+// not signalling when nobody waits keeps the channel out of the cache), and
+// a kick if q's reader is busy reading the PacketIO.
+type wake struct {
+	ch   chan struct{}
+	kick *Relay
 }
 
-func send(ch chan struct{}) {
-	if ch != nil {
+func (q *Queue) wakeLocked() wake {
+	var w wake
+	if q.waiters > 0 {
+		w.ch = q.notify
+	}
+	if q.leading && !q.kicked {
+		q.kicked = true
+		w.kick = q.src
+	}
+	return w
+}
+
+func (w wake) send() {
+	if w.ch != nil {
 		select {
-		case ch <- struct{}{}:
+		case w.ch <- struct{}{}:
 		default:
 		}
+	}
+	if w.kick != nil {
+		w.kick.kick()
 	}
 }
 
 func (q *Queue) wake() {
 	q.mu.Lock()
-	ch := q.wakeLocked()
+	w := q.wakeLocked()
 	q.mu.Unlock()
-	send(ch)
+	w.send()
+}
+
+// startLeading reports whether q's reader should read the PacketIO now:
+// nothing it waits for has happened. It then marks q as leading, so that
+// what happens next kicks the read.
+func (q *Queue) startLeading() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.n > 0 || q.closed || q.ended != nil || q.dl.Exceeded() {
+		return false
+	}
+	q.leading, q.kicked = true, false
+	return true
+}
+
+// kickedNow reports whether q was kicked since it started leading.
+func (q *Queue) kickedNow() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.kicked
+}
+
+func (q *Queue) stopLeading() {
+	q.mu.Lock()
+	q.leading, q.kicked = false, false
+	q.mu.Unlock()
 }
 
 // Push adds p, retaining it, and reports whether there was room. A closed
@@ -90,9 +141,9 @@ func (q *Queue) Push(p *Packet) bool {
 	p.Retain()
 	q.ring[(int(q.head)+int(q.n))%len(q.ring)] = p
 	q.n++
-	ch := q.wakeLocked()
+	w := q.wakeLocked()
 	q.mu.Unlock()
-	send(ch)
+	w.send()
 	return true
 }
 
@@ -134,7 +185,7 @@ var timeoutError error = os.ErrDeadlineExceeded
 // (net.ErrClosed) or the input ended and the queue is drained (an error
 // wrapping ErrInputEnded). The caller owns the returned packet's reference.
 func (q *Queue) Pop() (*Packet, error) {
-	waiting := false
+	waiting, mayLead := false, true
 	for {
 		q.mu.Lock()
 		if waiting {
@@ -154,6 +205,10 @@ func (q *Queue) Pop() (*Packet, error) {
 			p = q.popLocked()
 		case q.ended != nil:
 			err = q.ended
+		case mayLead && q.src != nil && q.src.tryLead():
+			q.mu.Unlock()
+			mayLead = q.src.lead(q)
+			continue
 		default:
 			if q.notify == nil {
 				q.notify = make(chan struct{}, 1)
@@ -162,20 +217,27 @@ func (q *Queue) Pop() (*Packet, error) {
 			waiting = true
 			ch := q.notify
 			q.mu.Unlock()
+			if q.src != nil {
+				q.src.parked(q)
+			}
 			select {
 			case <-ch:
 			case <-q.dl.Wait():
 			}
+			if q.src != nil {
+				q.src.unparked()
+			}
+			mayLead = true
 			continue
 		}
 		// Pass the wake-up on: another reader may wait for the same news
 		// (close, deadline, end) or for the packets still queued.
-		var ch chan struct{}
+		var w wake
 		if p == nil || q.n > 0 {
-			ch = q.wakeLocked()
+			w = q.wakeLocked()
 		}
 		q.mu.Unlock()
-		send(ch)
+		w.send()
 		return p, err
 	}
 }
@@ -218,7 +280,15 @@ func (q *Queue) TryPop() *Packet {
 func (q *Queue) SetReadDeadline(t time.Time) {
 	if q.dl.Set(t) {
 		q.wake() // readers already waiting do not know the new channel
+		return
 	}
+	q.mu.Lock()
+	var w wake
+	if q.leading && !q.kicked { // it armed the PacketIO with the old deadline
+		q.kicked, w.kick = true, q.src
+	}
+	q.mu.Unlock()
+	w.send()
 }
 
 // End marks the input as ended with err: readers drain what is queued, then
@@ -231,9 +301,9 @@ func (q *Queue) End(err error) {
 		}
 		q.ended = err
 	}
-	ch := q.wakeLocked()
+	w := q.wakeLocked()
 	q.mu.Unlock()
-	send(ch)
+	w.send()
 }
 
 // Close drops what is queued and unblocks readers with net.ErrClosed. It is
@@ -249,11 +319,11 @@ func (q *Queue) Close() {
 	for q.n > 0 {
 		drop = append(drop, q.popLocked())
 	}
-	ch := q.wakeLocked()
+	w := q.wakeLocked()
 	q.mu.Unlock()
 	for _, p := range drop {
 		p.Release()
 	}
 	q.dl.Stop()
-	send(ch)
+	w.send()
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -68,7 +67,7 @@ type Relay struct {
 	closing bool
 	ended   error // why the read loop stopped, wrapped in ErrInputEnded
 
-	targets []target // the read loop's routing scratch space
+	rx rxState // who reads the PacketIO, and its buffers (lead.go)
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -79,7 +78,7 @@ type Relay struct {
 type counters struct {
 	framesIn, bytesIn, framesOut, bytesOut   atomic.Uint64
 	delivered, misses, malformed, queueDrops atomic.Uint64
-	writeErrors, hairpinned                  atomic.Uint64
+	writeErrors, hairpinned, readerFrames    atomic.Uint64
 }
 
 // Stats are a relay's counters.
@@ -94,6 +93,10 @@ type Stats struct {
 	QueueDrops  uint64 // deliveries dropped because an endpoint's queue was full
 	WriteErrors uint64 // frames the PacketIO refused to write
 	Hairpinned  uint64 // frames sent that were delivered locally (Config.Hairpin)
+	// ReaderFrames counts the frames of FramesIn that a blocked endpoint
+	// reader read from the PacketIO itself, not the read loop (see
+	// "Reader-led receive" in the package documentation).
+	ReaderFrames uint64
 	// Backend holds the PacketIO's own counters when it reports them.
 	Backend backend.Stats
 }
@@ -114,6 +117,7 @@ func New(pio backend.PacketIO, cfg Config) *Relay {
 		done: make(chan struct{}),
 	}
 	r.bw, _ = pio.(backend.BatchWriter)
+	r.initRx()
 	go r.run()
 	return r
 }
@@ -126,6 +130,7 @@ func (r *Relay) Stats() Stats {
 		Delivered: r.st.delivered.Load(), Misses: r.st.misses.Load(),
 		Malformed: r.st.malformed.Load(), QueueDrops: r.st.queueDrops.Load(),
 		WriteErrors: r.st.writeErrors.Load(), Hairpinned: r.st.hairpinned.Load(),
+		ReaderFrames: r.st.readerFrames.Load(),
 	}
 	if sr, ok := r.pio.(backend.StatsReporter); ok {
 		s.Backend = sr.Stats()
@@ -156,6 +161,7 @@ func (r *Relay) Close() error {
 		if err := r.pio.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 			r.closeErr = fmt.Errorf("relay: close: %w", err)
 		}
+		r.wakeLoop() // the loop may wait for a reader's token
 		<-r.done
 		for _, ep := range eps {
 			ep.closed.Store(true)
@@ -175,12 +181,8 @@ func (r *Relay) endpointsLocked() []*Endpoint {
 
 func (r *Relay) run() {
 	defer close(r.done)
-	var err error
-	if br, ok := r.pio.(backend.BatchReader); ok && r.cfg.BatchSize > 1 {
-		err = r.readBatches(br)
-	} else {
-		err = r.readFrames()
-	}
+	err := r.loop()
+	r.releaseRx()
 	r.mu.Lock()
 	if r.closing {
 		r.mu.Unlock()
@@ -194,25 +196,6 @@ func (r *Relay) run() {
 	}
 }
 
-func (r *Relay) readFrames() error {
-	p := getPacket()
-	defer func() { p.Release() }()
-	for {
-		n, err := r.pio.ReadFrame(p.buf[:backend.MaxFrameLen])
-		if err != nil {
-			if errors.Is(err, backend.ErrTruncated) {
-				r.st.framesIn.Add(1)
-				r.st.malformed.Add(1)
-				continue
-			}
-			return err
-		}
-		p.n = n
-		r.dispatch(p)
-		p = reusable(p)
-	}
-}
-
 // reusable returns p if nobody else kept it, else a fresh packet.
 func reusable(p *Packet) *Packet {
 	if p.refs.Load() == 1 {
@@ -220,53 +203,6 @@ func reusable(p *Packet) *Packet {
 	}
 	p.Release()
 	return getPacket()
-}
-
-func (r *Relay) readBatches(br backend.BatchReader) error {
-	n := r.cfg.BatchSize
-	pkts := make([]*Packet, n)
-	bufs := make([][]byte, n)
-	lens := make([]int, n)
-	for i := range pkts {
-		pkts[i] = getPacket()
-		bufs[i] = pkts[i].buf
-	}
-	defer func() {
-		for _, p := range pkts {
-			p.Release()
-		}
-	}()
-	good := make([]*Packet, 0, n)
-	for {
-		got, err := br.ReadFrames(bufs, lens)
-		good = good[:0]
-		for i := 0; i < got; i++ {
-			if lens[i] > backend.MaxFrameLen { // filled the spare byte: truncated
-				r.st.framesIn.Add(1)
-				r.st.malformed.Add(1)
-				continue
-			}
-			pkts[i].n = lens[i]
-			if r.parse(pkts[i]) {
-				good = append(good, pkts[i])
-			}
-		}
-		r.dispatchParsed(good)
-		for i := 0; i < got; i++ {
-			if q := reusable(pkts[i]); q != pkts[i] {
-				pkts[i], bufs[i] = q, q.buf
-			}
-		}
-		if err != nil && !errors.Is(err, backend.ErrTruncated) {
-			return err
-		}
-		if len(good) > 0 {
-			// The readers this batch woke wait in this P's run queue; while
-			// the backend has more frames the loop would not block and they
-			// would wait for preemption (10 ms) while their queues overflow.
-			runtime.Gosched()
-		}
-	}
 }
 
 // parse counts p in and parses it once; false means malformed.
@@ -304,7 +240,7 @@ func (r *Relay) dispatchParsed(ps []*Packet) {
 		return
 	}
 	var ends [DefaultBatchSize + 1]int32
-	ts := r.targets[:0]
+	ts := r.rx.targets[:0]
 	r.mu.RLock()
 	for i := 0; i < len(ps); i += DefaultBatchSize {
 		batch := ps[i:min(i+DefaultBatchSize, len(ps))]
@@ -330,7 +266,7 @@ func (r *Relay) dispatchParsed(ps []*Packet) {
 		ts = nil
 	}
 	clear(ts[:cap(ts)])
-	r.targets = ts[:0]
+	r.rx.targets = ts[:0]
 }
 
 func (r *Relay) deliverAll(ps []*Packet, ts []target, ends []int32) {

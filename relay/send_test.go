@@ -149,6 +149,9 @@ func TestCounters(t *testing.T) {
 	bytesOut += uint64(len(out[0]))
 
 	st := r.Stats()
+	// Who read a frame, the loop or a blocked reader, depends on timing.
+	assert.LessOrEqual(t, st.ReaderFrames, st.FramesIn)
+	st.ReaderFrames = 0
 	assert.Equal(t, Stats{
 		FramesIn: 4, BytesIn: bytesIn,
 		FramesOut: 5, BytesOut: bytesOut,

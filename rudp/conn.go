@@ -123,6 +123,7 @@ func New(ec *etherconn.Conn, cfg Config) (*Conn, error) {
 	c := &Conn{ec: ec, resolve: cfg.Resolve, local: local, ttl: cfg.TTL, tos: cfg.DSCP << 2,
 		v4: local.Addr().Is4(), acceptAny: cfg.AcceptAny}
 	c.q.Init(cfg.QueueLen)
+	c.q.SetSource(ec.Endpoint().Relay())
 	m := ec.Endpoint().LoadOrSetHandler(&mux{})
 	var ok bool
 	if c.m, ok = m.(*mux); !ok {

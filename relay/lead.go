@@ -1,0 +1,364 @@
+package relay
+
+import (
+	"errors"
+	"os"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/etherconn/etherconn/backend"
+)
+
+// Reader-led receive.
+//
+// One goroutine at a time reads the PacketIO: whoever holds the read token.
+// Usually that is the relay's read loop, which hands each frame to the
+// goroutine blocked in its endpoint's Queue.Pop. That handoff wakes a second
+// goroutine, and with an idle CPU a second OS thread, for every frame: a lone
+// request and its answer pay it on both sides (measured on a veth pair: 28 µs
+// round trip against the kernel's 22 µs). So when the backend can interrupt a
+// read with a deadline, a reader that would block takes the token instead and
+// reads the backend itself, dispatching what it gets to every endpoint as the
+// loop would; the frame it waits for then reaches it with no handoff at all.
+//
+// The loop stays the reader of last resort: it takes the token back when a
+// leading reader saw other readers waiting or a busy batch, or when nobody
+// has held the token for idleGrace (frames wait in the backend meanwhile). A
+// reader that blocks while the loop reads at a low rate with nobody else
+// waiting asks the loop to let go (a kick: the backend's read deadline set
+// in the past). Under load readers find frames queued or others waiting, so
+// nothing changes from the plain loop.
+
+// Read token holders.
+const (
+	leadNone   int32 = iota // nobody reads the backend: frames wait in it
+	leadLoop                // the relay's read loop reads
+	leadReader              // a reader blocked in Queue.Pop reads for all
+)
+
+// idleGrace is how long the token may stay unheld before the loop takes it
+// back. It bounds the extra delay of frames for endpoints nobody is reading
+// at that moment, and is long enough for a reader that answered a request to
+// be back for the next one.
+const idleGrace = 2 * time.Millisecond
+
+// readDeadliner is what reader-led receive needs of a backend: a read that a
+// deadline, also one set from another goroutine, interrupts.
+type readDeadliner interface {
+	SetReadDeadline(t time.Time) error
+}
+
+// aLongTimeAgo is a deadline in the past: it interrupts a blocked read.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// errStop reports a read not started because its holder must let go.
+var errStop = errors.New("relay: stop reading")
+
+// rxState is the receive side of a relay. The fields after the first block
+// belong to the token holder: only the goroutine holding the token touches
+// them, and passing the token (an atomic) orders their accesses.
+type rxState struct {
+	token    atomic.Int32
+	waiting  atomic.Int32 // readers parked in Pop on this relay's queues
+	lastGot  atomic.Int32 // frames in the loop's last read: a kick is for low rates
+	wantLead atomic.Bool  // a parked reader asked the loop to let go
+	kicks    atomic.Uint32
+	kicker   atomic.Pointer[Queue] // the reader that asked
+	failed   atomic.Bool           // the backend failed: only the loop reads now
+	releases atomic.Uint32         // times a reader let go of the token
+	loopWake chan struct{}         // capacity 1
+
+	rd        readDeadliner // nil: the backend has no deadlines, only the loop reads
+	br        backend.BatchReader
+	pkts      []*Packet
+	bufs      [][]byte
+	lens      []int
+	good      []*Packet
+	targets   []target  // routing scratch space
+	dlSet     time.Time // the backend's read deadline as last set
+	kicksSeen uint32
+	pending   error // a leading reader's read error, for the loop to end with
+}
+
+func (r *Relay) initRx() {
+	x := &r.rx
+	x.loopWake = make(chan struct{}, 1)
+	x.rd, _ = r.pio.(readDeadliner)
+	if br, ok := r.pio.(backend.BatchReader); ok && r.cfg.BatchSize > 1 {
+		x.br = br
+	}
+	n := 1
+	if x.br != nil {
+		n = r.cfg.BatchSize
+	}
+	x.pkts = make([]*Packet, n)
+	x.bufs = make([][]byte, n)
+	x.lens = make([]int, n)
+	x.good = make([]*Packet, 0, n)
+}
+
+func (r *Relay) wakeLoop() {
+	select {
+	case r.rx.loopWake <- struct{}{}:
+	default:
+	}
+}
+
+// kick interrupts the backend read in progress, if any. The holder re-arms
+// its deadline before the next read because kicks moved on.
+func (r *Relay) kick() {
+	r.rx.kicks.Add(1)
+	_ = r.rx.rd.SetReadDeadline(aLongTimeAgo)
+}
+
+func isTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
+
+// loop is the read loop: it reads whenever it holds the token and waits
+// while a reader leads. It returns the error that ended the input.
+//
+// While it waits it looks every idleGrace whether the token lies unheld
+// and nobody took or let go of it since the last look; then it takes it, so
+// frames for endpoints without a waiting reader wait at most 2·idleGrace.
+// It polls rather than have each leading reader arm a timer when letting go:
+// arming one on that path cost a measured 6 µs per round trip.
+func (r *Relay) loop() error {
+	x := &r.rx
+	var tick *time.Ticker
+	defer func() {
+		if tick != nil {
+			tick.Stop()
+		}
+	}()
+	for {
+		if x.token.CompareAndSwap(leadNone, leadLoop) {
+			if x.pending != nil {
+				return x.pending
+			}
+			if err := r.loopLead(); err != nil {
+				return err
+			}
+		}
+		if tick == nil {
+			tick = time.NewTicker(idleGrace)
+		} else {
+			tick.Reset(idleGrace)
+		}
+	wait:
+		seen := x.releases.Load()
+		select {
+		case <-x.loopWake:
+		case <-tick.C:
+			if x.token.Load() != leadNone || x.releases.Load() != seen {
+				goto wait
+			}
+		}
+		tick.Stop()
+	}
+}
+
+// loopLead reads until a reader asks for the token (then it lets go and
+// returns nil) or the backend fails (it keeps the token: nobody reads a
+// failed backend again).
+func (r *Relay) loopLead() error {
+	x := &r.rx
+	x.lastGot.Store(0)
+	for {
+		got, err := r.readOnce(time.Time{}, nil)
+		if err != nil && err != errStop && !isTimeout(err) {
+			return err
+		}
+		x.lastGot.Store(int32(got))
+		if x.wantLead.Load() {
+			x.wantLead.Store(false)
+			// A wake-up from before is no reason to come back.
+			select {
+			case <-x.loopWake:
+			default:
+			}
+			q := x.kicker.Swap(nil)
+			x.token.Store(leadNone)
+			if q != nil {
+				q.wake()
+			}
+			return nil
+		}
+		if got > 0 {
+			// The readers this batch woke wait in this P's run queue; while
+			// the backend has more frames the loop would not block and they
+			// would wait for preemption (10 ms) while their queues overflow.
+			runtime.Gosched()
+		}
+	}
+}
+
+// tryLead takes the token for a reader.
+func (r *Relay) tryLead() bool {
+	x := &r.rx
+	return x.rd != nil && !x.failed.Load() && x.token.CompareAndSwap(leadNone, leadReader)
+}
+
+// lead reads the backend for every endpoint until q has a packet or its
+// reader must return for another reason, then lets go of the token. It
+// reports whether the reader may lead again at once: not after the
+// backend's deadline fired before q's own (the reader then parks until q's
+// deadline channel closes).
+func (r *Relay) lead(q *Queue) (again bool) {
+	x := &r.rx
+	busy := false
+	for q.startLeading() {
+		t := q.dl.When()
+		got, err := r.readOnce(t, q)
+		if err != nil && err != errStop {
+			if !isTimeout(err) {
+				x.pending = err
+				x.failed.Store(true)
+				busy = true
+				break
+			}
+			if !t.IsZero() && !time.Now().Before(t) {
+				r.release(busy)
+				return false
+			}
+		}
+		r.st.readerFrames.Add(uint64(got))
+		if got > 1 {
+			busy = true
+		}
+		if got > 0 && q.Len() == 0 {
+			runtime.Gosched() // as in loopLead: let the readers it woke run
+		}
+	}
+	r.release(busy)
+	return true
+}
+
+// release lets go of a reader's token. The loop takes over at once when
+// others wait or the backend is busy or failed; otherwise only if nobody
+// takes the token within idleGrace (the loop's poll), so that a reader that
+// returns soon finds it free and the loop is not woken for nothing.
+func (r *Relay) release(busy bool) {
+	x := &r.rx
+	x.token.Store(leadNone)
+	x.releases.Add(1)
+	if busy || x.waiting.Load() > 0 || x.failed.Load() {
+		r.wakeLoop()
+	}
+}
+
+// parked is called by a reader about to wait in Pop on q; unparked when
+// it stops waiting.
+func (r *Relay) parked(q *Queue) {
+	x := &r.rx
+	if x.rd == nil {
+		return
+	}
+	n := x.waiting.Add(1)
+	switch x.token.Load() {
+	case leadNone:
+		r.wakeLoop() // a leader let go just now, without seeing this reader
+	case leadLoop:
+		if n == 1 && x.lastGot.Load() <= 1 && !x.failed.Load() && x.kicker.CompareAndSwap(nil, q) {
+			x.wantLead.Store(true)
+			r.kick()
+		}
+	}
+}
+
+func (r *Relay) unparked() {
+	if r.rx.rd != nil {
+		r.rx.waiting.Add(-1)
+	}
+}
+
+// readOnce reads one batch with the backend's read deadline at t (zero:
+// none) and dispatches it. q is the leading reader's queue, nil for the
+// loop. A kick that came before the deadline was armed is seen by the check
+// after it (errStop); one that comes later interrupts the read.
+func (r *Relay) readOnce(t time.Time, q *Queue) (int, error) {
+	x := &r.rx
+	if x.rd != nil {
+		if k := x.kicks.Load(); t != x.dlSet || k != x.kicksSeen {
+			x.kicksSeen = k
+			if err := x.rd.SetReadDeadline(t); err != nil {
+				if q != nil {
+					q.stopLeading()
+				}
+				return 0, err
+			}
+			x.dlSet = t
+			// Arming may have overwritten a kick's deadline; the kick's
+			// flag was set before, so it shows here. Without arming, a
+			// kick's deadline stays and interrupts the read.
+			if (q == nil && x.wantLead.Load()) || (q != nil && q.kickedNow()) {
+				if q != nil {
+					q.stopLeading()
+				}
+				return 0, errStop
+			}
+		}
+	}
+	got, err := r.readBackend()
+	if q != nil {
+		q.stopLeading() // before dispatch: pushing to q must not kick
+	}
+	x.good = x.good[:0]
+	for i := 0; i < got; i++ {
+		p := x.pkts[i]
+		if x.lens[i] > backend.MaxFrameLen { // filled the spare byte: truncated
+			r.st.framesIn.Add(1)
+			r.st.malformed.Add(1)
+			continue
+		}
+		p.n = x.lens[i]
+		if r.parse(p) {
+			x.good = append(x.good, p)
+		}
+	}
+	r.dispatchParsed(x.good)
+	for i := 0; i < got; i++ {
+		if p := reusable(x.pkts[i]); p != x.pkts[i] {
+			x.pkts[i], x.bufs[i] = p, p.buf
+		}
+	}
+	if err != nil && errors.Is(err, backend.ErrTruncated) {
+		err = nil
+	}
+	return got, err
+}
+
+// readBackend fills x.pkts from the backend, in one call when it reads
+// batches. A frame that did not fit is reported with its length past
+// MaxFrameLen.
+func (r *Relay) readBackend() (int, error) {
+	x := &r.rx
+	if x.pkts[0] == nil {
+		for i := range x.pkts {
+			x.pkts[i] = getPacket()
+			x.bufs[i] = x.pkts[i].buf
+		}
+	}
+	if x.br != nil {
+		return x.br.ReadFrames(x.bufs, x.lens)
+	}
+	n, err := r.pio.ReadFrame(x.bufs[0][:backend.MaxFrameLen])
+	switch {
+	case err == nil:
+		x.lens[0] = n
+		return 1, nil
+	case errors.Is(err, backend.ErrTruncated):
+		x.lens[0] = backend.MaxFrameLen + 1
+		return 1, nil
+	}
+	return 0, err
+}
+
+// releaseRx returns the read buffers to the pool once the loop has ended.
+func (r *Relay) releaseRx() {
+	for i, p := range r.rx.pkts {
+		if p != nil {
+			p.Release()
+			r.rx.pkts[i] = nil
+		}
+	}
+}
