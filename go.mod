@@ -3,6 +3,7 @@ module github.com/etherconn/etherconn
 go 1.26.8
 
 require (
+	github.com/cilium/ebpf v0.22.0
 	github.com/gopacket/gopacket v1.7.7
 	github.com/mdlayher/packet v1.2.0
 	github.com/stretchr/testify v1.12.1

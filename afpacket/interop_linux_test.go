@@ -3,6 +3,7 @@
 package afpacket_test
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net"
 	"net/netip"
@@ -107,9 +108,12 @@ func newEmulatedHost(t *testing.T, link *netns.Link, mac net.HardwareAddr, vlans
 // socket on one end of a veth pair and a rudp.Conn on the other end whose
 // MAC and IP exist on no interface. The kernel side has the address and a
 // permanent neighbour entry for the emulated MAC; the emulated side's
-// resolver returns the kernel interface's MAC. IPv4 and IPv6, untagged, over
-// a kernel 802.1Q sub-interface and over 802.1ad+802.1Q sub-interfaces (the
-// last two skip on kernels without CONFIG_VLAN_8021Q).
+// resolver returns the kernel interface's MAC. IPv4 and IPv6, untagged, and
+// with the kernel on an 802.1Q and on 802.1ad+802.1Q VLAN stacks, each made
+// two ways: real sub-interfaces (these skip on kernels without
+// CONFIG_VLAN_8021Q) and eBPF tagging of the plain veth end with
+// netns.TagVLANs ("/tcx"; these skip without TCX), so that the VLAN paths
+// run on such kernels too.
 func TestRUDPKernelInterop(t *testing.T) {
 	netns.Require(t)
 	t.Parallel()
@@ -127,19 +131,32 @@ func TestRUDPKernelInterop(t *testing.T) {
 	for _, stack := range []struct {
 		name  string
 		vlans etherconn.VLANs
+		// tcx puts the tags on with netns.TagVLANs instead of
+		// sub-interfaces.
+		tcx bool
 	}{
-		{"untagged", nil},
-		{"vlan100", etherconn.VLANs{{ID: 100}}},
-		{"qinq10.20", etherconn.VLANs{{TPID: 0x88a8, ID: 10}, {ID: 20}}},
+		{"untagged", nil, false},
+		{"vlan100", etherconn.VLANs{{ID: 100}}, false},
+		{"qinq10.20", etherconn.VLANs{{TPID: 0x88a8, ID: 10}, {ID: 20}}, false},
+		{"vlan100/tcx", etherconn.VLANs{{ID: 100}}, true},
+		{"qinq10.20/tcx", etherconn.VLANs{{TPID: 0x88a8, ID: 10}, {ID: 20}}, true},
 	} {
 		t.Run(stack.name, func(t *testing.T) {
 			t.Parallel()
 			v := netns.NewVeth(t, &netns.VethOptions{Options: netns.Options{IPv6: true}})
-			// The kernel's side: the veth end itself, or its VLAN
-			// sub-interfaces, outermost first.
+			// The kernel's side: the veth end itself, tagged by eBPF or
+			// not, or its VLAN sub-interfaces, outermost first.
 			kern := v.B
-			for _, tag := range stack.vlans {
-				kern = kern.AddVLAN(t, tag.EffectiveTPID(), tag.ID)
+			if stack.tcx {
+				var tags []netns.VLANTag
+				for _, tag := range stack.vlans {
+					tags = append(tags, netns.VLANTag{TPID: tag.EffectiveTPID(), ID: tag.ID})
+				}
+				kern.TagVLANs(t, tags...)
+			} else {
+				for _, tag := range stack.vlans {
+					kern = kern.AddVLAN(t, tag.EffectiveTPID(), tag.ID)
+				}
 			}
 			emuMAC := netns.RandomMAC()
 			for _, fam := range families {
@@ -155,6 +172,9 @@ func TestRUDPKernelInterop(t *testing.T) {
 					// One relay per family: a second afpacket socket on the
 					// same interface works as well as a shared one.
 					emu := newEmulatedHost(t, v.A, emuMAC, stack.vlans, emuAddr, kern.MAC)
+					// A plain socket beside the relay shows the frames as
+					// they were on the wire.
+					wire := &kernelFrames{c: open(t, v.A, afpacket.Config{})}
 					kernAddr := netip.AddrPortFrom(fam.kern, 9000)
 					buf := make([]byte, 2048)
 					const rounds = 20
@@ -185,9 +205,51 @@ func TestRUDPKernelInterop(t *testing.T) {
 					st := emu.udp.Stats()
 					require.Equal(t, uint64(rounds), st.DatagramsOut)
 					require.Zero(t, st.BadChecksum, "the kernel's checksums are right")
+					requireKernelFrameTags(t, wire, kern.MAC, emuMAC, stack.vlans,
+						fmt.Sprintf("%s %s from kernel %d", stack.name, fam.name, 0))
 				})
 			}
 		})
+	}
+}
+
+// requireKernelFrameTags reads from wire the kernel's frame whose UDP
+// payload is payload and checks that it came from src to dst with the
+// stack vlans on it, byte for byte: the outer tag, which the kernel hands
+// the packet socket as metadata, restored in place.
+func requireKernelFrameTags(t *testing.T, wire *kernelFrames, src, dst net.HardwareAddr, vlans etherconn.VLANs, payload string) {
+	t.Helper()
+	for {
+		pkt := wire.next(t, layers.LayerTypeUDP)
+		if string(pkt.Layer(layers.LayerTypeUDP).(*layers.UDP).Payload) != payload {
+			continue
+		}
+		f := pkt.Data()
+		require.Equal(t, []byte(dst), f[:6])
+		require.Equal(t, []byte(src), f[6:12])
+		// The tags, then the IP EtherType: no tag more or less.
+		want := make([]byte, 0, 4*len(vlans)+2)
+		for _, tag := range vlans {
+			want = binary.BigEndian.AppendUint16(want, tag.EffectiveTPID())
+			want = binary.BigEndian.AppendUint16(want, tag.TCI())
+		}
+		etype := layers.EthernetTypeIPv4
+		if pkt.Layer(layers.LayerTypeIPv6) != nil {
+			etype = layers.EthernetTypeIPv6
+		}
+		want = binary.BigEndian.AppendUint16(want, uint16(etype))
+		require.Equal(t, want, f[12:12+len(want)], "VLAN tags on the wire")
+		var wantIDs, gotIDs []uint16
+		for _, tag := range vlans {
+			wantIDs = append(wantIDs, tag.ID)
+		}
+		for _, l := range pkt.Layers() {
+			if d, ok := l.(*layers.Dot1Q); ok {
+				gotIDs = append(gotIDs, d.VLANIdentifier)
+			}
+		}
+		require.Equal(t, wantIDs, gotIDs, "gopacket's Dot1Q layers")
+		return
 	}
 }
 

@@ -1,7 +1,8 @@
 // Package netns is a test harness that builds throwaway Linux network
-// namespaces, veth pairs, VLAN sub-interfaces and bridges, runs code inside a
-// namespace, and tears everything down through t.Cleanup, whether the test
-// passes, fails or panics.
+// namespaces, veth pairs, VLAN sub-interfaces (or, on kernels without them,
+// eBPF tagging that gives the kernel the same view: see Link.TagVLANs) and
+// bridges, runs code inside a namespace, and tears everything down through
+// t.Cleanup, whether the test passes, fails or panics.
 //
 // Each namespace gets a random name, so parallel tests and packages do not
 // collide. Test traffic never leaves the namespaces a test made: there is no
@@ -25,6 +26,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -359,6 +361,66 @@ func (l *Link) AddVLAN(t testing.TB, proto uint16, vid uint16) *Link {
 	return v
 }
 
+// VLANTag is one tag of the VLAN stack TagVLANs puts on a link.
+type VLANTag struct {
+	// TPID is 0x8100 (802.1Q) or 0x88a8 (802.1ad), the two the kernel
+	// can push.
+	TPID uint16
+	// ID is the VLAN ID, 0 to 4095.
+	ID uint16
+}
+
+// TagVLANs gives the kernel's own stack on l the view it would have on a
+// VLAN sub-interface of l (for several tags, on the innermost of a chain of
+// sub-interfaces; stack is outermost first) without making one, because the
+// kernel may be built without CONFIG_VLAN_8021Q, and then AddVLAN skips.
+// Addresses, neighbours and sockets go on l itself.
+//
+// It attaches two eBPF programs to l with TCX. On egress every frame leaves
+// with stack pushed; the outer tag is left to the (veth) driver as
+// offloaded metadata, as a sub-interface leaves it, so a packet socket on
+// the peer gets it through PACKET_AUXDATA. On ingress a frame that carries
+// exactly stack (TPIDs and VLAN IDs; priority bits are ignored) has the tags
+// popped before the IP stack sees it; any other frame is dropped, as it
+// would not reach the sub-interface. Packet sockets on l see frames tagged,
+// as on the wire, both ways. The kernel still sizes packets to l's MTU, so
+// with three tags or more a full-size frame is longer than the veth peer
+// takes.
+//
+// The programs are detached when t ends, whether it passes, fails or panics.
+// It skips t if the kernel or the process's capabilities do not allow
+// loading eBPF programs or attaching them with TCX (Linux 6.6 or later,
+// CAP_BPF or CAP_SYS_ADMIN, CAP_NET_ADMIN).
+func (l *Link) TagVLANs(t testing.TB, stack ...VLANTag) {
+	t.Helper()
+	if len(stack) == 0 {
+		t.Fatal("netns: TagVLANs: empty VLAN stack")
+	}
+	for _, tag := range stack {
+		if (tag.TPID != 0x8100 && tag.TPID != 0x88a8) || tag.ID > 4095 {
+			t.Fatalf("netns: TagVLANs: tag %#04x:%d is not 0x8100 or 0x88a8 with an ID up to 4095", tag.TPID, tag.ID)
+		}
+	}
+	// Registered before anything is loaded, so that whatever Do made
+	// before an error or a panic is still released.
+	var closers []io.Closer
+	t.Cleanup(func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			_ = closers[i].Close()
+		}
+	})
+	// TCX resolves the interface index in the calling thread's namespace.
+	err := l.NS.Do(func() error {
+		return attachVLANTagger(l.Name, stack, func(c io.Closer) { closers = append(closers, c) })
+	})
+	if errors.Is(err, errNoTCX) {
+		t.Skipf("netns: skipping, cannot tag VLANs on %s with eBPF: %v", l.Name, err)
+	}
+	if err != nil {
+		t.Fatalf("netns: TagVLANs on %s in %s: %v", l.Name, l.NS.Name, err)
+	}
+}
+
 // Open runs open(l.Name) inside the link's namespace, so that the socket it
 // makes belongs there.
 func (l *Link) Open(open OpenFunc) (backend.PacketIO, error) {
@@ -517,3 +579,7 @@ func randomHex(n int) string {
 
 // errUnsupported says the harness needs Linux.
 var errUnsupported = errors.New("network namespaces need Linux")
+
+// errNoTCX marks the errors of attachVLANTagger that mean this kernel or
+// process cannot load or attach the programs, as opposed to a bug in them.
+var errNoTCX = errors.New("eBPF TCX programs unavailable")
