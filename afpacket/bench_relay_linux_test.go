@@ -523,34 +523,122 @@ func BenchmarkVethKernelUDP(b *testing.B) {
 // runs, whatever shorter pause is asked for.)
 const rttGap = time.Millisecond
 
+// rttBlock is how many round trips one path does before the next path's
+// turn in BenchmarkVethRTT.
+const rttBlock = 50
+
 // BenchmarkVethRTT is (d): one 64-byte request and its echo at a time, with
 // a pause between round trips, for rudp (an emulated host on each side, the
 // server echoing with ReadFromUDPAddrPort/WriteToUDPAddrPort) and for kernel
 // UDP sockets doing the same. "afpacket" is the backend alone: the same
 // frames as rudp's, read with afpacket ReadFrame and answered with a
 // prebuilt frame by WriteFrame, one goroutine a side as with kernel sockets;
-// rudp minus afpacket is what the relay and rudp add. p50-ns and p99-ns are the median and 99th
-// percentile round-trip times over the b.N round trips (-benchtime 2s gives
-// about 2,000; -benchtime=2000x exactly 2,000); ns/op includes the pause.
+// rudp minus afpacket is what the relay and rudp add.
+//
+// The three take turns on three veth pairs, rttBlock round trips at a time,
+// so that they share the machine's moments: on a VM the median of one run
+// drifts by more than the differences measured here, and round trips
+// alternating path by path would measure cold caches instead. {rudp,kernel,afpacket}-p50-ns and -p99-ns are the median and 99th
+// percentile over b.N round trips each (-benchtime=2000x gives 2,000 each);
+// rudp/kernel-p50 is the ratio of the medians. ns/op covers three round
+// trips and three pauses.
 func BenchmarkVethRTT(b *testing.B) {
-	b.Run("rudp", func(b *testing.B) {
+	type path struct {
+		name   string
+		cl, sv udpConn
+		to     netip.AddrPort
+		rtts   []time.Duration
+	}
+	var paths []*path
+	{
 		v := netns.NewVeth(b, nil)
 		cl := newSide(b, v.A, 0, 1, sideOptions{})
 		sv := newSide(b, v.B, 1, 1, sideOptions{})
-		benchRTT(b, cl.conns[0], sv.conns[0], sv.addrs[0])
-	})
-	b.Run("kernel", func(b *testing.B) {
+		paths = append(paths, &path{name: "rudp", cl: cl.conns[0], sv: sv.conns[0], to: sv.addrs[0]})
+	}
+	{
 		cl, sv, _, sa := kernelPair(b)
-		benchRTT(b, cl, sv, sa)
-	})
-	b.Run("afpacket", func(b *testing.B) {
+		paths = append(paths, &path{name: "kernel", cl: cl, sv: sv, to: sa})
+	}
+	{
 		v := netns.NewVeth(b, nil)
 		cl := &rawUDP{c: open(b, v.A, afpacket.Config{}), me: hostAddr(0, 0)}
 		sv := &rawUDP{c: open(b, v.B, afpacket.Config{}), me: hostAddr(1, 0)}
 		cl.out = benchFrame(b)
 		sv.out = benchFrameFrom(b, 1, 0)
-		benchRTT(b, cl, sv, sv.me)
+		paths = append(paths, &path{name: "afpacket", cl: cl, sv: sv, to: sv.me})
+	}
+	rts := make([]func() time.Duration, len(paths))
+	for i, p := range paths {
+		rts[i] = startEcho(b, p.cl, p.sv, p.to)
+		p.rtts = make([]time.Duration, 0, b.N)
+	}
+	for range 20 { // warm up
+		for _, rt := range rts {
+			rt()
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += rttBlock {
+		for j, p := range paths {
+			for range min(rttBlock, b.N-i) {
+				p.rtts = append(p.rtts, rts[j]())
+				time.Sleep(rttGap)
+			}
+		}
+	}
+	b.StopTimer()
+	p50 := map[string]float64{}
+	for _, p := range paths {
+		slices.Sort(p.rtts)
+		p50[p.name] = float64(p.rtts[len(p.rtts)/2].Nanoseconds())
+		b.ReportMetric(p50[p.name], p.name+"-p50-ns")
+		b.ReportMetric(float64(p.rtts[len(p.rtts)*99/100].Nanoseconds()), p.name+"-p99-ns")
+	}
+	b.ReportMetric(p50["rudp"]/p50["kernel"], "rudp/kernel-p50")
+}
+
+// startEcho starts a server echoing every datagram on sv until the benchmark
+// ends and returns a function doing one timed round trip from cl.
+func startEcho(b *testing.B, cl, sv udpConn, svAddr netip.AddrPort) func() time.Duration {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := sv.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			if _, err := sv.WriteToUDPAddrPort(buf[:n], from); err != nil {
+				return
+			}
+		}
+	}()
+	b.Cleanup(func() {
+		_ = sv.Close()
+		<-done
 	})
+	buf := make([]byte, 2048)
+	return func() time.Duration {
+		start := time.Now()
+		if _, err := cl.WriteToUDPAddrPort(benchPayloadBytes, svAddr); err != nil {
+			b.Fatal(err)
+		}
+		if err := cl.SetReadDeadline(time.Now().Add(2 * time.Second)); err != nil {
+			b.Fatal(err)
+		}
+		n, _, err := cl.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			b.Fatal(err)
+		}
+		d := time.Since(start)
+		if n != benchPayload {
+			b.Fatalf("echo of %d bytes", n)
+		}
+		return d
+	}
 }
 
 // rawUDP answers like a UDP socket with bare frames on an afpacket.Conn:
@@ -595,58 +683,4 @@ type udpConn interface {
 	WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error)
 	SetReadDeadline(t time.Time) error
 	Close() error
-}
-
-func benchRTT(b *testing.B, cl, sv udpConn, svAddr netip.AddrPort) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 2048)
-		for {
-			n, from, err := sv.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				return
-			}
-			if _, err := sv.WriteToUDPAddrPort(buf[:n], from); err != nil {
-				return
-			}
-		}
-	}()
-	defer func() {
-		_ = sv.Close()
-		<-done
-	}()
-	buf := make([]byte, 2048)
-	roundTrip := func() time.Duration {
-		start := time.Now()
-		if _, err := cl.WriteToUDPAddrPort(benchPayloadBytes, svAddr); err != nil {
-			b.Fatal(err)
-		}
-		if err := cl.SetReadDeadline(time.Now().Add(2 * time.Second)); err != nil {
-			b.Fatal(err)
-		}
-		n, _, err := cl.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			b.Fatal(err)
-		}
-		d := time.Since(start)
-		if n != benchPayload {
-			b.Fatalf("echo of %d bytes", n)
-		}
-		return d
-	}
-	for i := 0; i < 20; i++ { // warm up
-		roundTrip()
-	}
-	rtts := make([]time.Duration, 0, b.N)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		rtts = append(rtts, roundTrip())
-		time.Sleep(rttGap)
-	}
-	b.StopTimer()
-	slices.Sort(rtts)
-	b.ReportMetric(float64(rtts[len(rtts)/2].Nanoseconds()), "p50-ns")
-	b.ReportMetric(float64(rtts[len(rtts)*99/100].Nanoseconds()), "p99-ns")
 }

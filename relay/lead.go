@@ -199,14 +199,14 @@ func (r *Relay) tryLead() bool {
 }
 
 // lead reads the backend for every endpoint until q has a packet or its
-// reader must return for another reason, then lets go of the token. It
-// reports whether the reader may lead again at once: not after the
-// backend's deadline fired before q's own (the reader then parks until q's
-// deadline channel closes).
+// reader must return for another reason, then lets go of the token. The
+// caller has done what q.startLeading does. It reports whether the reader
+// may lead again at once: not after the backend's deadline fired before q's
+// own (the reader then parks until q's deadline channel closes).
 func (r *Relay) lead(q *Queue) (again bool) {
 	x := &r.rx
 	busy := false
-	for q.startLeading() {
+	for first := true; first || q.startLeading(); first = false {
 		t := q.dl.When()
 		got, err := r.readOnce(t, q)
 		if err != nil && err != errStop {
@@ -225,8 +225,10 @@ func (r *Relay) lead(q *Queue) (again bool) {
 		if got > 1 {
 			busy = true
 		}
-		if got > 0 && q.Len() == 0 {
-			runtime.Gosched() // as in loopLead: let the readers it woke run
+		if got > 1 {
+			// As in loopLead: let the readers it woke run. A lone frame
+			// for another reader needs no yield: this one blocks next.
+			runtime.Gosched()
 		}
 	}
 	r.release(busy)

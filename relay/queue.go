@@ -206,6 +206,7 @@ func (q *Queue) Pop() (*Packet, error) {
 		case q.ended != nil:
 			err = q.ended
 		case mayLead && q.src != nil && q.src.tryLead():
+			q.leading, q.kicked = true, false // what startLeading does
 			q.mu.Unlock()
 			mayLead = q.src.lead(q)
 			continue

@@ -1,7 +1,9 @@
 package deadline
 
 import (
+	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,6 +21,36 @@ type Read struct {
 	timer  *time.Timer   // nil until the first future deadline
 	when   time.Time     // the deadline the timer is armed for; zero: none
 	cancel chan struct{} // nil until the first deadline is set
+
+	// Copies for readers that must not take mu on every read: whether
+	// cancel is closed, and when in Unix ns (0: none).
+	expired atomic.Bool
+	whenNs  atomic.Int64
+}
+
+// setWhen updates when and its copy; d.mu must be held.
+func (d *Read) setWhen(t time.Time) {
+	d.when = t
+	switch {
+	case t.IsZero():
+		d.whenNs.Store(0)
+	case t.Year() >= 2262: // past what UnixNano holds; as good as never
+		d.whenNs.Store(math.MaxInt64)
+	default:
+		d.whenNs.Store(t.UnixNano())
+	}
+}
+
+// closeCancel closes the channel; d.mu must be held.
+func (d *Read) closeCancel() {
+	close(d.cancel)
+	d.expired.Store(true)
+}
+
+// newCancel replaces a closed channel or makes the first; d.mu must be held.
+func (d *Read) newCancel() {
+	d.cancel = make(chan struct{})
+	d.expired.Store(false)
 }
 
 func isClosed(c chan struct{}) bool {
@@ -43,8 +75,8 @@ func (d *Read) fire() {
 		d.timer.Reset(dur)
 		return
 	}
-	d.when = time.Time{}
-	close(d.cancel)
+	d.setWhen(time.Time{})
+	d.closeCancel()
 }
 
 // Set arms the deadline at t (zero: no deadline) and reports whether a new
@@ -55,20 +87,20 @@ func (d *Read) Set(t time.Time) (newChan bool) {
 	if d.timer != nil {
 		d.timer.Stop()
 	}
-	d.when = time.Time{}
+	d.setWhen(time.Time{})
 	if t.IsZero() {
 		if d.cancel != nil && isClosed(d.cancel) {
-			d.cancel = make(chan struct{})
+			d.newCancel()
 			return true
 		}
 		return false
 	}
 	if d.cancel == nil || isClosed(d.cancel) {
-		d.cancel = make(chan struct{})
+		d.newCancel()
 		newChan = true
 	}
 	if dur := time.Until(t); dur > 0 {
-		d.when = t
+		d.setWhen(t)
 		if d.timer == nil {
 			d.timer = time.AfterFunc(dur, d.fire)
 		} else {
@@ -76,7 +108,7 @@ func (d *Read) Set(t time.Time) (newChan bool) {
 		}
 		return newChan
 	}
-	close(d.cancel)
+	d.closeCancel()
 	return newChan
 }
 
@@ -88,20 +120,17 @@ func (d *Read) Wait() <-chan struct{} {
 	return d.cancel
 }
 
-// When returns the deadline still to come; zero when none is set or it
-// has passed.
+// When returns the deadline still to come, to the nanosecond and without
+// its monotonic clock reading; zero when none is set or it has passed.
 func (d *Read) When() time.Time {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.when
+	if ns := d.whenNs.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
 }
 
 // Exceeded reports whether the deadline has passed.
-func (d *Read) Exceeded() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.cancel != nil && isClosed(d.cancel)
-}
+func (d *Read) Exceeded() bool { return d.expired.Load() }
 
 // Stop disarms the timer so that nothing is left pending after Close.
 func (d *Read) Stop() {
@@ -110,5 +139,5 @@ func (d *Read) Stop() {
 	if d.timer != nil {
 		d.timer.Stop()
 	}
-	d.when = time.Time{}
+	d.setWhen(time.Time{})
 }
