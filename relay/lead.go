@@ -75,10 +75,9 @@ type rxState struct {
 	bufs      [][]byte
 	lens      []int
 	good      []*Packet
-	targets   []target  // routing scratch space
-	dlSet     time.Time // the backend's read deadline as last set
-	kicksSeen uint32
-	pending   error // a leading reader's read error, for the loop to end with
+	targets   []target // routing scratch space
+	kicksSeen uint32   // kicks when the holder last cleared the backend's deadline
+	pending   error    // a leading reader's read error, for the loop to end with
 }
 
 func (r *Relay) initRx() {
@@ -164,7 +163,7 @@ func (r *Relay) loopLead() error {
 	x := &r.rx
 	x.lastGot.Store(0)
 	for {
-		got, err := r.readOnce(time.Time{}, nil)
+		got, err := r.readOnce(nil)
 		if err != nil && err != errStop && !isTimeout(err) {
 			return err
 		}
@@ -200,15 +199,15 @@ func (r *Relay) tryLead() bool {
 
 // lead reads the backend for every endpoint until q has a packet or its
 // reader must return for another reason, then lets go of the token. The
-// caller has done what q.startLeading does. It reports whether the reader
-// may lead again at once: not after the backend's deadline fired before q's
-// own (the reader then parks until q's deadline channel closes).
-func (r *Relay) lead(q *Queue) (again bool) {
+// caller has done what q.startLeading does.
+func (r *Relay) lead(q *Queue) {
 	x := &r.rx
 	busy := false
 	for first := true; first || q.startLeading(); first = false {
-		t := q.dl.When()
-		got, err := r.readOnce(t, q)
+		// q's deadline is not put on the backend: q's own timer kicks
+		// the read when it passes, which spares arming a second timer
+		// for every read.
+		got, err := r.readOnce(q)
 		if err != nil && err != errStop {
 			if !isTimeout(err) {
 				x.pending = err
@@ -216,23 +215,17 @@ func (r *Relay) lead(q *Queue) (again bool) {
 				busy = true
 				break
 			}
-			if !t.IsZero() && !time.Now().Before(t) {
-				r.release(busy)
-				return false
-			}
+			// A kick: startLeading sees what it was for.
 		}
 		r.st.readerFrames.Add(uint64(got))
 		if got > 1 {
 			busy = true
-		}
-		if got > 1 {
 			// As in loopLead: let the readers it woke run. A lone frame
 			// for another reader needs no yield: this one blocks next.
 			runtime.Gosched()
 		}
 	}
 	r.release(busy)
-	return true
 }
 
 // release lets go of a reader's token. The loop takes over at once when
@@ -273,25 +266,23 @@ func (r *Relay) unparked() {
 	}
 }
 
-// readOnce reads one batch with the backend's read deadline at t (zero:
-// none) and dispatches it. q is the leading reader's queue, nil for the
-// loop. A kick that came before the deadline was armed is seen by the check
-// after it (errStop); one that comes later interrupts the read.
-func (r *Relay) readOnce(t time.Time, q *Queue) (int, error) {
+// readOnce reads one batch and dispatches it. q is the leading reader's
+// queue, nil for the loop. The backend has no read deadline but after a
+// kick, which sets one in the past; the reader clears it before reading
+// again, and then looks whether it was kicked meanwhile: a kick that came
+// before the clearing is seen there (errStop), one that comes after
+// interrupts the read.
+func (r *Relay) readOnce(q *Queue) (int, error) {
 	x := &r.rx
 	if x.rd != nil {
-		if k := x.kicks.Load(); t != x.dlSet || k != x.kicksSeen {
+		if k := x.kicks.Load(); k != x.kicksSeen {
 			x.kicksSeen = k
-			if err := x.rd.SetReadDeadline(t); err != nil {
+			if err := x.rd.SetReadDeadline(time.Time{}); err != nil {
 				if q != nil {
 					q.stopLeading()
 				}
 				return 0, err
 			}
-			x.dlSet = t
-			// Arming may have overwritten a kick's deadline; the kick's
-			// flag was set before, so it shows here. Without arming, a
-			// kick's deadline stays and interrupts the read.
 			if (q == nil && x.wantLead.Load()) || (q != nil && q.kickedNow()) {
 				if q != nil {
 					q.stopLeading()

@@ -49,7 +49,12 @@ type Queue struct {
 // queue that holds nothing (every Push fails).
 func (q *Queue) Init(limit int) {
 	q.limit = int32(max(0, min(limit, 1<<30)))
+	q.dl.Notify(q)
 }
+
+// DeadlinePassed implements deadline.Notifier: a reader reading the
+// PacketIO for everyone does not wait on the deadline's channel.
+func (q *Queue) DeadlinePassed() { q.wake() }
 
 // SetSource names the relay whose frames fill q, for a queue that a
 // protocol layer fills from a Handler (endpoint queues have it already).
@@ -185,7 +190,7 @@ var timeoutError error = os.ErrDeadlineExceeded
 // (net.ErrClosed) or the input ended and the queue is drained (an error
 // wrapping ErrInputEnded). The caller owns the returned packet's reference.
 func (q *Queue) Pop() (*Packet, error) {
-	waiting, mayLead := false, true
+	waiting := false
 	for {
 		q.mu.Lock()
 		if waiting {
@@ -205,10 +210,10 @@ func (q *Queue) Pop() (*Packet, error) {
 			p = q.popLocked()
 		case q.ended != nil:
 			err = q.ended
-		case mayLead && q.src != nil && q.src.tryLead():
+		case q.src != nil && q.src.tryLead():
 			q.leading, q.kicked = true, false // what startLeading does
 			q.mu.Unlock()
-			mayLead = q.src.lead(q)
+			q.src.lead(q)
 			continue
 		default:
 			if q.notify == nil {
@@ -228,7 +233,6 @@ func (q *Queue) Pop() (*Packet, error) {
 			if q.src != nil {
 				q.src.unparked()
 			}
-			mayLead = true
 			continue
 		}
 		// Pass the wake-up on: another reader may wait for the same news

@@ -26,7 +26,19 @@ type Read struct {
 	// cancel is closed, and when in Unix ns (0: none).
 	expired atomic.Bool
 	whenNs  atomic.Int64
+
+	notify Notifier // told when the timer closes the channel
 }
+
+// Notifier is told when a deadline passes by its timer: a reader blocked
+// elsewhere than on the channel (in a backend read) must be interrupted.
+type Notifier interface {
+	DeadlinePassed()
+}
+
+// Notify makes the deadline tell n when its timer fires. Call it before
+// the first Set.
+func (d *Read) Notify(n Notifier) { d.notify = n }
 
 // setWhen updates when and its copy; d.mu must be held.
 func (d *Read) setWhen(t time.Time) {
@@ -67,16 +79,21 @@ func isClosed(c chan struct{}) bool {
 // or waits again.
 func (d *Read) fire() {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	if d.when.IsZero() || isClosed(d.cancel) {
+		d.mu.Unlock()
 		return
 	}
 	if dur := time.Until(d.when); dur > 0 {
 		d.timer.Reset(dur)
+		d.mu.Unlock()
 		return
 	}
 	d.setWhen(time.Time{})
 	d.closeCancel()
+	d.mu.Unlock()
+	if d.notify != nil {
+		d.notify.DeadlinePassed()
+	}
 }
 
 // Set arms the deadline at t (zero: no deadline) and reports whether a new
