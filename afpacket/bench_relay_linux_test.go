@@ -18,7 +18,7 @@ package afpacket_test
 // as drops at the queue, not as a slower sender.
 //
 //	VethRUDP       (a) rudp.Conn -> relay -> afpacket ... afpacket -> relay -> rudp.Conn
-//	               (1 flow, 1,000 flows, WriteTo/ReadFrom; "yield": relay experiment)
+//	               (1 flow, 1,000 flows, WriteTo/ReadFrom)
 //	VethCeiling    (b) afpacket WriteFrames (sendmmsg) -> gopacket TPACKET_V3 ring reader
 //	               ("recvmmsg": the same into a bare afpacket ReadFrames reader)
 //	VethKernelUDP  (c) kernel UDP socket -> kernel UDP socket (sendmmsg/recvmmsg, WriteTo)
@@ -32,7 +32,6 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -40,7 +39,6 @@ import (
 	"time"
 
 	"github.com/etherconn/etherconn/afpacket"
-	"github.com/etherconn/etherconn/backend"
 	"github.com/etherconn/etherconn/internal/frame"
 	"github.com/etherconn/etherconn/internal/netns"
 	"github.com/etherconn/etherconn/rudp"
@@ -123,38 +121,16 @@ var benchPayloadBytes = func() []byte {
 // ReadFromUDPAddrPort, one datagram a call. Besides pkts/s and delivered%,
 // kdrop% is the share the receiving socket's full queue lost in the kernel
 // and qdrop% the share the full queues of the relay or rudp lost.
-//
-// The "yield" variants are an experiment for the relay: the receiving
-// relay's backend is wrapped so that the relay's read loop calls
-// runtime.Gosched before each ReadFrames, which is what the relay would do
-// if it yielded after dispatching each batch (see yieldingConn).
 func BenchmarkVethRUDP(b *testing.B) {
-	b.Run("batch/flows=1", func(b *testing.B) { benchRUDP(b, 1, true, false) })
-	b.Run("batch/flows=1000", func(b *testing.B) { benchRUDP(b, 1000, true, false) })
-	b.Run("writeto/flows=1", func(b *testing.B) { benchRUDP(b, 1, false, false) })
-	b.Run("batch/flows=1/yield", func(b *testing.B) { benchRUDP(b, 1, true, true) })
-	b.Run("batch/flows=1000/yield", func(b *testing.B) { benchRUDP(b, 1000, true, true) })
+	b.Run("batch/flows=1", func(b *testing.B) { benchRUDP(b, 1, true) })
+	b.Run("batch/flows=1000", func(b *testing.B) { benchRUDP(b, 1000, true) })
+	b.Run("writeto/flows=1", func(b *testing.B) { benchRUDP(b, 1, false) })
 }
 
-// yieldingConn is an afpacket.Conn whose ReadFrames first lets other
-// goroutines run: under a relay, the goroutines its last batch made ready
-// (the readers of the datagrams it queued) run before it reads the next
-// batch, instead of when the scheduler preempts the read loop.
-type yieldingConn struct{ *afpacket.Conn }
-
-func (c yieldingConn) ReadFrames(bufs [][]byte, lens []int) (int, error) {
-	runtime.Gosched()
-	return c.Conn.ReadFrames(bufs, lens)
-}
-
-func benchRUDP(b *testing.B, flows int, batch, yield bool) {
+func benchRUDP(b *testing.B, flows int, batch bool) {
 	v := netns.NewVeth(b, nil)
 	a := newSide(b, v.A, 0, flows, sideOptions{conn: afpacket.Config{WriteBufferSize: 4 << 20}, queueLen: benchQueue})
-	ropt := sideOptions{conn: afpacket.Config{ReadBufferSize: benchRcvBuf}, queueLen: benchQueue}
-	if yield {
-		ropt.wrap = func(c *afpacket.Conn) backend.PacketIO { return yieldingConn{c} }
-	}
-	r := newSide(b, v.B, 1, flows, ropt)
+	r := newSide(b, v.B, 1, flows, sideOptions{conn: afpacket.Config{ReadBufferSize: benchRcvBuf}, queueLen: benchQueue})
 
 	var cnt counter
 	var wg sync.WaitGroup

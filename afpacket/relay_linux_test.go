@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/etherconn/etherconn/afpacket"
-	"github.com/etherconn/etherconn/backend"
 	"github.com/etherconn/etherconn/etherconn"
 	"github.com/etherconn/etherconn/internal/frame"
 	"github.com/etherconn/etherconn/internal/netns"
@@ -46,7 +45,6 @@ func hostAddr(s, i int) netip.AddrPort {
 // sideOptions tune newSide.
 type sideOptions struct {
 	conn     afpacket.Config
-	wrap     func(*afpacket.Conn) backend.PacketIO // if set, the relay runs on wrap(conn)
 	relay    relay.Config
 	queueLen int // per rudp.Conn and etherconn.Conn; 0 means the defaults
 }
@@ -55,11 +53,7 @@ type sideOptions struct {
 // to host i of the other side (peer).
 func newSide(tb testing.TB, link *netns.Link, s, n int, opt sideOptions) *side {
 	tb.Helper()
-	var p backend.PacketIO = open(tb, link, opt.conn)
-	if opt.wrap != nil {
-		p = opt.wrap(p.(*afpacket.Conn))
-	}
-	sd := &side{r: relay.New(p, opt.relay)}
+	sd := &side{r: relay.New(open(tb, link, opt.conn), opt.relay)}
 	tb.Cleanup(func() { _ = sd.r.Close() })
 	for i := 0; i < n; i++ {
 		mac, addr := hostMAC(s, i), hostAddr(s, i)
