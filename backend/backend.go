@@ -27,7 +27,15 @@ import (
 //   - Safe for one reader and any number of concurrent writers.
 //   - Close is idempotent and unblocks a blocked ReadFrame; afterwards every
 //     call returns an error that satisfies errors.Is(err, net.ErrClosed).
-//   - Any ReadFrame error other than ErrTruncated is final for that PacketIO.
+//   - Any ReadFrame error other than ErrTruncated, and than a read deadline's
+//     (below), is final for that PacketIO.
+//
+// A backend may also have SetReadDeadline(t time.Time) error with net.Conn
+// semantics for ReadFrame and ReadFrames: a read past the deadline fails with
+// an error wrapping os.ErrDeadlineExceeded and the backend stays usable, and
+// a deadline set from another goroutine interrupts a read already blocked.
+// A relay on such a backend lets a blocked endpoint reader read the backend
+// itself (see the relay package: reader-led receive).
 type PacketIO interface {
 	ReadFrame(b []byte) (n int, err error)
 	WriteFrame(frame []byte) error
