@@ -7,8 +7,8 @@
 // tags, that a backend never reads its own frames, short frames, demux by MAC,
 // VLAN stack and EtherType, broadcast and multicast, the default endpoint,
 // UDP over IPv4 and IPv6 with every header checked by an independent decoder
-// (gopacket), Ethernet padding, deadlines and Close, concurrency, malformed
-// input and counters. Third-party backends can run it too.
+// (gopacket), Ethernet padding, deadlines and Close, the backend's own read
+// deadline when it has one, concurrency, malformed input and counters. Third-party backends can run it too.
 //
 // TestPacketConn is the net.PacketConn part on its own: it takes a factory of
 // two connected net.PacketConns, so it can check any UDP-like connection.
@@ -60,6 +60,7 @@ func Run(t *testing.T, cfg Config) {
 	t.Run("NoOwnFrames", s.testNoOwnFrames)
 	t.Run("ShortFrames", s.testShortFrames)
 	t.Run("CloseUnblocksRead", s.testCloseUnblocksRead)
+	t.Run("ReadDeadline", s.testReadDeadline)
 	t.Run("Demux", s.testDemux)
 	t.Run("BroadcastMulticast", s.testGroup)
 	t.Run("DefaultEndpoint", s.testDefault)

@@ -138,3 +138,61 @@ func (s *suite) testCloseUnblocksRead(t *testing.T) {
 	assert.True(t, errors.Is(err, net.ErrClosed), "WriteFrame after Close: %v", err)
 	_ = a
 }
+
+// testReadDeadline checks the optional SetReadDeadline that reader-led
+// receive in the relay relies on: a timed-out read is not final, and a
+// deadline set from another goroutine interrupts a blocked read.
+func (s *suite) testReadDeadline(t *testing.T) {
+	a, b := s.pair(t)
+	d, ok := b.(interface{ SetReadDeadline(time.Time) error })
+	if !ok {
+		t.Skip("the backend has no SetReadDeadline (optional)")
+	}
+	buf := make([]byte, backend.MaxFrameLen)
+	readOurs := func() (int, error) {
+		for {
+			n, err := b.ReadFrame(buf)
+			if err != nil || ours(buf[:n]) {
+				return n, err
+			}
+		}
+	}
+	isTimeout := func(err error) {
+		t.Helper()
+		require.ErrorIs(t, err, timeoutErr)
+		var ne net.Error
+		require.True(t, errors.As(err, &ne) && ne.Timeout(), "net.Error with Timeout(): %v", err)
+	}
+
+	require.NoError(t, d.SetReadDeadline(time.Now().Add(-time.Second)))
+	_, err := readOurs()
+	isTimeout(err)
+	if br, ok := b.(backend.BatchReader); ok {
+		_, err := br.ReadFrames([][]byte{buf}, []int{0})
+		isTimeout(err)
+	}
+
+	require.NoError(t, d.SetReadDeadline(time.Time{}))
+	done := make(chan error, 1)
+	go func() {
+		_, err := readOurs()
+		done <- err
+	}()
+	time.Sleep(s.cfg.Quiet)
+	require.NoError(t, d.SetReadDeadline(time.Unix(1, 0)))
+	select {
+	case err := <-done:
+		isTimeout(err)
+	case <-time.After(s.cfg.Timeout):
+		t.Fatal("a deadline set from another goroutine did not interrupt the blocked read")
+	}
+
+	// Cleared, the backend reads on as before.
+	require.NoError(t, d.SetReadDeadline(time.Time{}))
+	want := rawFrame(testMAC(1), testMAC(2), nil, etherTypeTest, 100)
+	require.NoError(t, a.WriteFrame(want))
+	require.NoError(t, d.SetReadDeadline(time.Now().Add(s.cfg.Timeout)))
+	n, err := readOurs()
+	require.NoError(t, err)
+	require.Equal(t, want, buf[:n])
+}
