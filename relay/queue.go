@@ -35,14 +35,14 @@ type Queue struct {
 	limit   int32
 	waiters int32 // readers blocked in Pop: only they need a wake-up
 	closed  bool
+	leading bool // a reader of q is reading the PacketIO now (lead.go)
+	kicked  bool // and something it must see happened meanwhile
 	ring    []*Packet
 	small   [minQueueCap]*Packet
 	notify  chan struct{} // capacity 1, made when a reader first waits
 	ended   error         // set when the input ended; readers drain first
 	dl      deadline.Read
-	src     *Relay // whose PacketIO a reader may read itself (lead.go)
-	leading bool   // a reader of q is reading the PacketIO now
-	kicked  bool   // and something it must see happened meanwhile
+	src     *Relay // whose PacketIO a reader may read itself
 }
 
 // Init prepares q to hold up to limit packets; a limit below 1 makes a

@@ -1,7 +1,6 @@
 package deadline
 
 import (
-	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,10 +21,9 @@ type Read struct {
 	when   time.Time     // the deadline the timer is armed for; zero: none
 	cancel chan struct{} // nil until the first deadline is set
 
-	// Copies for readers that must not take mu on every read: whether
-	// cancel is closed, and when in Unix ns (0: none).
+	// Whether cancel is closed, for readers that must not take mu on
+	// every read.
 	expired atomic.Bool
-	whenNs  atomic.Int64
 
 	notify Notifier // told when the timer closes the channel
 }
@@ -39,19 +37,6 @@ type Notifier interface {
 // Notify makes the deadline tell n when its timer fires. Call it before
 // the first Set.
 func (d *Read) Notify(n Notifier) { d.notify = n }
-
-// setWhen updates when and its copy; d.mu must be held.
-func (d *Read) setWhen(t time.Time) {
-	d.when = t
-	switch {
-	case t.IsZero():
-		d.whenNs.Store(0)
-	case t.Year() >= 2262: // past what UnixNano holds; as good as never
-		d.whenNs.Store(math.MaxInt64)
-	default:
-		d.whenNs.Store(t.UnixNano())
-	}
-}
 
 // closeCancel closes the channel; d.mu must be held.
 func (d *Read) closeCancel() {
@@ -88,7 +73,7 @@ func (d *Read) fire() {
 		d.mu.Unlock()
 		return
 	}
-	d.setWhen(time.Time{})
+	d.when = time.Time{}
 	d.closeCancel()
 	d.mu.Unlock()
 	if d.notify != nil {
@@ -104,7 +89,7 @@ func (d *Read) Set(t time.Time) (newChan bool) {
 	if d.timer != nil {
 		d.timer.Stop()
 	}
-	d.setWhen(time.Time{})
+	d.when = time.Time{}
 	if t.IsZero() {
 		if d.cancel != nil && isClosed(d.cancel) {
 			d.newCancel()
@@ -117,7 +102,7 @@ func (d *Read) Set(t time.Time) (newChan bool) {
 		newChan = true
 	}
 	if dur := time.Until(t); dur > 0 {
-		d.setWhen(t)
+		d.when = t
 		if d.timer == nil {
 			d.timer = time.AfterFunc(dur, d.fire)
 		} else {
@@ -137,15 +122,6 @@ func (d *Read) Wait() <-chan struct{} {
 	return d.cancel
 }
 
-// When returns the deadline still to come, to the nanosecond and without
-// its monotonic clock reading; zero when none is set or it has passed.
-func (d *Read) When() time.Time {
-	if ns := d.whenNs.Load(); ns != 0 {
-		return time.Unix(0, ns)
-	}
-	return time.Time{}
-}
-
 // Exceeded reports whether the deadline has passed.
 func (d *Read) Exceeded() bool { return d.expired.Load() }
 
@@ -156,5 +132,5 @@ func (d *Read) Stop() {
 	if d.timer != nil {
 		d.timer.Stop()
 	}
-	d.setWhen(time.Time{})
+	d.when = time.Time{}
 }
