@@ -283,17 +283,11 @@ func (q *Queue) TryPop() *Packet {
 // none, a time in the past makes Pop fail at once, and a new deadline
 // applies to a Pop already blocked.
 func (q *Queue) SetReadDeadline(t time.Time) {
+	// A deadline that passes, now or later, reaches a reader reading the
+	// PacketIO through DeadlinePassed.
 	if q.dl.Set(t) {
 		q.wake() // readers already waiting do not know the new channel
-		return
 	}
-	q.mu.Lock()
-	var w wake
-	if q.leading && !q.kicked { // it armed the PacketIO with the old deadline
-		q.kicked, w.kick = true, q.src
-	}
-	q.mu.Unlock()
-	w.send()
 }
 
 // End marks the input as ended with err: readers drain what is queued, then

@@ -28,8 +28,9 @@ type Read struct {
 	notify Notifier // told when the timer closes the channel
 }
 
-// Notifier is told when a deadline passes by its timer: a reader blocked
-// elsewhere than on the channel (in a backend read) must be interrupted.
+// Notifier is told when a deadline passes, by its timer or because it was
+// set in the past: a reader blocked elsewhere than on the channel (in a
+// backend read) must be interrupted.
 type Notifier interface {
 	DeadlinePassed()
 }
@@ -82,8 +83,18 @@ func (d *Read) fire() {
 }
 
 // Set arms the deadline at t (zero: no deadline) and reports whether a new
-// channel was made.
+// channel was made. A deadline in the past closes the channel at once and
+// tells the Notifier, as the timer would.
 func (d *Read) Set(t time.Time) (newChan bool) {
+	if d.set(t, &newChan) && d.notify != nil {
+		d.notify.DeadlinePassed()
+	}
+	return newChan
+}
+
+// set does Set's work under the lock and reports whether it closed the
+// channel, so that Set tells the Notifier without the lock held.
+func (d *Read) set(t time.Time, newChan *bool) (closed bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.timer != nil {
@@ -93,13 +104,13 @@ func (d *Read) Set(t time.Time) (newChan bool) {
 	if t.IsZero() {
 		if d.cancel != nil && isClosed(d.cancel) {
 			d.newCancel()
-			return true
+			*newChan = true
 		}
 		return false
 	}
 	if d.cancel == nil || isClosed(d.cancel) {
 		d.newCancel()
-		newChan = true
+		*newChan = true
 	}
 	if dur := time.Until(t); dur > 0 {
 		d.when = t
@@ -108,10 +119,10 @@ func (d *Read) Set(t time.Time) (newChan bool) {
 		} else {
 			d.timer.Reset(dur)
 		}
-		return newChan
+		return false
 	}
 	d.closeCancel()
-	return newChan
+	return true
 }
 
 // Wait returns the channel closed when the deadline passes; nil (never
