@@ -206,13 +206,9 @@ func (p *Port) ReadFrame(b []byte) (int, error) {
 	return n, nil
 }
 
-// next waits for a frame, Close or the read deadline.
+// next waits for a frame, Close or the read deadline. As with net.Conn, a
+// passed deadline fails the read even with frames queued.
 func (p *Port) next() (*frame, error) {
-	select {
-	case f := <-p.rx: // a frame already queued wins over the deadline
-		return f, nil
-	default:
-	}
 	for {
 		if p.dl.Exceeded() {
 			return nil, errTimeout

@@ -60,24 +60,23 @@ var errStop = errors.New("relay: stop reading")
 // them, and passing the token (an atomic) orders their accesses.
 type rxState struct {
 	token    atomic.Int32
-	waiting  atomic.Int32 // readers parked in Pop on this relay's queues
-	lastGot  atomic.Int32 // frames in the loop's last read: a kick is for low rates
-	wantLead atomic.Bool  // a parked reader asked the loop to let go
-	kicks    atomic.Uint32
+	waiting  atomic.Int32          // readers parked in Pop on this relay's queues
+	lastGot  atomic.Int32          // frames in the loop's last read: a kick is for low rates
+	wantLead atomic.Bool           // a parked reader asked the loop to let go
 	kicker   atomic.Pointer[Queue] // the reader that asked
 	failed   atomic.Bool           // the backend failed: only the loop reads now
 	releases atomic.Uint32         // times a reader let go of the token
 	loopWake chan struct{}         // capacity 1
 
-	rd        readDeadliner // nil: the backend has no deadlines, only the loop reads
-	br        backend.BatchReader
-	pkts      []*Packet
-	bufs      [][]byte
-	lens      []int
-	good      []*Packet
-	targets   []target // routing scratch space
-	kicksSeen uint32   // kicks when the holder last cleared the backend's deadline
-	pending   error    // a leading reader's read error, for the loop to end with
+	rd       readDeadliner // nil: the backend has no deadlines, only the loop reads
+	br       backend.BatchReader
+	pkts     []*Packet
+	bufs     [][]byte
+	lens     []int
+	good     []*Packet
+	targets  []target // routing scratch space
+	timedOut bool     // the last read timed out: a kick's deadline may still be set
+	pending  error    // a leading reader's read error, for the loop to end with
 }
 
 func (r *Relay) initRx() {
@@ -104,10 +103,9 @@ func (r *Relay) wakeLoop() {
 	}
 }
 
-// kick interrupts the backend read in progress, if any. The holder re-arms
-// its deadline before the next read because kicks moved on.
+// kick interrupts the backend read in progress, or makes the next one fail
+// at once. The holder clears the deadline after a read that timed out.
 func (r *Relay) kick() {
-	r.rx.kicks.Add(1)
 	_ = r.rx.rd.SetReadDeadline(aLongTimeAgo)
 }
 
@@ -268,15 +266,18 @@ func (r *Relay) unparked() {
 
 // readOnce reads one batch and dispatches it. q is the leading reader's
 // queue, nil for the loop. The backend has no read deadline but after a
-// kick, which sets one in the past; the reader clears it before reading
-// again, and then looks whether it was kicked meanwhile: a kick that came
-// before the clearing is seen there (errStop), one that comes after
-// interrupts the read.
+// kick, which sets one in the past: the read it interrupts, or the next one,
+// times out. The holder then clears the deadline and looks whether it was
+// asked to stop: a kick is flagged before its deadline is set, so one whose
+// deadline the clearing overwrote is seen there (errStop), and one whose
+// deadline comes after the clearing times the next read out again. Clearing
+// after every timeout, not after a count of kicks, is what keeps a kick's
+// deadline that lands just after a clearing from failing every later read.
 func (r *Relay) readOnce(q *Queue) (int, error) {
 	x := &r.rx
 	if x.rd != nil {
-		if k := x.kicks.Load(); k != x.kicksSeen {
-			x.kicksSeen = k
+		if x.timedOut {
+			x.timedOut = false
 			if err := x.rd.SetReadDeadline(time.Time{}); err != nil {
 				if q != nil {
 					q.stopLeading()
@@ -292,6 +293,9 @@ func (r *Relay) readOnce(q *Queue) (int, error) {
 		}
 	}
 	got, err := r.readBackend()
+	if err != nil && isTimeout(err) {
+		x.timedOut = true
+	}
 	if q != nil {
 		q.stopLeading() // before dispatch: pushing to q must not kick
 	}

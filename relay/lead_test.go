@@ -300,3 +300,40 @@ func TestNoLeadWithoutDeadlines(t *testing.T) {
 	assert.Zero(t, r.Stats().ReaderFrames)
 	var _ backend.PacketIO = singleIO{}
 }
+
+// TestLateKickDeadline: a kick's deadline in the past can land on the
+// backend just after the holder cleared it for its next read (the kicker
+// sets it from another goroutine). Whoever reads must clear it again and go
+// on; it once made every later read fail at once, and the relay stalled.
+func TestLateKickDeadline(t *testing.T) {
+	for _, reader := range []bool{true, false} {
+		t.Run(map[bool]string{true: "leading reader", false: "loop"}[reader], func(t *testing.T) {
+			wire, port := memio.Pipe(memioBig)
+			defer wire.Close()
+			r := New(port, Config{})
+			defer r.Close()
+			a := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(etExp1)})
+			h := handlerOnly(t, r, macC)
+			var res <-chan popResult
+			if reader {
+				res = popAsync(a.Read)
+				waitLeading(t, r)
+			} else {
+				require.Eventually(t, func() bool { return r.rx.token.Load() == leadLoop }, waitLong, time.Millisecond)
+			}
+			// The late deadline, without the flag a kick sets first.
+			require.NoError(t, port.SetReadDeadline(aLongTimeAgo))
+			for i := range 3 {
+				require.NoError(t, wire.WriteFrame(seqFrame(macC, macR, nil, etExp1, uint32(i))))
+			}
+			require.Eventually(t, func() bool { return h.n.Load() == 3 }, waitLong, time.Millisecond,
+				"frames after a late kick deadline were not read")
+			if reader {
+				require.NoError(t, wire.WriteFrame(seqFrame(macA, macR, nil, etExp1, 9)))
+				got := await(t, res)
+				require.NoError(t, got.err)
+				got.p.Release()
+			}
+		})
+	}
+}
