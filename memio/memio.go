@@ -209,6 +209,13 @@ func (p *Port) ReadFrame(b []byte) (int, error) {
 // next waits for a frame, Close or the read deadline. As with net.Conn, a
 // passed deadline fails the read even with frames queued.
 func (p *Port) next() (*frame, error) {
+	if !p.dl.Exceeded() {
+		select {
+		case f := <-p.rx: // the common case, without the four-way select
+			return f, nil
+		default:
+		}
+	}
 	for {
 		if p.dl.Exceeded() {
 			return nil, errTimeout
