@@ -650,11 +650,12 @@ func TestFanoutGroup(t *testing.T) {
 	}
 	assert.Equal(t, [2]int{n / 2, n / 2}, per, "round robin")
 
-	// A group id can be given, and a second group on the same id but
-	// another mode is refused by the kernel.
+	// A group id can be given, and joining it in another mode is refused
+	// by the kernel. FanoutJoin because the id can be 0: a freshly booted
+	// kernel hands out 0 as its first unique id.
 	id := group[0].FanoutGroup()
 	err = v.B.NS.Do(func() error {
-		_, err := afpacket.Open(v.B.Name, afpacket.Config{Fanout: afpacket.FanoutCPU, FanoutGroup: id})
+		_, err := afpacket.Open(v.B.Name, afpacket.Config{Fanout: afpacket.FanoutCPU, FanoutGroup: id, FanoutJoin: true})
 		return err
 	})
 	require.Error(t, err)
