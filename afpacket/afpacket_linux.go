@@ -65,6 +65,7 @@ type Conn struct {
 	readFn  func(fd uintptr) bool
 	readErr error // sticky read error: reads after it fail at once
 	batch   recvBatch
+	ring    *rxRing // nil: recvmsg/recvmmsg
 
 	wpool sync.Pool // of *sender
 
@@ -112,6 +113,9 @@ func Open(ifname string, cfg Config) (*Conn, error) {
 	}
 	if err := c.setup(cfg); err != nil {
 		_ = pc.Close()
+		if c.ring != nil {
+			c.ring.unmap()
+		}
 		return nil, openError(ifname, err)
 	}
 	return c, nil
@@ -181,6 +185,11 @@ func (c *Conn) setup(cfg Config) error {
 	}
 	if cfg.WriteBufferSize > 0 {
 		if err := c.setBuffer(unix.SO_SNDBUFFORCE, unix.SO_SNDBUF, cfg.WriteBufferSize); err != nil {
+			return err
+		}
+	}
+	if cfg.Ring != nil {
+		if err := c.setupRing(cfg.Ring); err != nil {
 			return err
 		}
 	}
@@ -379,6 +388,9 @@ func (c *Conn) ReadFrame(b []byte) (int, error) {
 	if c.readErr != nil {
 		return 0, c.readErr
 	}
+	if c.ring != nil {
+		return c.readFrameRing(b)
+	}
 	if len(b) > 0 {
 		c.riov.Base = &b[0]
 	} else {
@@ -483,6 +495,12 @@ func restore(b []byte, n int, oob []byte) (int, bool) {
 	if aux == nil {
 		return n, false
 	}
+	return restoreAux(b, n, aux)
+}
+
+// restoreAux is restore with the frame's side information at hand: from a
+// control message, or from the frame's header in a ring.
+func restoreAux(b []byte, n int, aux *unix.TpacketAuxdata) (int, bool) {
 	lost := false
 	if tpid, tci, ok := auxVLAN(aux); ok {
 		n, lost = insertTag(b, n, tpid, tci)
@@ -625,8 +643,13 @@ func (c *Conn) Close() error {
 		if c.promisc {
 			_ = c.pc.SetPromiscuous(false)
 		}
+		// Closing the socket waits for a read callback that is running,
+		// so nothing reads the ring once it is unmapped.
 		if cerr := c.pc.Close(); cerr != nil {
 			err = fmt.Errorf("afpacket: close %s: %w", c.ifname, cerr)
+		}
+		if c.ring != nil {
+			c.ring.unmap()
 		}
 	})
 	return err

@@ -100,6 +100,10 @@ func (c *Conn) ReadFrames(bufs [][]byte, lens []int) (int, error) {
 	if n == 0 {
 		return 0, nil
 	}
+	if c.ring != nil {
+		k, _, err := c.readRing(bufs[:n], lens[:n])
+		return k, err
+	}
 	b := &c.batch
 	if b.fn == nil {
 		b.fn = c.recvMany

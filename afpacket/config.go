@@ -1,6 +1,8 @@
 package afpacket
 
 import (
+	"time"
+
 	"github.com/etherconn/etherconn/backend"
 	"golang.org/x/net/bpf"
 )
@@ -53,6 +55,34 @@ type Config struct {
 	// WriteBufferSize, if positive, sets the socket's send buffer in bytes
 	// (SO_SNDBUFFORCE with CAP_NET_ADMIN, else SO_SNDBUF).
 	WriteBufferSize int
+
+	// Ring, when not nil, receives through a memory-mapped TPACKET_V3 ring
+	// instead of recvmmsg(2): the kernel copies frames into blocks that the
+	// reader takes whole, with no system call and no wake-up per frame.
+	// It trades latency for throughput: the kernel hands a block over when
+	// it is full or when Ring.Timeout has passed since it took its first
+	// frame, so at low rates every frame waits up to that long. Leave it
+	// nil for request/response work; set it where the receive side must
+	// keep up with a busy link. ReadBufferSize does not apply to a ring.
+	Ring *RingConfig
+}
+
+// RingConfig sizes the TPACKET_V3 receive ring of Config.Ring. The zero
+// value is 64 blocks of 256 KiB (16 MiB) retired after 1 ms.
+type RingConfig struct {
+	// BlockSize is the size of one block in bytes: a power of two, at
+	// least the page size. A frame, with its 48-byte header, must fit in a
+	// block, or it is cut. 0 means 256 KiB.
+	BlockSize int
+
+	// Blocks is the number of blocks. Frames the kernel finds no free block
+	// for are dropped and counted in Stats().Dropped. 0 means 64.
+	Blocks int
+
+	// Timeout is how long the kernel keeps filling a block that is not full
+	// before it hands it to the reader: the most a frame waits at low
+	// rates. The kernel counts whole milliseconds; 0 means 1 ms, the least.
+	Timeout time.Duration
 }
 
 // FanoutMode selects how a PACKET_FANOUT group spreads frames over its

@@ -13,20 +13,33 @@ import (
 
 // TestConformance runs the shared behaviour suite over a fresh veth pair for
 // every subtest, one afpacket.Conn on each end, each end in its own
-// namespace with IPv6 off, at the usual MTU and a jumbo one. It skips
-// (through the harness) without root.
+// namespace with IPv6 off, at the usual MTU and a jumbo one, receiving with
+// recvmmsg and with a TPACKET_V3 ring. It skips (through the harness)
+// without root.
 func TestConformance(t *testing.T) {
 	netns.Require(t)
 	t.Parallel()
-	for _, mtu := range []int{1500, 9000} {
-		t.Run(map[int]string{1500: "mtu1500", 9000: "jumbo9000"}[mtu], func(t *testing.T) {
+	cases := []struct {
+		name string
+		mtu  int
+		cfg  afpacket.Config
+	}{
+		{"mtu1500", 1500, afpacket.Config{ReadBufferSize: 4 << 20}},
+		{"jumbo9000", 9000, afpacket.Config{ReadBufferSize: 4 << 20}},
+		{"ring/mtu1500", 1500, afpacket.Config{Ring: &afpacket.RingConfig{}}},
+		// Small blocks, so that the suite's bursts span many blocks and
+		// wrap the ring; a jumbo frame still fits in one.
+		{"ring/jumbo9000", 9000, afpacket.Config{Ring: &afpacket.RingConfig{BlockSize: 16 << 10, Blocks: 256}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			opts := &netns.VethOptions{Options: netns.Options{MTU: mtu}}
+			opts := &netns.VethOptions{Options: netns.Options{MTU: tc.mtu}}
 			conformance.Run(t, conformance.Config{
-				MaxPayload: mtu,
+				MaxPayload: tc.mtu,
 				NewPair: func(t *testing.T) (backend.PacketIO, backend.PacketIO) {
 					a, b, _ := netns.OpenPair(t, func(ifname string) (backend.PacketIO, error) {
-						return afpacket.Open(ifname, afpacket.Config{ReadBufferSize: 4 << 20})
+						return afpacket.Open(ifname, tc.cfg)
 					}, opts)
 					return a, b
 				},

@@ -1,0 +1,232 @@
+//go:build linux
+
+package afpacket
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/etherconn/etherconn/backend"
+	"golang.org/x/sys/unix"
+)
+
+// Ring defaults and layout constants (linux/if_packet.h).
+const (
+	ringBlockSize = 256 << 10
+	ringBlocks    = 64
+	// ringFrameSize only satisfies the kernel's checks of tp_frame_size
+	// and tp_frame_nr: TPACKET_V3 packs frames of any size into a block.
+	ringFrameSize = 2048
+	// ringBlockStatus is the offset of hdr.bh1.block_status in struct
+	// tpacket_block_desc (two __u32 before it).
+	ringBlockStatus = 8
+	// ringSllOff is where the kernel puts a frame's struct sockaddr_ll:
+	// right after its header, aligned to TPACKET_ALIGNMENT.
+	ringSllOff = (unix.SizeofTpacket3Hdr + unix.TPACKET_ALIGNMENT - 1) &^ (unix.TPACKET_ALIGNMENT - 1)
+)
+
+// rxRing is the reader's side of a TPACKET_V3 receive ring. The kernel owns
+// a block until it sets TP_STATUS_USER in the block's status, the reader
+// until it writes TP_STATUS_KERNEL back; the reader takes blocks in order.
+//
+// Every access to mem happens inside a RawConn.Read callback: Close closes
+// the socket first, which waits for a running callback to return, and only
+// then unmaps the ring, so a read racing Close never touches unmapped memory.
+type rxRing struct {
+	mem       []byte
+	blockSize int
+	blocks    int
+
+	cur  int // the block being read, or waited for
+	off  int // offset in cur of the next frame's header
+	left int // frames of cur not read yet; 0: cur not started
+
+	// The batch the callback fills.
+	bufs  [][]byte
+	lens  []int
+	got   int
+	bytes int
+	trunc bool // a frame of the batch was cut
+
+	one    [1][]byte // ReadFrame's batch of one
+	oneLen [1]int
+	fn     func(fd uintptr) bool
+}
+
+// setupRing switches the socket to TPACKET_V3 and maps a receive ring as rc
+// asks. The socket still drops every frame (the setup filter).
+func (c *Conn) setupRing(rc *RingConfig) error {
+	bs, nb := rc.BlockSize, rc.Blocks
+	if bs == 0 {
+		bs = ringBlockSize
+	}
+	if nb == 0 {
+		nb = ringBlocks
+	}
+	page := os.Getpagesize()
+	if bs < page || bs&(bs-1) != 0 || bs > math.MaxInt32 {
+		return fmt.Errorf("ring: block size %d is not a power of two of at least the page size (%d)", rc.BlockSize, page)
+	}
+	if nb < 1 || nb > math.MaxUint32/bs {
+		return fmt.Errorf("ring: %d blocks of %d bytes: need at least one block and under 4 GiB in all", rc.Blocks, bs)
+	}
+	if rc.Timeout < 0 {
+		return fmt.Errorf("ring: negative timeout %v", rc.Timeout)
+	}
+	tov := (rc.Timeout + time.Millisecond - 1) / time.Millisecond
+	if tov < 1 {
+		tov = 1
+	}
+	if tov > math.MaxUint32 {
+		tov = math.MaxUint32
+	}
+	if err := c.setInt(unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V3, "PACKET_VERSION"); err != nil {
+		return err
+	}
+	req := unix.TpacketReq3{
+		Block_size:     uint32(bs),
+		Block_nr:       uint32(nb),
+		Frame_size:     ringFrameSize,
+		Frame_nr:       uint32(bs / ringFrameSize * nb),
+		Retire_blk_tov: uint32(tov),
+	}
+	var mem []byte
+	var serr error
+	if err := c.rc.Control(func(fd uintptr) {
+		if serr = unix.SetsockoptTpacketReq3(int(fd), unix.SOL_PACKET, unix.PACKET_RX_RING, &req); serr != nil {
+			serr = fmt.Errorf("setsockopt PACKET_RX_RING: %w", serr)
+			return
+		}
+		if mem, serr = unix.Mmap(int(fd), 0, bs*nb, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); serr != nil {
+			serr = fmt.Errorf("mmap ring of %d bytes: %w", bs*nb, serr)
+		}
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return serr
+	}
+	r := &rxRing{mem: mem, blockSize: bs, blocks: nb}
+	r.fn = func(uintptr) bool { return c.fillFromRing() }
+	c.ring = r
+	return nil
+}
+
+// unmap releases the ring's memory; the socket is closed by then.
+func (r *rxRing) unmap() {
+	if r.mem != nil {
+		_ = unix.Munmap(r.mem)
+		r.mem = nil
+	}
+}
+
+// status is the block status word of block i.
+func (r *rxRing) status(i int) *uint32 {
+	return (*uint32)(unsafe.Pointer(&r.mem[i*r.blockSize+ringBlockStatus]))
+}
+
+// release gives the current block back to the kernel and moves on.
+func (r *rxRing) release() {
+	atomic.StoreUint32(r.status(r.cur), unix.TP_STATUS_KERNEL)
+	r.left = 0
+	if r.cur++; r.cur == r.blocks {
+		r.cur = 0
+	}
+}
+
+// fillFromRing is the RawConn.Read callback of a ring read: it copies
+// frames from the blocks the kernel handed over into the batch until the
+// batch is full or no block is ready, and returns false to wait when it got
+// none.
+func (c *Conn) fillFromRing() bool {
+	r := c.ring
+	for r.got < len(r.bufs) {
+		if r.left == 0 {
+			if atomic.LoadUint32(r.status(r.cur))&unix.TP_STATUS_USER == 0 {
+				break
+			}
+			bd := (*unix.TpacketHdrV1)(unsafe.Pointer(&r.mem[r.cur*r.blockSize+ringBlockStatus]))
+			r.left, r.off = int(bd.Num_pkts), int(bd.Offset_to_first_pkt)
+			if r.left == 0 {
+				r.release()
+				continue
+			}
+		}
+		r.next()
+	}
+	return r.got > 0
+}
+
+// next reads the frame at r.off of the current block into the batch, unless
+// it is one of the interface's outgoing frames, and steps to the next one.
+// A header that does not fit the block ends the block: the kernel wrote it,
+// but a bad offset must not crash the reader.
+func (r *rxRing) next() {
+	blk := r.mem[r.cur*r.blockSize : (r.cur+1)*r.blockSize]
+	if r.off < 0 || r.off > len(blk)-ringSllOff-unix.SizeofSockaddrLinklayer {
+		r.release()
+		return
+	}
+	h := (*unix.Tpacket3Hdr)(unsafe.Pointer(&blk[r.off]))
+	sll := (*unix.RawSockaddrLinklayer)(unsafe.Pointer(&blk[r.off+ringSllOff]))
+	start, snap := r.off+int(h.Mac), int(h.Snaplen)
+	if start < r.off || start > len(blk) || snap > len(blk)-start {
+		r.release()
+		return
+	}
+	if sll.Pkttype != unix.PACKET_OUTGOING {
+		b := r.bufs[r.got]
+		n := copy(b, blk[start:start+snap])
+		aux := unix.TpacketAuxdata{Status: h.Status, Len: h.Len, Snaplen: h.Snaplen,
+			Mac: h.Mac, Net: h.Net, Vlan_tci: uint16(h.Hv1.Vlan_tci), Vlan_tpid: h.Hv1.Vlan_tpid}
+		n, lost := restoreAux(b, n, &aux)
+		if lost || snap > len(b) || h.Len > h.Snaplen {
+			r.trunc = true
+		}
+		r.lens[r.got] = n
+		r.bytes += n
+		r.got++
+	}
+	if r.left--; r.left == 0 || h.Next_offset == 0 {
+		r.release()
+		return
+	}
+	r.off += int(h.Next_offset)
+}
+
+// readRing fills bufs and lens from the ring, waiting in the network poller
+// until at least one frame is there. It reports whether a frame was cut.
+func (c *Conn) readRing(bufs [][]byte, lens []int) (int, bool, error) {
+	r := c.ring
+	r.bufs, r.lens = bufs, lens
+	r.got, r.bytes, r.trunc = 0, 0, false
+	// The callback returns true only with frames in the batch, so an error
+	// comes with none.
+	err := c.rc.Read(r.fn)
+	r.bufs, r.lens = nil, nil
+	if err != nil {
+		return 0, false, c.readError(err)
+	}
+	c.framesIn.Add(uint64(r.got))
+	c.bytesIn.Add(uint64(r.bytes))
+	return r.got, r.trunc, nil
+}
+
+// readFrameRing is ReadFrame on a ring.
+func (c *Conn) readFrameRing(b []byte) (int, error) {
+	r := c.ring
+	r.one[0] = b
+	_, trunc, err := c.readRing(r.one[:], r.oneLen[:])
+	r.one[0] = nil
+	if err != nil {
+		return 0, err
+	}
+	if trunc {
+		return r.oneLen[0], backend.ErrTruncated
+	}
+	return r.oneLen[0], nil
+}
