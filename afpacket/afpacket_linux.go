@@ -69,6 +69,18 @@ type Conn struct {
 
 	wpool sync.Pool // of *sender
 
+	// tx is a second socket, bound to the interface for sending only, that
+	// the Go runtime's poller does not watch; -1 if it could not be opened.
+	// The kernel reports write space on a socket after every frame it
+	// frees, and on a socket the poller watches each such report wakes the
+	// poller's thread while any read waits: measured on a veth pair, that
+	// cost the sender a quarter of its rate (490k -> 370k frames/s).
+	// Writes go through tx until it would block, then finish on the main
+	// socket, where waiting is the poller's job. txMu keeps Close from
+	// closing tx under a write.
+	txMu sync.RWMutex
+	tx   int
+
 	framesIn  atomic.Uint64
 	bytesIn   atomic.Uint64
 	framesOut atomic.Uint64
@@ -110,6 +122,7 @@ func Open(ifname string, cfg Config) (*Conn, error) {
 		hwaddr:  ifi.HardwareAddr,
 		pc:      pc,
 		roob:    make([]byte, oobSize),
+		tx:      -1,
 	}
 	if err := c.setup(cfg); err != nil {
 		_ = pc.Close()
@@ -118,6 +131,7 @@ func Open(ifname string, cfg Config) (*Conn, error) {
 		}
 		return nil, openError(ifname, err)
 	}
+	c.openTx(cfg)
 	return c, nil
 }
 
@@ -213,6 +227,36 @@ func (c *Conn) setup(cfg Config) error {
 		return nil
 	}
 	return c.setInt(unix.SOL_SOCKET, unix.SO_DETACH_FILTER, 0, "SO_DETACH_FILTER")
+}
+
+// openTx opens the send-only socket. Without one, writes use the main
+// socket, so a failure here costs speed, not function.
+func (c *Conn) openTx(cfg Config) {
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	// Protocol 0: the socket is bound to the interface but takes in no
+	// frames at all.
+	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Ifindex: c.ifindex}); err != nil {
+		_ = unix.Close(fd)
+		return
+	}
+	if cfg.WriteBufferSize > 0 {
+		if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, cfg.WriteBufferSize) != nil {
+			_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, cfg.WriteBufferSize)
+		}
+	}
+	c.tx = fd
+}
+
+// writeTx runs the write callback fn on the send-only socket and reports
+// whether it finished. When it did not (no such socket, or it would block),
+// the caller finishes with fn on the main socket.
+func (c *Conn) writeTx(fn func(fd uintptr) bool) bool {
+	c.txMu.RLock()
+	defer c.txMu.RUnlock()
+	return c.tx >= 0 && fn(uintptr(c.tx))
 }
 
 // setInt sets an integer socket option.
@@ -563,7 +607,10 @@ func (c *Conn) WriteFrame(frame []byte) error {
 	s := c.wpool.Get().(*sender)
 	s.frame = frame
 	s.errno = 0
-	err := c.rc.Write(s.fn)
+	var err error
+	if !c.writeTx(s.fn) {
+		err = c.rc.Write(s.fn)
+	}
 	errno := s.errno
 	s.frame = nil
 	c.wpool.Put(s)
@@ -648,6 +695,12 @@ func (c *Conn) Close() error {
 		if cerr := c.pc.Close(); cerr != nil {
 			err = fmt.Errorf("afpacket: close %s: %w", c.ifname, cerr)
 		}
+		c.txMu.Lock()
+		if c.tx >= 0 {
+			_ = unix.Close(c.tx)
+			c.tx = -1
+		}
+		c.txMu.Unlock()
 		if c.ring != nil {
 			c.ring.unmap()
 		}

@@ -219,7 +219,10 @@ func (c *Conn) WriteFrames(frames [][]byte) (int, error) {
 			s.iovs[i].SetLen(len(f))
 		}
 		s.count, s.sent, s.errno = chunk, 0, 0
-		err := c.rc.Write(s.bfn)
+		var err error
+		if !c.writeTx(s.bfn) {
+			err = c.rc.Write(s.bfn)
+		}
 		sent, errno := s.sent, s.errno
 		for i := 0; i < chunk; i++ {
 			s.iovs[i].Base = nil

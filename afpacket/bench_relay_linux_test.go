@@ -122,15 +122,22 @@ var benchPayloadBytes = func() []byte {
 // kdrop% is the share the receiving socket's full queue lost in the kernel
 // and qdrop% the share the full queues of the relay or rudp lost.
 func BenchmarkVethRUDP(b *testing.B) {
-	b.Run("batch/flows=1", func(b *testing.B) { benchRUDP(b, 1, true) })
-	b.Run("batch/flows=1000", func(b *testing.B) { benchRUDP(b, 1000, true) })
-	b.Run("writeto/flows=1", func(b *testing.B) { benchRUDP(b, 1, false) })
+	mmsg := afpacket.Config{ReadBufferSize: benchRcvBuf}
+	ring := afpacket.Config{Ring: &afpacket.RingConfig{BlockSize: 1 << 20, Blocks: benchRcvBuf >> 20}}
+	b.Run("batch/flows=1", func(b *testing.B) { benchRUDP(b, 1, true, mmsg) })
+	b.Run("batch/flows=1000", func(b *testing.B) { benchRUDP(b, 1000, true, mmsg) })
+	b.Run("writeto/flows=1", func(b *testing.B) { benchRUDP(b, 1, false, mmsg) })
+	b.Run("ring/batch/flows=1", func(b *testing.B) { benchRUDP(b, 1, true, ring) })
+	b.Run("ring/batch/flows=1000", func(b *testing.B) { benchRUDP(b, 1000, true, ring) })
+	b.Run("ring/writeto/flows=1", func(b *testing.B) { benchRUDP(b, 1, false, ring) })
 }
 
-func benchRUDP(b *testing.B, flows int, batch bool) {
+// benchRUDP measures (a) with flows flows, batch or one datagram a call,
+// the receiving end's socket configured as rcv.
+func benchRUDP(b *testing.B, flows int, batch bool, rcv afpacket.Config) {
 	v := netns.NewVeth(b, nil)
 	a := newSide(b, v.A, 0, flows, sideOptions{conn: afpacket.Config{WriteBufferSize: 4 << 20}, queueLen: benchQueue})
-	r := newSide(b, v.B, 1, flows, sideOptions{conn: afpacket.Config{ReadBufferSize: benchRcvBuf}, queueLen: benchQueue})
+	r := newSide(b, v.B, 1, flows, sideOptions{conn: rcv, queueLen: benchQueue})
 
 	var cnt counter
 	var wg sync.WaitGroup
@@ -293,26 +300,38 @@ func BenchmarkVethCeiling(b *testing.B) {
 			}
 		})
 	})
-	b.Run("recvmmsg", func(b *testing.B) {
-		benchCeiling(b, func(b *testing.B, v *netns.Veth, _ *atomic.Bool) ceilingReader {
-			var c *afpacket.Conn
-			require.NoError(b, v.B.NS.Do(func() error {
-				var err error
-				c, err = afpacket.Open(v.B.Name, afpacket.Config{ReadBufferSize: benchRcvBuf})
-				return err
-			}))
-			bufs := make([][]byte, 64)
-			for i := range bufs {
-				bufs[i] = make([]byte, 2048)
-			}
-			lens := make([]int, len(bufs))
-			return ceilingReader{
-				read:      func() (int, error) { return c.ReadFrames(bufs, lens) },
-				interrupt: func() { _ = c.Close() },
-				close:     func() {},
-				drops:     func() uint64 { return c.Stats().Dropped },
-			}
-		})
+	for _, tc := range []struct {
+		name string
+		cfg  afpacket.Config
+	}{
+		{"recvmmsg", afpacket.Config{ReadBufferSize: benchRcvBuf}},
+		{"afpacket-ring", afpacket.Config{Ring: &afpacket.RingConfig{BlockSize: 1 << 20, Blocks: benchRcvBuf >> 20}}},
+	} {
+		b.Run(tc.name, func(b *testing.B) { benchCeilingConn(b, tc.cfg) })
+	}
+}
+
+// benchCeilingConn is (b) with a bare afpacket.Conn reader configured as
+// cfg, reading 64 frames a call.
+func benchCeilingConn(b *testing.B, cfg afpacket.Config) {
+	benchCeiling(b, func(b *testing.B, v *netns.Veth, _ *atomic.Bool) ceilingReader {
+		var c *afpacket.Conn
+		require.NoError(b, v.B.NS.Do(func() error {
+			var err error
+			c, err = afpacket.Open(v.B.Name, cfg)
+			return err
+		}))
+		bufs := make([][]byte, 64)
+		for i := range bufs {
+			bufs[i] = make([]byte, 2048)
+		}
+		lens := make([]int, len(bufs))
+		return ceilingReader{
+			read:      func() (int, error) { return c.ReadFrames(bufs, lens) },
+			interrupt: func() { _ = c.Close() },
+			close:     func() {},
+			drops:     func() uint64 { return c.Stats().Dropped },
+		}
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -33,11 +34,12 @@ const (
 // a block until it sets TP_STATUS_USER in the block's status, the reader
 // until it writes TP_STATUS_KERNEL back; the reader takes blocks in order.
 //
-// Every access to mem happens inside a RawConn.Read callback: Close closes
-// the socket first, which waits for a running callback to return, and only
-// then unmaps the ring, so a read racing Close never touches unmapped memory.
+// A read holds mu, also while it waits in the poller. Close closes the
+// socket first, which ends that wait, and unmaps the ring under mu, so a
+// read racing Close never touches unmapped memory.
 type rxRing struct {
-	mem       []byte
+	mu        sync.Mutex
+	mem       []byte // nil once unmapped
 	blockSize int
 	blocks    int
 
@@ -118,6 +120,8 @@ func (c *Conn) setupRing(rc *RingConfig) error {
 
 // unmap releases the ring's memory; the socket is closed by then.
 func (r *rxRing) unmap() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.mem != nil {
 		_ = unix.Munmap(r.mem)
 		r.mem = nil
@@ -202,6 +206,11 @@ func (r *rxRing) next() {
 // until at least one frame is there. It reports whether a frame was cut.
 func (c *Conn) readRing(bufs [][]byte, lens []int) (int, bool, error) {
 	r := c.ring
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.mem == nil {
+		return 0, false, c.errClosedRead
+	}
 	r.bufs, r.lens = bufs, lens
 	r.got, r.bytes, r.trunc = 0, 0, false
 	// The callback returns true only with frames in the batch, so an error
