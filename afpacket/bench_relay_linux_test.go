@@ -525,18 +525,21 @@ const rttBlock = 50
 // BenchmarkVethRTT is (d): one 64-byte request and its echo at a time, with
 // a pause between round trips, for rudp (an emulated host on each side, the
 // server echoing with ReadFromUDPAddrPort/WriteToUDPAddrPort) and for kernel
-// UDP sockets doing the same. "afpacket" is the backend alone: the same
+// UDP sockets doing the same. "rudp-ring" is rudp with both ends receiving
+// through a TPACKET_V3 ring (Config.Ring, 1 ms block timeout): what the
+// ring's throughput costs a lone packet. "afpacket" is the backend alone: the same
 // frames as rudp's, read with afpacket ReadFrame and answered with a
 // prebuilt frame by WriteFrame, one goroutine a side as with kernel sockets;
 // rudp minus afpacket is what the relay and rudp add.
 //
-// The three take turns on three veth pairs, rttBlock round trips at a time,
-// so that they share the machine's moments: on a VM the median of one run
-// drifts by more than the differences measured here, and round trips
-// alternating path by path would measure cold caches instead. {rudp,kernel,afpacket}-p50-ns and -p99-ns are the median and 99th
-// percentile over b.N round trips each (-benchtime=2000x gives 2,000 each);
-// rudp/kernel-p50 is the ratio of the medians. ns/op covers three round
-// trips and three pauses.
+// The paths take turns, each on its own veth pair, rttBlock round trips at
+// a time, so that they share the machine's moments: on a VM the median of
+// one run drifts by more than the differences measured here, and round
+// trips alternating path by path would measure cold caches instead.
+// {rudp,kernel,rudp-ring,afpacket}-p50-ns and -p99-ns are the median and
+// 99th percentile over b.N round trips each (-benchtime=2000x gives 2,000
+// each); rudp/kernel-p50 is the ratio of the medians. ns/op covers one round
+// trip and one pause of every path.
 func BenchmarkVethRTT(b *testing.B) {
 	type path struct {
 		name   string
@@ -554,6 +557,13 @@ func BenchmarkVethRTT(b *testing.B) {
 	{
 		cl, sv, _, sa := kernelPair(b)
 		paths = append(paths, &path{name: "kernel", cl: cl, sv: sv, to: sa})
+	}
+	{
+		v := netns.NewVeth(b, nil)
+		ring := sideOptions{conn: afpacket.Config{Ring: &afpacket.RingConfig{}}}
+		cl := newSide(b, v.A, 0, 1, ring)
+		sv := newSide(b, v.B, 1, 1, ring)
+		paths = append(paths, &path{name: "rudp-ring", cl: cl.conns[0], sv: sv.conns[0], to: sv.addrs[0]})
 	}
 	{
 		v := netns.NewVeth(b, nil)
