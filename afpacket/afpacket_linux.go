@@ -78,8 +78,9 @@ type Conn struct {
 	// Writes go through tx until it would block, then finish on the main
 	// socket, where waiting is the poller's job. txMu keeps Close from
 	// closing tx under a write.
-	txMu sync.RWMutex
-	tx   int
+	txMu     sync.RWMutex
+	tx       int
+	txBlocks atomic.Uint64 // writes that tx would have blocked
 
 	framesIn  atomic.Uint64
 	bytesIn   atomic.Uint64
@@ -256,7 +257,14 @@ func (c *Conn) openTx(cfg Config) {
 func (c *Conn) writeTx(fn func(fd uintptr) bool) bool {
 	c.txMu.RLock()
 	defer c.txMu.RUnlock()
-	return c.tx >= 0 && fn(uintptr(c.tx))
+	if c.tx < 0 {
+		return false
+	}
+	if !fn(uintptr(c.tx)) {
+		c.txBlocks.Add(1)
+		return false
+	}
+	return true
 }
 
 // setInt sets an integer socket option.
