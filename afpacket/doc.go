@@ -69,6 +69,23 @@
 // (Config.Fanout, OpenGroup). All I/O waits in the Go runtime's network
 // poller; no operating system thread is blocked.
 //
+// A Conn sends through a second packet socket that takes in no frames and
+// that the network poller does not watch. The kernel signals write space on
+// a socket each time it frees a frame that socket sent, and on a watched
+// socket every signal wakes the poller's thread while a read waits: on a
+// veth pair that cost a busy sender a quarter of its rate. When the
+// send-only socket's buffer is full, the write finishes on the main socket,
+// where the wait is the poller's, so frames keep their order.
+//
+// Config.Ring receives through a memory-mapped TPACKET_V3 ring instead of
+// recvmmsg. The kernel copies frames into blocks and wakes the reader once a
+// block, not once a frame, and the reader takes frames without a system
+// call. That is the cheapest way in for a busy link, at a price in latency:
+// a block goes to the reader when it is full or RingConfig.Timeout (1 ms by
+// default) after its first frame, so at low rates a frame waits up to that
+// long. The default, recvmmsg, hands each frame over at once and suits
+// request/response work.
+//
 // The package works on Linux only; on other systems Open returns an error
 // that satisfies errors.Is(err, errors.ErrUnsupported).
 package afpacket
