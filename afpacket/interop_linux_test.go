@@ -277,11 +277,12 @@ func TestKernelChecksumOffloadCompleted(t *testing.T) {
 		v.B.AddAddr(t, netip.PrefixFrom(f.kern, f.bits))
 		v.B.AddNeighbor(t, f.emu, emuMAC)
 	}
-	c := open(t, v.A, afpacket.Config{})
-	for _, batch := range []bool{false, true} {
-		rx := &kernelFrames{c: c, batch: batch}
+	recvmmsg, ring := open(t, v.A, afpacket.Config{}), open(t, v.A, afpacket.Config{Ring: &afpacket.RingConfig{}})
+	for _, rx := range []*kernelFrames{
+		{c: recvmmsg, name: "recvmsg"}, {c: recvmmsg, batch: true, name: "recvmmsg"}, {c: ring, name: "ring"}, {c: ring, batch: true, name: "ring-batch"},
+	} {
 		for _, f := range fams {
-			t.Run(fmt.Sprintf("%s batch=%v", f.udp, batch), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s %s", f.udp, rx.name), func(t *testing.T) {
 				srv, err := v.B.NS.ListenUDP(f.udp, netip.AddrPortFrom(f.kern, 0))
 				require.NoError(t, err)
 				defer srv.Close()
@@ -294,7 +295,7 @@ func TestKernelChecksumOffloadCompleted(t *testing.T) {
 					requireChecksumValid(t, pkt, u)
 				}
 			})
-			t.Run(fmt.Sprintf("%s SYN batch=%v", f.tcp, batch), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s SYN %s", f.tcp, rx.name), func(t *testing.T) {
 				done := make(chan struct{})
 				go func() {
 					defer close(done)
@@ -321,6 +322,7 @@ func TestKernelChecksumOffloadCompleted(t *testing.T) {
 type kernelFrames struct {
 	c       *afpacket.Conn
 	batch   bool
+	name    string // for subtest names
 	pending [][]byte
 }
 
