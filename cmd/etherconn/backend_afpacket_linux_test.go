@@ -14,13 +14,16 @@ import (
 // of a veth pair that share one namespace made for the test; the command runs
 // in this process, on a thread inside that namespace. It skips without root.
 func TestDemoAfpacket(t *testing.T) {
-	for _, vlan := range []string{"100", "0x88a8:100.200"} {
-		t.Run(vlan, func(t *testing.T) {
+	for _, tc := range []struct{ backend, vlan string }{
+		{"afpacket", "100"}, {"afpacket", "0x88a8:100.200"}, {"afpacket-ring", "100"},
+	} {
+		backend, vlan := tc.backend, tc.vlan
+		t.Run(backend+"/"+vlan, func(t *testing.T) {
 			v := netns.NewVeth(t, &netns.VethOptions{SameNS: true})
 			var out, errOut bytes.Buffer
 			var code int
 			require.NoError(t, v.A.NS.Do(func() error {
-				code = run([]string{"demo", "--backend", "afpacket", "--interface", v.A.Name, "--peer", v.B.Name,
+				code = run([]string{"demo", "--backend", backend, "--interface", v.A.Name, "--peer", v.B.Name,
 					"--count", "3", "--vlan", vlan}, &out, &errOut)
 				return nil
 			}))

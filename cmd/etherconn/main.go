@@ -1,6 +1,6 @@
 // Command etherconn shows the library at work.
 //
-//	etherconn demo [--backend memio|afpacket|pcap] [--interface IF [--peer IF]] [--count N]
+//	etherconn demo [--backend memio|afpacket|afpacket-ring|pcap] [--interface IF [--peer IF]] [--count N]
 //
 // demo starts two emulated hosts with made-up MACs on VLAN 100 and exchanges
 // UDP both ways over IPv4 and IPv6 with rudp.Conn, then prints the relay
