@@ -82,6 +82,12 @@ type Conn struct {
 	tx       int
 	txBlocks atomic.Uint64 // writes that tx would have blocked
 
+	// ignoresOutgoing is set when the kernel keeps outgoing frames from
+	// the socket (or its fanout group). A socket never gets the frames it
+	// sent itself, but without this it would get a copy of each frame tx
+	// sent, only to drop it: then tx is not opened.
+	ignoresOutgoing bool
+
 	framesIn  atomic.Uint64
 	bytesIn   atomic.Uint64
 	framesOut atomic.Uint64
@@ -192,7 +198,7 @@ func (c *Conn) setup(cfg Config) error {
 	}
 	// Best effort: kernels before 4.20 lack it, and recv drops outgoing
 	// frames by their packet type anyway.
-	_ = c.setInt(unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1, "PACKET_IGNORE_OUTGOING")
+	c.ignoresOutgoing = c.setInt(unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1, "PACKET_IGNORE_OUTGOING") == nil
 	if cfg.ReadBufferSize > 0 {
 		if err := c.setBuffer(unix.SO_RCVBUFFORCE, unix.SO_RCVBUF, cfg.ReadBufferSize); err != nil {
 			return err
@@ -233,6 +239,9 @@ func (c *Conn) setup(cfg Config) error {
 // openTx opens the send-only socket. Without one, writes use the main
 // socket, so a failure here costs speed, not function.
 func (c *Conn) openTx(cfg Config) {
+	if !c.ignoresOutgoing {
+		return
+	}
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return
@@ -323,6 +332,7 @@ func (c *Conn) joinFanout(cfg Config) error {
 	// socket's own PACKET_IGNORE_OUTGOING does not apply once it is in a
 	// group.
 	err := join(flags | unix.PACKET_FANOUT_FLAG_IGNORE_OUTGOING)
+	c.ignoresOutgoing = err == nil
 	if errors.Is(err, unix.EINVAL) {
 		err = join(flags)
 	}

@@ -75,13 +75,15 @@ type RingConfig struct {
 	// block, or it is cut. 0 means 256 KiB.
 	BlockSize int
 
-	// Blocks is the number of blocks. Frames the kernel finds no free block
-	// for are dropped and counted in Stats().Dropped. 0 means 64.
+	// Blocks is the number of blocks, at most 65535. Frames the kernel
+	// finds no free block for are dropped and counted in Stats().Dropped.
+	// 0 means 64.
 	Blocks int
 
 	// Timeout is how long the kernel keeps filling a block that is not full
 	// before it hands it to the reader: the most a frame waits at low
-	// rates. The kernel counts whole milliseconds; 0 means 1 ms, the least.
+	// rates. The kernel counts whole milliseconds, from 1 ms (also what 0
+	// means) to 65.535 s.
 	Timeout time.Duration
 }
 

@@ -75,7 +75,11 @@
 // socket every signal wakes the poller's thread while a read waits: on a
 // veth pair that cost a busy sender a quarter of its rate. When the
 // send-only socket's buffer is full, the write finishes on the main socket,
-// where the wait is the poller's, so frames keep their order.
+// where the wait is the poller's, so frames keep their order. The second
+// socket is only used where the kernel keeps outgoing frames from the main
+// one (Linux 4.20 and later, 6.10 and later in a fanout group); elsewhere
+// the main socket would receive a copy of every frame sent, and a Conn
+// sends through the main socket as before.
 //
 // Config.Ring receives through a memory-mapped TPACKET_V3 ring instead of
 // recvmmsg. The kernel copies frames into blocks and wakes the reader once a

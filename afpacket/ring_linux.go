@@ -73,8 +73,10 @@ func (c *Conn) setupRing(rc *RingConfig) error {
 	if bs < page || bs&(bs-1) != 0 || bs > math.MaxInt32 {
 		return fmt.Errorf("ring: block size %d is not a power of two of at least the page size (%d)", rc.BlockSize, page)
 	}
-	if nb < 1 || nb > math.MaxUint32/bs {
-		return fmt.Errorf("ring: %d blocks of %d bytes: need at least one block and under 4 GiB in all", rc.Blocks, bs)
+	// The kernel counts blocks in 16 bits: with more, it wraps to block 0
+	// while the reader waits for block 65536.
+	if nb < 1 || nb > math.MaxUint16 || nb > math.MaxUint32/bs {
+		return fmt.Errorf("ring: %d blocks of %d bytes: need 1 to 65535 blocks and under 4 GiB in all", rc.Blocks, bs)
 	}
 	if rc.Timeout < 0 {
 		return fmt.Errorf("ring: negative timeout %v", rc.Timeout)
@@ -83,8 +85,9 @@ func (c *Conn) setupRing(rc *RingConfig) error {
 	if tov < 1 {
 		tov = 1
 	}
-	if tov > math.MaxUint32 {
-		tov = math.MaxUint32
+	// Older kernels keep the timeout in 16 bits of milliseconds.
+	if tov > math.MaxUint16 {
+		tov = math.MaxUint16
 	}
 	if err := c.setInt(unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V3, "PACKET_VERSION"); err != nil {
 		return err

@@ -29,6 +29,7 @@ func TestRingConfigErrors(t *testing.T) {
 		{"negative block", afpacket.RingConfig{BlockSize: -page}},
 		{"negative blocks", afpacket.RingConfig{Blocks: -1}},
 		{"4 GiB", afpacket.RingConfig{BlockSize: 1 << 30, Blocks: 4}},
+		{"65536 blocks", afpacket.RingConfig{BlockSize: page, Blocks: 1 << 16}},
 		{"negative timeout", afpacket.RingConfig{Timeout: -time.Millisecond}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
