@@ -83,6 +83,16 @@ func read(t testing.TB, c *afpacket.Conn, d time.Duration) ([]byte, error) {
 	return buf[:n], err
 }
 
+// requireArrives sends f from a and checks that b reads it unchanged
+// within 2 seconds.
+func requireArrives(t testing.TB, a, b *afpacket.Conn, f []byte, msgAndArgs ...any) {
+	t.Helper()
+	require.NoError(t, a.WriteFrame(f))
+	got, err := read(t, b, 2*time.Second)
+	require.NoError(t, err, msgAndArgs...)
+	require.Equal(t, f, got, msgAndArgs...)
+}
+
 // expectNothing checks that no frame arrives on c within d.
 func expectNothing(t testing.TB, c *afpacket.Conn, d time.Duration) {
 	t.Helper()
@@ -213,17 +223,11 @@ func TestShortFramesUnpadded(t *testing.T) {
 	a, b, v := pair(t, afpacket.Config{}, afpacket.Config{})
 	for _, size := range []int{14, 15, 20, 42, 59} {
 		want := mkFrame(v.B.MAC, v.A.MAC, nil, etherTest, size-14, uint32(size))
-		require.NoError(t, a.WriteFrame(want))
-		got, err := read(t, b, 2*time.Second)
-		require.NoError(t, err)
-		require.Equal(t, want, got, "a %d-byte frame must arrive as %d bytes", size, size)
+		requireArrives(t, a, b, want, "a %d-byte frame must arrive as %d bytes", size, size)
 	}
 	// A tagged short frame: tag restored, no padding.
 	want := mkFrame(v.B.MAC, v.A.MAC, []tag{{0x8100, 7}}, etherTest, 8, 1)
-	require.NoError(t, a.WriteFrame(want))
-	got, err := read(t, b, 2*time.Second)
-	require.NoError(t, err)
-	require.Equal(t, want, got)
+	requireArrives(t, a, b, want)
 
 	for _, size := range []int{0, 1, 13} {
 		err := a.WriteFrame(make([]byte, size))
@@ -697,10 +701,7 @@ func TestPromiscuous(t *testing.T) {
 	a := open(t, v.A, afpacket.Config{})
 	b := open(t, v.B, afpacket.Config{})
 	want := mkFrame(netns.RandomMAC(), v.A.MAC, nil, etherTest, 50, 5)
-	require.NoError(t, a.WriteFrame(want))
-	got, err := read(t, b, 2*time.Second)
-	require.NoError(t, err)
-	require.Equal(t, want, got)
+	requireArrives(t, a, b, want)
 }
 
 func TestStats(t *testing.T) {
@@ -754,10 +755,7 @@ func TestDeadline(t *testing.T) {
 	// A deadline is not final.
 	require.NoError(t, b.SetReadDeadline(time.Time{}))
 	f := mkFrame(v.B.MAC, v.A.MAC, nil, etherTest, 46, 1)
-	require.NoError(t, a.WriteFrame(f))
-	got, err := read(t, b, 2*time.Second)
-	require.NoError(t, err)
-	require.Equal(t, f, got)
+	requireArrives(t, a, b, f)
 }
 
 func TestConcurrentWriters(t *testing.T) {

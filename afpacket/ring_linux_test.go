@@ -122,10 +122,7 @@ func TestRingFullDropsAndRecovers(t *testing.T) {
 	assert.Equal(t, uint64(n-kept), st.Dropped, "every frame is either read or counted as dropped")
 
 	want := mkFrame(v.B.MAC, v.A.MAC, nil, etherTest, 100, 4242)
-	require.NoError(t, a.WriteFrame(want))
-	got, err := read(t, b, 2*time.Second)
-	require.NoError(t, err)
-	require.Equal(t, want, got)
+	requireArrives(t, a, b, want)
 }
 
 func TestRingTruncates(t *testing.T) {
