@@ -54,6 +54,8 @@ const (
 	// size of the TPACKET_V3 ring), so that all receivers can absorb the
 	// same burst.
 	benchRcvBuf = 16 << 20
+	// benchRingBlock is the block size of benchRing.
+	benchRingBlock = 1 << 20
 	// benchQueue is the receive queue of the emulated hosts.
 	benchQueue = 4096
 	// drainIdle ends a throughput measure: after the sender is done, the
@@ -62,6 +64,12 @@ const (
 	// drainMax bounds the wait for the receiver after the sender is done.
 	drainMax = 10 * time.Second
 )
+
+// benchRing is the ring of the benchmarks' ring variants, as big as the
+// other receivers' socket buffers.
+func benchRing() *afpacket.RingConfig {
+	return &afpacket.RingConfig{BlockSize: benchRingBlock, Blocks: benchRcvBuf / benchRingBlock}
+}
 
 // counter is what the receivers of a throughput benchmark share.
 type counter struct {
@@ -123,7 +131,7 @@ var benchPayloadBytes = func() []byte {
 // and qdrop% the share the full queues of the relay or rudp lost.
 func BenchmarkVethRUDP(b *testing.B) {
 	mmsg := afpacket.Config{ReadBufferSize: benchRcvBuf}
-	ring := afpacket.Config{Ring: &afpacket.RingConfig{BlockSize: 1 << 20, Blocks: benchRcvBuf >> 20}}
+	ring := afpacket.Config{Ring: benchRing()}
 	b.Run("batch/flows=1", func(b *testing.B) { benchRUDP(b, 1, true, mmsg) })
 	b.Run("batch/flows=1000", func(b *testing.B) { benchRUDP(b, 1000, true, mmsg) })
 	b.Run("writeto/flows=1", func(b *testing.B) { benchRUDP(b, 1, false, mmsg) })
@@ -305,7 +313,7 @@ func BenchmarkVethCeiling(b *testing.B) {
 		cfg  afpacket.Config
 	}{
 		{"recvmmsg", afpacket.Config{ReadBufferSize: benchRcvBuf}},
-		{"afpacket-ring", afpacket.Config{Ring: &afpacket.RingConfig{BlockSize: 1 << 20, Blocks: benchRcvBuf >> 20}}},
+		{"afpacket-ring", afpacket.Config{Ring: benchRing()}},
 	} {
 		b.Run(tc.name, func(b *testing.B) { benchCeilingConn(b, tc.cfg) })
 	}

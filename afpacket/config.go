@@ -60,7 +60,7 @@ type Config struct {
 	// instead of recvmmsg(2): the kernel copies frames into blocks that the
 	// reader takes whole, with no system call and no wake-up per frame.
 	// It trades latency for throughput: the kernel hands a block over when
-	// it is full or when Ring.Timeout has passed since it took its first
+	// it is full or when RingConfig.Timeout has passed since it took its first
 	// frame, so at low rates every frame waits up to that long. Leave it
 	// nil for request/response work; set it where the receive side must
 	// keep up with a busy link. ReadBufferSize does not apply to a ring.

@@ -116,7 +116,7 @@ func (c *Conn) setupRing(rc *RingConfig) error {
 		return serr
 	}
 	r := &rxRing{mem: mem, blockSize: bs, blocks: nb}
-	r.fn = func(uintptr) bool { return c.fillFromRing() }
+	r.fn = func(uintptr) bool { return r.fill() }
 	c.ring = r
 	return nil
 }
@@ -145,12 +145,10 @@ func (r *rxRing) release() {
 	}
 }
 
-// fillFromRing is the RawConn.Read callback of a ring read: it copies
-// frames from the blocks the kernel handed over into the batch until the
-// batch is full or no block is ready, and returns false to wait when it got
-// none.
-func (c *Conn) fillFromRing() bool {
-	r := c.ring
+// fill is the RawConn.Read callback of a ring read: it copies frames from
+// the blocks the kernel handed over into the batch until the batch is full
+// or no block is ready, and returns false to wait when it got none.
+func (r *rxRing) fill() bool {
 	for r.got < len(r.bufs) {
 		if r.left == 0 {
 			if atomic.LoadUint32(r.status(r.cur))&unix.TP_STATUS_USER == 0 {
