@@ -23,9 +23,9 @@ bench:
 # Short fuzzing pass over every parser (FUZZTIME=60s for a longer one).
 FUZZTIME ?= 10s
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/frame/
-	$(GO) test -run '^$$' -fuzz '^FuzzParseVLANs$$' -fuzztime $(FUZZTIME) ./internal/frame/
-	$(GO) test -run '^$$' -fuzz '^FuzzPutUDP$$' -fuzztime $(FUZZTIME) ./internal/frame/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./frame/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseVLANs$$' -fuzztime $(FUZZTIME) ./frame/
+	$(GO) test -run '^$$' -fuzz '^FuzzPutUDP$$' -fuzztime $(FUZZTIME) ./frame/
 	$(GO) test -run '^$$' -fuzz '^FuzzOpenOffline$$' -fuzztime $(FUZZTIME) ./pcapio/
 
 demo:

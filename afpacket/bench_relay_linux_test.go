@@ -39,7 +39,7 @@ import (
 	"time"
 
 	"github.com/etherconn/etherconn/afpacket"
-	"github.com/etherconn/etherconn/internal/frame"
+	"github.com/etherconn/etherconn/frame"
 	"github.com/etherconn/etherconn/internal/netns"
 	"github.com/etherconn/etherconn/rudp"
 	gpafpacket "github.com/gopacket/gopacket/afpacket"

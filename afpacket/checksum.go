@@ -3,7 +3,7 @@ package afpacket
 import (
 	"encoding/binary"
 
-	"github.com/etherconn/etherconn/internal/frame"
+	"github.com/etherconn/etherconn/frame"
 )
 
 // IP protocol numbers whose checksum completeChecksum fills in.

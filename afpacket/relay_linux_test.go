@@ -13,7 +13,7 @@ import (
 
 	"github.com/etherconn/etherconn/afpacket"
 	"github.com/etherconn/etherconn/etherconn"
-	"github.com/etherconn/etherconn/internal/frame"
+	"github.com/etherconn/etherconn/frame"
 	"github.com/etherconn/etherconn/internal/netns"
 	"github.com/etherconn/etherconn/relay"
 	"github.com/etherconn/etherconn/rudp"

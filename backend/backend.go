@@ -10,6 +10,7 @@ package backend
 import (
 	"errors"
 	"net"
+	"time"
 )
 
 // PacketIO reads and writes one whole Ethernet frame at a time.
@@ -30,12 +31,8 @@ import (
 //   - Any ReadFrame error other than ErrTruncated, and than a read deadline's
 //     (below), is final for that PacketIO.
 //
-// A backend may also have SetReadDeadline(t time.Time) error with net.Conn
-// semantics for ReadFrame and ReadFrames: a read past the deadline fails with
-// an error wrapping os.ErrDeadlineExceeded and the backend stays usable, and
-// a deadline set from another goroutine interrupts a read already blocked.
-// A relay on such a backend lets a blocked endpoint reader read the backend
-// itself (see the relay package: reader-led receive).
+// Optional abilities are the small interfaces below (BatchReader,
+// BatchWriter, StatsReporter, ReadDeadliner), discovered by type assertion.
 type PacketIO interface {
 	ReadFrame(b []byte) (n int, err error)
 	WriteFrame(frame []byte) error
@@ -75,6 +72,32 @@ type Stats struct {
 // StatsReporter is implemented by backends that keep Stats.
 type StatsReporter interface {
 	Stats() Stats
+}
+
+// ReadDeadliner is implemented by backends whose reads a deadline
+// interrupts, with net.Conn semantics for ReadFrame and ReadFrames: a read
+// past the deadline fails with an error wrapping os.ErrDeadlineExceeded and
+// the backend stays usable; the zero time means no deadline; a deadline set
+// from another goroutine interrupts a read already blocked. A relay on such
+// a backend lets a blocked endpoint reader read the backend itself (see the
+// relay package: reader-led receive).
+//
+// A wrapper that has the method whatever it wraps returns an error wrapping
+// errors.ErrUnsupported when what it wraps lacks the ability; use
+// ReadDeadlinerOf to discover the ability through such wrappers.
+type ReadDeadliner interface {
+	SetReadDeadline(t time.Time) error
+}
+
+// ReadDeadlinerOf returns pio's read deadline ability, if it has one: pio
+// implements ReadDeadliner and clearing the deadline does not fail with
+// errors.ErrUnsupported.
+func ReadDeadlinerOf(pio PacketIO) (ReadDeadliner, bool) {
+	rd, ok := pio.(ReadDeadliner)
+	if !ok || errors.Is(rd.SetReadDeadline(time.Time{}), errors.ErrUnsupported) {
+		return nil, false
+	}
+	return rd, true
 }
 
 var (

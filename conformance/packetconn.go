@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/etherconn/etherconn/etherconn"
-	"github.com/etherconn/etherconn/internal/frame"
+	"github.com/etherconn/etherconn/frame"
 	"github.com/etherconn/etherconn/relay"
 	"github.com/etherconn/etherconn/rudp"
 )

@@ -19,7 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/etherconn/etherconn/etherconn"
-	efr "github.com/etherconn/etherconn/internal/frame"
+	efr "github.com/etherconn/etherconn/frame"
 	"github.com/etherconn/etherconn/pcapio"
 	"github.com/etherconn/etherconn/relay"
 	"github.com/etherconn/etherconn/rudp"

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/etherconn/etherconn/internal/frame"
+	"github.com/etherconn/etherconn/frame"
 	"github.com/etherconn/etherconn/memio"
 )
 

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/etherconn/etherconn/backend"
-	"github.com/etherconn/etherconn/internal/frame"
+	"github.com/etherconn/etherconn/frame"
 )
 
 // endRecorder is a Handler that takes nothing and records EndpointEnded.

@@ -13,7 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/etherconn/etherconn/backend"
-	"github.com/etherconn/etherconn/internal/frame"
+	"github.com/etherconn/etherconn/frame"
 	"github.com/etherconn/etherconn/memio"
 )
 
@@ -49,7 +49,7 @@ var memioBig = memio.Config{QueueLen: 4096}
 const waitLong = 5 * time.Second
 
 // tag is a VLAN tag for the gopacket builder: gopacket is an encoder
-// independent of internal/frame, so the demux tests do not check the
+// independent of frame, so the demux tests do not check the
 // parser against its own builder.
 type tag struct {
 	tpid uint16
@@ -99,7 +99,7 @@ func gpUDP4(payload []byte) []gopacket.SerializableLayer {
 	return []gopacket.SerializableLayer{ip, udp, gopacket.Payload(payload)}
 }
 
-// ethFrame builds a frame with internal/frame: header plus payload.
+// ethFrame builds a frame with frame: header plus payload.
 func ethFrame(dst, src MAC, vlans VLANs, et uint16, payload []byte) []byte {
 	b := make([]byte, frame.HeaderLen(len(vlans))+len(payload))
 	n := frame.PutEthernet(b, dst, src, vlans, et)

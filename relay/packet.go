@@ -5,7 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/etherconn/etherconn/backend"
-	"github.com/etherconn/etherconn/internal/frame"
+	"github.com/etherconn/etherconn/frame"
 )
 
 // Packet is one received frame and what the relay's single parse learned

@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/etherconn/etherconn/backend"
-	"github.com/etherconn/etherconn/internal/frame"
+	"github.com/etherconn/etherconn/frame"
 )
 
 // Types shared with the layers above, so that users need one import.

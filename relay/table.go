@@ -1,6 +1,6 @@
 package relay
 
-import "github.com/etherconn/etherconn/internal/frame"
+import "github.com/etherconn/etherconn/frame"
 
 // l2Key finds the endpoints of one MAC and VLAN stack. The EtherType is
 // checked on the endpoints themselves: one map entry per endpoint, not per
