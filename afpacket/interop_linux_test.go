@@ -13,6 +13,7 @@ import (
 	"github.com/etherconn/etherconn/afpacket"
 	"github.com/etherconn/etherconn/backend"
 	"github.com/etherconn/etherconn/etherconn"
+	"github.com/etherconn/etherconn/frame"
 	"github.com/etherconn/etherconn/internal/netns"
 	"github.com/etherconn/etherconn/relay"
 	"github.com/etherconn/etherconn/rudp"
@@ -88,7 +89,7 @@ type emulatedHost struct {
 
 // newEmulatedHost opens link with afpacket and puts an emulated UDP host on
 // it whose next hop for every destination is gw.
-func newEmulatedHost(t *testing.T, link *netns.Link, mac net.HardwareAddr, vlans etherconn.VLANs, local netip.AddrPort, gw net.HardwareAddr) *emulatedHost {
+func newEmulatedHost(t *testing.T, link *netns.Link, mac net.HardwareAddr, vlans frame.VLANs, local netip.AddrPort, gw net.HardwareAddr) *emulatedHost {
 	t.Helper()
 	p := open(t, link, afpacket.Config{})
 	h := &emulatedHost{r: relay.New(p, relay.Config{})}
@@ -130,16 +131,16 @@ func TestRUDPKernelInterop(t *testing.T) {
 	}
 	for _, stack := range []struct {
 		name  string
-		vlans etherconn.VLANs
+		vlans frame.VLANs
 		// tcx puts the tags on with netns.TagVLANs instead of
 		// sub-interfaces.
 		tcx bool
 	}{
 		{"untagged", nil, false},
-		{"vlan100", etherconn.VLANs{{ID: 100}}, false},
-		{"qinq10.20", etherconn.VLANs{{TPID: 0x88a8, ID: 10}, {ID: 20}}, false},
-		{"vlan100/tcx", etherconn.VLANs{{ID: 100}}, true},
-		{"qinq10.20/tcx", etherconn.VLANs{{TPID: 0x88a8, ID: 10}, {ID: 20}}, true},
+		{"vlan100", frame.VLANs{{ID: 100}}, false},
+		{"qinq10.20", frame.VLANs{{TPID: 0x88a8, ID: 10}, {ID: 20}}, false},
+		{"vlan100/tcx", frame.VLANs{{ID: 100}}, true},
+		{"qinq10.20/tcx", frame.VLANs{{TPID: 0x88a8, ID: 10}, {ID: 20}}, true},
 	} {
 		t.Run(stack.name, func(t *testing.T) {
 			t.Parallel()
@@ -217,7 +218,7 @@ func TestRUDPKernelInterop(t *testing.T) {
 // payload is payload and checks that it came from src to dst with the
 // stack vlans on it, byte for byte: the outer tag, which the kernel hands
 // the packet socket as metadata, restored in place.
-func requireKernelFrameTags(t *testing.T, wire *kernelFrames, src, dst net.HardwareAddr, vlans etherconn.VLANs, payload string) {
+func requireKernelFrameTags(t *testing.T, wire *kernelFrames, src, dst net.HardwareAddr, vlans frame.VLANs, payload string) {
 	t.Helper()
 	for {
 		pkt := wire.next(t, layers.LayerTypeUDP)

@@ -57,7 +57,7 @@ func newSide(tb testing.TB, link *netns.Link, s, n int, opt sideOptions) *side {
 	tb.Cleanup(func() { _ = sd.r.Close() })
 	for i := 0; i < n; i++ {
 		mac, addr := hostMAC(s, i), hostAddr(s, i)
-		ec, err := etherconn.New(sd.r, etherconn.Config{MAC: mac, EtherTypes: []uint16{etherconn.EtherTypeIPv4}, QueueLen: opt.queueLen})
+		ec, err := etherconn.New(sd.r, etherconn.Config{MAC: mac, EtherTypes: []uint16{frame.EtherTypeIPv4}, QueueLen: opt.queueLen})
 		require.NoError(tb, err)
 		peer := hostMAC(1-s, i)
 		c, err := rudp.New(ec, rudp.Config{LocalAddr: addr, QueueLen: opt.queueLen,

@@ -134,9 +134,9 @@ func (s *suite) testDefault(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			a, b := s.pair(t)
 			rb := s.relay(t, b, relay.Config{})
-			def, err := rb.RegisterDefault(relay.DefaultConfig{Mirror: mirror})
+			def, err := rb.RegisterDefault(relay.DefaultEndpointConfig{Mirror: mirror})
 			require.NoError(t, err)
-			_, err = rb.RegisterDefault(relay.DefaultConfig{})
+			_, err = rb.RegisterDefault(relay.DefaultEndpointConfig{})
 			require.ErrorIs(t, err, relay.ErrKeyInUse, "only one default endpoint")
 			ep := s.conn(t, rb, etherconn.Config{MAC: testMAC(1), EtherTypes: []uint16{etherTypeTest}})
 

@@ -46,7 +46,7 @@ func (s *suite) udpHosts(t *testing.T, mirror bool) *udpHosts {
 	h.eb = s.conn(t, h.rb, etherconn.Config{MAC: testMAC(2), VLANs: tags})
 	if mirror {
 		var err error
-		h.defB, err = h.rb.RegisterDefault(relay.DefaultConfig{Mirror: true, QueueLen: 1024})
+		h.defB, err = h.rb.RegisterDefault(relay.DefaultEndpointConfig{Mirror: true, QueueLen: 1024})
 		require.NoError(t, err)
 	}
 	return h

@@ -1,51 +1,25 @@
-// Package etherconn sends and receives Ethernet payloads for one emulated
-// endpoint: a MAC address and a VLAN stack that no OS interface has.
-//
-// A Conn is registered with a relay.Relay, which demultiplexes the frames of
-// one backend (a real interface, a capture, or memory) by destination MAC,
-// VLAN stack and EtherType. Conn implements net.PacketConn with *Addr as the
-// address type, so it can be used by code written for any packet connection;
-// WriteToMAC and WriteToFrom are the direct forms. Protocol layers such as
-// rudp build whole frames with HeaderLen, PutHeader and WriteFrame.
 package etherconn
 
 import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/etherconn/etherconn/backend"
-	"github.com/etherconn/etherconn/internal/deadline"
 	"github.com/etherconn/etherconn/frame"
+	"github.com/etherconn/etherconn/internal/sockstate"
 	"github.com/etherconn/etherconn/relay"
-)
-
-// VLAN is one 802.1Q/802.1ad tag: TPID (0x8100 when zero, 0x88a8, 0x9100),
-// PCP, DEI and VLAN ID.
-type VLAN = frame.VLAN
-
-// VLANs is a VLAN stack, outermost tag first. Its text form, read by
-// ParseVLANs and UnmarshalText, is tags joined by '.' or '|', each
-// [TPID:]VID[/pPCP][/dei]: "100", "100.200", "0x88a8:100.200", "100/p5".
-type VLANs = frame.VLANs
-
-// ParseVLANs reads a VLAN stack in its text form (see VLANs).
-func ParseVLANs(text string) (VLANs, error) { return frame.ParseVLANs(text) }
-
-// EtherTypes of the payloads a Conn receives unless Config says otherwise.
-const (
-	EtherTypeIPv4 = frame.EtherTypeIPv4
-	EtherTypeARP  = frame.EtherTypeARP
-	EtherTypeIPv6 = frame.EtherTypeIPv6
 )
 
 // DefaultEtherTypes returns the EtherTypes received when Config.EtherTypes
 // is empty: ARP, IPv4 and IPv6. It is a function so that no caller can
 // change the default for everyone.
-func DefaultEtherTypes() []uint16 { return []uint16{EtherTypeARP, EtherTypeIPv4, EtherTypeIPv6} }
+func DefaultEtherTypes() []uint16 {
+	return []uint16{frame.EtherTypeARP, frame.EtherTypeIPv4, frame.EtherTypeIPv6}
+}
 
 // Config describes the endpoint a Conn emulates.
 type Config struct {
@@ -55,7 +29,7 @@ type Config struct {
 	// VLANs is the endpoint's VLAN stack, outermost first. Frames it sends
 	// carry these tags (with their PCP and DEI); frames it receives must
 	// carry tags with the same TPIDs and VIDs.
-	VLANs VLANs
+	VLANs frame.VLANs
 	// EtherTypes are the payload types received (default DefaultEtherTypes()).
 	EtherTypes []uint16
 	// Broadcast and Multicast also deliver frames sent to the broadcast
@@ -64,9 +38,9 @@ type Config struct {
 	// 50,000 deliveries.
 	Broadcast, Multicast bool
 	// QueueLen limits the receive queue in frames (0: the relay's). -1
-	// means no queue: for a Conn used only through rudp, frames nobody will
-	// read (ARP, UDP to unbound ports) are dropped and counted instead of
-	// waiting in memory.
+	// means no queue: for a Conn used only through attached layers (rudp),
+	// frames none of them takes (ARP, UDP to unbound ports) are dropped and
+	// counted instead of waiting in memory.
 	QueueLen int
 }
 
@@ -74,7 +48,7 @@ type Config struct {
 // the EtherType of its payload. It implements net.Addr.
 type Addr struct {
 	MAC       net.HardwareAddr
-	VLANs     VLANs
+	VLANs     frame.VLANs
 	EtherType uint16
 }
 
@@ -109,9 +83,11 @@ var (
 type Conn struct {
 	ep    *relay.Endpoint
 	mac   frame.MAC
-	vlans VLANs
+	vlans frame.VLANs
 	hlen  int
-	wdl   deadline.Write
+	st    sockstate.State
+	local *Addr
+	disp  dispatcher
 }
 
 // New registers an endpoint on r. It fails if cfg is invalid or another
@@ -134,18 +110,16 @@ func New(r *relay.Relay, cfg Config) (*Conn, error) {
 	}
 	c := &Conn{ep: ep, mac: mac, vlans: ep.Config().VLANs}
 	c.hlen = frame.HeaderLen(len(c.vlans))
+	c.local = &Addr{MAC: mac.HardwareAddr(), VLANs: c.vlans}
+	ep.SetHandler(&c.disp)
 	return c, nil
 }
-
-// Endpoint returns the relay endpoint behind c, for protocol layers that
-// take packets on the relay's read loop (relay.Handler).
-func (c *Conn) Endpoint() *relay.Endpoint { return c.ep }
 
 // MAC returns the endpoint's MAC address.
 func (c *Conn) MAC() net.HardwareAddr { return c.mac.HardwareAddr() }
 
 // VLANs returns the endpoint's VLAN stack.
-func (c *Conn) VLANs() VLANs { return append(VLANs(nil), c.vlans...) }
+func (c *Conn) VLANs() frame.VLANs { return append(frame.VLANs(nil), c.vlans...) }
 
 // LocalAddr returns the endpoint's MAC and VLAN stack as an *Addr.
 func (c *Conn) LocalAddr() net.Addr {
@@ -161,14 +135,15 @@ func (c *Conn) HeaderLen() int { return c.hlen }
 
 // PutHeader writes the Ethernet header of a frame from this endpoint to dst
 // into b[:HeaderLen()], and returns HeaderLen().
-func (c *Conn) PutHeader(b []byte, dst [6]byte, etherType uint16) int {
+func (c *Conn) PutHeader(b []byte, dst frame.MAC, etherType uint16) int {
 	return frame.PutEthernet(b, dst, c.mac, c.vlans, etherType)
 }
 
-// WriteFrame sends a whole frame built with PutHeader, honouring the write
-// deadline. The frame is not retained. Errors are *net.OpError.
+// WriteFrame sends a whole frame (built with NewFrame or PutHeader),
+// honouring the write deadline. The frame is not retained. Errors are
+// *net.OpError.
 func (c *Conn) WriteFrame(b []byte) error {
-	if err := c.checkWrite(); err != nil {
+	if err := c.st.CheckWrite(); err != nil {
 		return c.opErr("write", nil, err)
 	}
 	if err := c.ep.Send(b); err != nil {
@@ -177,11 +152,11 @@ func (c *Conn) WriteFrame(b []byte) error {
 	return nil
 }
 
-// WriteFrames sends whole frames built with PutHeader, in one backend call
-// where the backend can, and returns how many leading frames were sent.
-// Errors are *net.OpError.
+// WriteFrames sends whole frames (built with NewFrame or PutHeader), in one
+// backend call where the backend can, and returns how many leading frames
+// were sent. Errors are *net.OpError.
 func (c *Conn) WriteFrames(frames [][]byte) (int, error) {
-	if err := c.checkWrite(); err != nil {
+	if err := c.st.CheckWrite(); err != nil {
 		return 0, c.opErr("write", nil, err)
 	}
 	n, err := c.ep.SendBatch(frames)
@@ -189,16 +164,6 @@ func (c *Conn) WriteFrames(frames [][]byte) (int, error) {
 		return n, c.opErr("write", nil, err)
 	}
 	return n, nil
-}
-
-func (c *Conn) checkWrite() error {
-	if c.ep.Closed() {
-		return net.ErrClosed
-	}
-	if c.wdl.Exceeded() {
-		return os.ErrDeadlineExceeded
-	}
-	return nil
 }
 
 // checkEtherType refuses values that would not be read back as the
@@ -269,7 +234,7 @@ func (c *Conn) WriteToMAC(b []byte, dst net.HardwareAddr, etherType uint16) (int
 // WriteToFrom sends b like WriteToMAC but with another source MAC and VLAN
 // stack, for protocols that answer on behalf of other stations. The relay
 // still delivers replies only to registered endpoints.
-func (c *Conn) WriteToFrom(b []byte, dst net.HardwareAddr, etherType uint16, src net.HardwareAddr, vlans VLANs) (int, error) {
+func (c *Conn) WriteToFrom(b []byte, dst net.HardwareAddr, etherType uint16, src net.HardwareAddr, vlans frame.VLANs) (int, error) {
 	s, err := frame.MACFrom(src)
 	if err != nil {
 		return 0, c.opErr("write", nil, fmt.Errorf("%w: source: %w", ErrBadAddr, err))
@@ -280,7 +245,7 @@ func (c *Conn) WriteToFrom(b []byte, dst net.HardwareAddr, etherType uint16, src
 	return c.write(b, dst, etherType, s, vlans)
 }
 
-func (c *Conn) write(b []byte, dst net.HardwareAddr, etherType uint16, src frame.MAC, vlans VLANs) (int, error) {
+func (c *Conn) write(b []byte, dst net.HardwareAddr, etherType uint16, src frame.MAC, vlans frame.VLANs) (int, error) {
 	to := &Addr{MAC: dst, EtherType: etherType}
 	d, err := frame.MACFrom(dst)
 	if err != nil {
@@ -293,14 +258,14 @@ func (c *Conn) write(b []byte, dst net.HardwareAddr, etherType uint16, src frame
 	if hl+len(b) > backend.MaxFrameLen {
 		return 0, c.opErr("write", to, ErrMessageTooLong)
 	}
-	if err := c.checkWrite(); err != nil {
+	if err := c.st.CheckWrite(); err != nil {
 		return 0, c.opErr("write", to, err)
 	}
-	buf := getBuf()
-	defer putBuf(buf)
-	frame.PutEthernet(*buf, d, src, vlans, etherType)
-	n := copy((*buf)[hl:], b)
-	if err := c.ep.Send((*buf)[:hl+n]); err != nil {
+	f := getFrame()
+	defer f.Release()
+	frame.PutEthernet(f.buf[:], d, src, vlans, etherType)
+	n := copy(f.buf[hl:], b)
+	if err := c.ep.Send(f.buf[:hl+n]); err != nil {
 		return 0, c.opErr("write", to, err)
 	}
 	return len(b), nil
@@ -319,8 +284,8 @@ func (c *Conn) SetDeadline(t time.Time) error {
 // errors.Is(err, os.ErrDeadlineExceeded); zero means none; a new deadline
 // applies to a read already blocked.
 func (c *Conn) SetReadDeadline(t time.Time) error {
-	if c.ep.Closed() {
-		return c.opErr("set", nil, net.ErrClosed)
+	if err := c.st.CheckOpen(); err != nil {
+		return c.opErr("set", nil, err)
 	}
 	c.ep.SetReadDeadline(t)
 	return nil
@@ -329,28 +294,58 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 // SetWriteDeadline sets the deadline for writes. Writes never wait for
 // a slow receiver, so it only makes writes after it fail.
 func (c *Conn) SetWriteDeadline(t time.Time) error {
-	if c.ep.Closed() {
-		return c.opErr("set", nil, net.ErrClosed)
+	if err := c.st.SetWriteDeadline(t); err != nil {
+		return c.opErr("set", nil, err)
 	}
-	c.wdl.Set(t)
 	return nil
 }
 
-// Close unregisters the endpoint; blocked reads return net.ErrClosed. A
-// second Close returns an error wrapping net.ErrClosed, as net.UDPConn's.
+// Close unregisters the endpoint; blocked reads return net.ErrClosed, and
+// attached handlers that are relay.EndNotifiers are told. As with
+// net.UDPConn, the first Close returns nil (also after the relay was
+// closed) and later ones an error wrapping net.ErrClosed.
 func (c *Conn) Close() error {
-	if c.ep.Closed() {
+	if !c.st.Close() {
 		return c.opErr("close", nil, net.ErrClosed)
 	}
 	return c.ep.Close()
 }
 
-// opErr wraps err as net.UDPConn does: Source is the local address, Addr
-// the remote one (nil for reads). A closed endpoint's error is plain
-// net.ErrClosed; the end of the relay's input keeps its cause.
 func (c *Conn) opErr(op string, addr net.Addr, err error) error {
-	if errors.Is(err, net.ErrClosed) && !errors.Is(err, relay.ErrInputEnded) {
-		err = net.ErrClosed
-	}
-	return &net.OpError{Op: op, Net: "ether", Source: &Addr{MAC: c.mac.HardwareAddr(), VLANs: c.vlans}, Addr: addr, Err: err}
+	return sockstate.OpError(op, "ether", c.local, addr, err)
 }
+
+// Frame is an outgoing frame built in place (see NewFrame): a pooled buffer
+// of backend.MaxFrameLen bytes holding the Conn's Ethernet header, with the
+// payload to be written after it.
+type Frame struct {
+	buf [backend.MaxFrameLen]byte
+	hl  int
+}
+
+// Sending takes a buffer from the pool, builds in it, hands it to the
+// backend (which copies or transmits it before returning) and puts it back.
+var framePool = sync.Pool{New: func() any { return new(Frame) }}
+
+func getFrame() *Frame { return framePool.Get().(*Frame) }
+
+// NewFrame returns a pooled frame to dst with etherType whose Ethernet
+// header (source MAC and VLAN tags of c) is written: fill Payload, send
+// Bytes(n) with WriteFrame or WriteFrames, then Release it. Steady sending
+// this way allocates nothing and copies the payload once, into Payload.
+func (c *Conn) NewFrame(dst frame.MAC, etherType uint16) *Frame {
+	f := getFrame()
+	f.hl = frame.PutEthernet(f.buf[:], dst, c.mac, c.vlans, etherType)
+	return f
+}
+
+// Payload returns the room after the Ethernet header:
+// backend.MaxFrameLen - HeaderLen() bytes.
+func (f *Frame) Payload() []byte { return f.buf[f.hl:] }
+
+// Bytes returns the whole frame with a payload of n bytes (at most
+// len(Payload())).
+func (f *Frame) Bytes(n int) []byte { return f.buf[:f.hl+n] }
+
+// Release returns f to the pool; f must not be used after.
+func (f *Frame) Release() { framePool.Put(f) }

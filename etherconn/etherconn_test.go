@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/etherconn/etherconn/etherconn"
+	"github.com/etherconn/etherconn/frame"
 	"github.com/etherconn/etherconn/memio"
 	"github.com/etherconn/etherconn/relay"
 )
@@ -39,11 +40,11 @@ func TestNewErrors(t *testing.T) {
 		{"short MAC", etherconn.Config{MAC: net.HardwareAddr{1, 2, 3}}, nil},
 		{"group MAC", etherconn.Config{MAC: net.HardwareAddr{0x01, 0, 0x5e, 0, 0, 1}}, relay.ErrBadConfig},
 		{"taken", etherconn.Config{MAC: mac1}, relay.ErrKeyInUse},
-		{"one EtherType taken", etherconn.Config{MAC: mac1, EtherTypes: []uint16{0x88b5, etherconn.EtherTypeIPv4}}, relay.ErrKeyInUse},
-		{"VID 4096", etherconn.Config{MAC: mac1, VLANs: etherconn.VLANs{{ID: 4096}}}, relay.ErrBadConfig},
-		{"PCP 8", etherconn.Config{MAC: mac1, VLANs: etherconn.VLANs{{ID: 1, PCP: 8}}}, relay.ErrBadConfig},
-		{"bad TPID", etherconn.Config{MAC: mac1, VLANs: etherconn.VLANs{{ID: 1, TPID: 0x1234}}}, relay.ErrBadConfig},
-		{"five tags", etherconn.Config{MAC: mac1, VLANs: make(etherconn.VLANs, 5)}, relay.ErrBadConfig},
+		{"one EtherType taken", etherconn.Config{MAC: mac1, EtherTypes: []uint16{0x88b5, frame.EtherTypeIPv4}}, relay.ErrKeyInUse},
+		{"VID 4096", etherconn.Config{MAC: mac1, VLANs: frame.VLANs{{ID: 4096}}}, relay.ErrBadConfig},
+		{"PCP 8", etherconn.Config{MAC: mac1, VLANs: frame.VLANs{{ID: 1, PCP: 8}}}, relay.ErrBadConfig},
+		{"bad TPID", etherconn.Config{MAC: mac1, VLANs: frame.VLANs{{ID: 1, TPID: 0x1234}}}, relay.ErrBadConfig},
+		{"five tags", etherconn.Config{MAC: mac1, VLANs: make(frame.VLANs, 5)}, relay.ErrBadConfig},
 		{"TPID as EtherType", etherconn.Config{MAC: mac1, EtherTypes: []uint16{0x8100}}, relay.ErrBadConfig},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -55,9 +56,9 @@ func TestNewErrors(t *testing.T) {
 		})
 	}
 	// Same MAC, other VLAN stack or other TPID: a different key.
-	_, err = etherconn.New(r, etherconn.Config{MAC: mac1, VLANs: etherconn.VLANs{{ID: 100}}})
+	_, err = etherconn.New(r, etherconn.Config{MAC: mac1, VLANs: frame.VLANs{{ID: 100}}})
 	require.NoError(t, err)
-	_, err = etherconn.New(r, etherconn.Config{MAC: mac1, VLANs: etherconn.VLANs{{ID: 100, TPID: 0x88a8}}})
+	_, err = etherconn.New(r, etherconn.Config{MAC: mac1, VLANs: frame.VLANs{{ID: 100, TPID: 0x88a8}}})
 	require.NoError(t, err)
 }
 
@@ -68,7 +69,7 @@ func TestWriteErrors(t *testing.T) {
 	assert.ErrorIs(t, err, etherconn.ErrBadAddr)
 	_, err = c.WriteToFrom([]byte("x"), mac1, 0x88b5, nil, nil)
 	assert.ErrorIs(t, err, etherconn.ErrBadAddr)
-	_, err = c.WriteToFrom([]byte("x"), mac1, 0x88b5, mac1, etherconn.VLANs{{ID: 5000}})
+	_, err = c.WriteToFrom([]byte("x"), mac1, 0x88b5, mac1, frame.VLANs{{ID: 5000}})
 	assert.ErrorIs(t, err, etherconn.ErrBadAddr)
 	var oe *net.OpError
 	assert.ErrorAs(t, err, &oe)
@@ -82,7 +83,8 @@ func TestWriteErrors(t *testing.T) {
 }
 
 func TestReadDeadlineAndClose(t *testing.T) {
-	c, err := etherconn.New(newRelay(t), etherconn.Config{MAC: mac1})
+	r := newRelay(t)
+	c, err := etherconn.New(r, etherconn.Config{MAC: mac1})
 	require.NoError(t, err)
 	require.NoError(t, c.SetReadDeadline(time.Now().Add(20*time.Millisecond)))
 	_, _, err = c.ReadFrom(make([]byte, 10))
@@ -103,12 +105,12 @@ func TestReadDeadlineAndClose(t *testing.T) {
 		t.Fatal("Close did not unblock ReadFrom")
 	}
 	// Closing frees the key.
-	_, err = etherconn.New(c.Endpoint().Relay(), etherconn.Config{MAC: mac1})
+	_, err = etherconn.New(r, etherconn.Config{MAC: mac1})
 	assert.NoError(t, err)
 }
 
 func TestAddrString(t *testing.T) {
-	a := &etherconn.Addr{MAC: mac1, VLANs: etherconn.VLANs{{ID: 100}, {ID: 200, PCP: 3}}, EtherType: 0x0800}
+	a := &etherconn.Addr{MAC: mac1, VLANs: frame.VLANs{{ID: 100}, {ID: 200, PCP: 3}}, EtherType: 0x0800}
 	assert.Equal(t, "02:00:00:00:00:01%100.200/p3#0x0800", a.String())
 	assert.Equal(t, "ether", a.Network())
 	assert.Equal(t, "02:00:00:00:00:01", (&etherconn.Addr{MAC: mac1}).String())

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/etherconn/etherconn/etherconn"
+	"github.com/etherconn/etherconn/frame"
 	"github.com/etherconn/etherconn/memio"
 	"github.com/etherconn/etherconn/relay"
 )
@@ -19,7 +20,7 @@ func Example() {
 	defer rb.Close()
 
 	const etherType = 0x88b5 // local experimental
-	vlans, _ := etherconn.ParseVLANs("0x88a8:100.200")
+	vlans, _ := frame.ParseVLANs("0x88a8:100.200")
 	macA := net.HardwareAddr{0x02, 0, 0, 0, 0, 0x0a}
 	macB := net.HardwareAddr{0x02, 0, 0, 0, 0, 0x0b}
 	ca, _ := etherconn.New(ra, etherconn.Config{MAC: macA, VLANs: vlans, EtherTypes: []uint16{etherType}})
@@ -35,21 +36,4 @@ func Example() {
 	}
 	fmt.Printf("%s from %v\n", buf[:n], from)
 	// Output: raw payload from 02:00:00:00:00:0a%0x88a8:100.200#0x88b5
-}
-
-func ExampleParseVLANs() {
-	for _, text := range []string{"100", "100|200", "0x88a8:100.200", "100/p5/dei", "4096"} {
-		v, err := etherconn.ParseVLANs(text)
-		if err != nil {
-			fmt.Println("error:", err)
-			continue
-		}
-		fmt.Printf("%d tags: %v\n", len(v), v)
-	}
-	// Output:
-	// 1 tags: 100
-	// 2 tags: 100.200
-	// 2 tags: 0x88a8:100.200
-	// 1 tags: 100/p5/dei
-	// error: invalid VLAN: "4096": VID "4096" is not a number from 0 to 4095
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/etherconn/etherconn/etherconn"
+	"github.com/etherconn/etherconn/frame"
 	efr "github.com/etherconn/etherconn/frame"
 	"github.com/etherconn/etherconn/pcapio"
 	"github.com/etherconn/etherconn/relay"
@@ -154,7 +155,7 @@ func newReplayRun(b *testing.B, path string, eps []benchEndpoint, kind string) *
 	run := &replayRun{gate: gate(off)}
 	run.r = relay.New(run.gate, relay.Config{})
 	for _, ep := range eps {
-		ec, err := etherconn.New(run.r, etherconn.Config{MAC: ep.mac, VLANs: ep.vlans, EtherTypes: []uint16{etherconn.EtherTypeIPv4}})
+		ec, err := etherconn.New(run.r, etherconn.Config{MAC: ep.mac, VLANs: ep.vlans, EtherTypes: []uint16{frame.EtherTypeIPv4}})
 		require.NoError(b, err)
 		run.closers = append(run.closers, ec.Close)
 		run.wg.Add(1)

@@ -18,9 +18,9 @@ import (
 	"github.com/etherconn/etherconn/pcapio"
 )
 
-// frame returns an Ethernet frame from 02:00:00:00:00:01 to
+// exampleFrame returns an Ethernet frame from 02:00:00:00:00:01 to
 // 02:00:00:00:00:02 with the local experimental EtherType 0x88b5.
-func frame(payload string) []byte {
+func exampleFrame(payload string) []byte {
 	return append([]byte{
 		0x02, 0, 0, 0, 0, 0x02, // destination
 		0x02, 0, 0, 0, 0, 0x01, // source
@@ -56,7 +56,7 @@ func ExampleOpenOffline() {
 	}
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "in.pcap")
-	if err := writeCapture(path, frame("hello"), frame("world!")); err != nil {
+	if err := writeCapture(path, exampleFrame("hello"), exampleFrame("world!")); err != nil {
 		log.Fatal(err)
 	}
 
@@ -92,7 +92,7 @@ func ExampleNewRecorder() {
 	}
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "in.pcap")
-	if err := writeCapture(path, frame("ping")); err != nil {
+	if err := writeCapture(path, exampleFrame("ping")); err != nil {
 		log.Fatal(err)
 	}
 	replay, err := pcapio.OpenOffline(path, pcapio.OfflineOptions{})
@@ -116,7 +116,7 @@ func ExampleNewRecorder() {
 	if _, err := rec.ReadFrame(buf); err != nil {
 		log.Fatal(err)
 	}
-	if err := rec.WriteFrame(frame("pong")); err != nil { // discarded by the replay
+	if err := rec.WriteFrame(exampleFrame("pong")); err != nil { // discarded by the replay
 		log.Fatal(err)
 	}
 	if err := rec.Close(); err != nil { // closes the replay too

@@ -16,6 +16,7 @@ import (
 
 	"github.com/etherconn/etherconn/backend"
 	"github.com/etherconn/etherconn/etherconn"
+	"github.com/etherconn/etherconn/frame"
 	"github.com/etherconn/etherconn/memio"
 	"github.com/etherconn/etherconn/pcapio"
 	"github.com/etherconn/etherconn/relay"
@@ -117,11 +118,11 @@ type hostConns struct {
 // openHost registers host h on r. resolve may be nil (replay: no answers).
 func openHost(t *testing.T, r *relay.Relay, h sessionHost, resolve rudp.Resolver) hostConns {
 	t.Helper()
-	vlans, err := etherconn.ParseVLANs(h.vlans)
+	vlans, err := frame.ParseVLANs(h.vlans)
 	require.NoError(t, err)
 	ec, err := etherconn.New(r, etherconn.Config{
 		MAC: h.mac, VLANs: vlans, Broadcast: true, QueueLen: 1024,
-		EtherTypes: []uint16{etherconn.EtherTypeIPv4, etherconn.EtherTypeIPv6, etherTypeTest},
+		EtherTypes: []uint16{frame.EtherTypeIPv4, frame.EtherTypeIPv6, etherTypeTest},
 	})
 	require.NoError(t, err)
 	hc := hostConns{ec: ec}
@@ -321,7 +322,7 @@ func recordSession(t *testing.T, path string, opts pcapio.RecorderOptions) ([]ho
 	for i, h := range hosts {
 		hc := openHost(t, rHosts, h, resolve)
 		defer hc.close()
-		vlans, err := etherconn.ParseVLANs(h.vlans)
+		vlans, err := frame.ParseVLANs(h.vlans)
 		require.NoError(t, err)
 		pec, err := etherconn.New(rPeers, etherconn.Config{MAC: h.peerMAC(), VLANs: vlans, QueueLen: 1024})
 		require.NoError(t, err)

@@ -21,7 +21,7 @@ func skipAllocsUnderRace(t *testing.T) {
 func TestSendZeroAllocs(t *testing.T) {
 	skipAllocsUnderRace(t)
 	r, _ := newWire(t, Config{}, memio.Config{QueueLen: 16}) // the wire is never read: its queue fills and drops
-	ep := mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: VLANs{v(10)}, EtherTypes: ets(frame.EtherTypeIPv4)})
+	ep := mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: frame.VLANs{v(10)}, EtherTypes: ets(frame.EtherTypeIPv4)})
 	fr := gpFrame(t, macR, macA, []tag{{tpid: 0x8100, vid: 10}}, frame.EtherTypeIPv4, gpUDP4(make([]byte, 64))...)
 	frs := [][]byte{fr, fr, fr}
 	for range 100 { // warm up
@@ -39,7 +39,7 @@ func TestHairpinZeroAllocs(t *testing.T) {
 	fr := seqFrame(macB, macA, nil, etExp1, 1)
 	run := func() {
 		_ = a.Send(fr)
-		b.q.TryPop().Release()
+		b.q.tryPop().Release()
 	}
 	for range 100 {
 		run()
@@ -52,7 +52,7 @@ func TestHairpinZeroAllocs(t *testing.T) {
 func TestDispatchZeroAllocs(t *testing.T) {
 	skipAllocsUnderRace(t)
 	r, _ := newDirect(t, Config{})
-	vl := VLANs{vt(0x88a8, 10), v(20)}
+	vl := frame.VLANs{vt(0x88a8, 10), v(20)}
 	tags := []tag{{tpid: 0x88a8, vid: 10}, {tpid: 0x8100, vid: 20}}
 	eps := []*Endpoint{
 		mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: vl, EtherTypes: ets(frame.EtherTypeIPv4), Broadcast: true}),
@@ -61,12 +61,12 @@ func TestDispatchZeroAllocs(t *testing.T) {
 	}
 	handled := mustRegister(t, r, EndpointConfig{MAC: macD, VLANs: vl, EtherTypes: ets(frame.EtherTypeIPv4)})
 	handled.SetHandler(&consumer{})
-	def, err := r.RegisterDefault(DefaultConfig{})
+	def, err := r.RegisterDefault(DefaultEndpointConfig{})
 	require.NoError(t, err)
 	queues := append(eps[:len(eps):len(eps)], def)
 	drain := func() {
 		for _, ep := range queues {
-			for p := ep.q.TryPop(); p != nil; p = ep.q.TryPop() {
+			for p := ep.q.tryPop(); p != nil; p = ep.q.tryPop() {
 				p.Release()
 			}
 		}
@@ -117,7 +117,7 @@ func TestEndToEndZeroAllocs(t *testing.T) {
 	}{{"no deadline", false}, {"deadline per read", true}} {
 		t.Run(tt.name, func(t *testing.T) {
 			r, wire := newWire(t, Config{}, memio.Config{})
-			ep := mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: VLANs{v(10)}, EtherTypes: ets(frame.EtherTypeIPv4)})
+			ep := mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: frame.VLANs{v(10)}, EtherTypes: ets(frame.EtherTypeIPv4)})
 			fr := gpFrame(t, macA, macR, []tag{{tpid: 0x8100, vid: 10}}, frame.EtherTypeIPv4, gpUDP4(make([]byte, 64))...)
 			run := func() {
 				if tt.deadline {

@@ -30,7 +30,7 @@ func BenchmarkDemuxMemio(b *testing.B) {
 		frames := make([][]byte, n)
 		for i := range n {
 			mac := benchMAC(i)
-			ep := mustRegister(b, r, EndpointConfig{MAC: mac, VLANs: VLANs{v(100)}, EtherTypes: ets(frame.EtherTypeIPv4)})
+			ep := mustRegister(b, r, EndpointConfig{MAC: mac, VLANs: frame.VLANs{v(100)}, EtherTypes: ets(frame.EtherTypeIPv4)})
 			ep.SetHandler(countHandler{&got})
 			frames[i] = benchUDPFrame(b, mac)
 		}

@@ -11,14 +11,16 @@ import (
 	"github.com/etherconn/etherconn/memio"
 )
 
-func benchMAC(i int) MAC { return MAC{0x02, 0x42, byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)} }
+func benchMAC(i int) frame.MAC {
+	return frame.MAC{0x02, 0x42, byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)}
+}
 
 func reportRate(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
 }
 
-// benchUDPFrame is a VLAN 100 IPv4/UDP frame with a 64-byte payload.
-func benchUDPFrame(b *testing.B, dst MAC) []byte {
+// benchUDPFrame is a frame.VLAN 100 IPv4/UDP frame with a 64-byte payload.
+func benchUDPFrame(b *testing.B, dst frame.MAC) []byte {
 	return gpFrame(b, dst, macR, []tag{{tpid: 0x8100, vid: 100}}, frame.EtherTypeIPv4, gpUDP4(make([]byte, 64))...)
 }
 
@@ -31,18 +33,18 @@ func BenchmarkDemux(b *testing.B) {
 		// garbage before measuring: a GC cycle over 100,000 endpoints
 		// running beside the loop would be measured too.
 		r, _ := newDirect(b, Config{})
-		macs := make([]MAC, n)
+		macs := make([]frame.MAC, n)
 		eps := make([]*Endpoint, n)
 		for i := range n {
 			macs[i] = benchMAC(i)
-			eps[i] = mustRegister(b, r, EndpointConfig{MAC: macs[i], VLANs: VLANs{v(100)}, EtherTypes: ets(frame.EtherTypeIPv4)})
+			eps[i] = mustRegister(b, r, EndpointConfig{MAC: macs[i], VLANs: frame.VLANs{v(100)}, EtherTypes: ets(frame.EtherTypeIPv4)})
 		}
 		p := getPacket()
 		p.n = copy(p.buf, benchUDPFrame(b, macs[0]))
 		step := func(j int) {
 			copy(p.buf[:6], macs[j][:])
 			r.dispatch(p)
-			eps[j].q.TryPop().Release()
+			eps[j].q.tryPop().Release()
 		}
 		for j := range n { // every queue has its ring
 			step(j)
@@ -75,7 +77,7 @@ func BenchmarkDemux(b *testing.B) {
 func BenchmarkRelayMemio(b *testing.B) {
 	setup := func(b *testing.B) (*Endpoint, *memio.Port, []byte, *Relay) {
 		r, wire := newWire(b, Config{QueueLen: 1024}, memio.Config{QueueLen: 1024})
-		ep := mustRegister(b, r, EndpointConfig{MAC: macA, VLANs: VLANs{v(100)}, EtherTypes: ets(frame.EtherTypeIPv4)})
+		ep := mustRegister(b, r, EndpointConfig{MAC: macA, VLANs: frame.VLANs{v(100)}, EtherTypes: ets(frame.EtherTypeIPv4)})
 		return ep, wire, benchUDPFrame(b, macA), r
 	}
 	b.Run("pingpong", func(b *testing.B) {
@@ -139,7 +141,7 @@ func BenchmarkRelayMemio(b *testing.B) {
 // the frame is copied and dropped there).
 func BenchmarkSend(b *testing.B) {
 	r, _ := newWire(b, Config{}, memio.Config{QueueLen: 16})
-	ep := mustRegister(b, r, EndpointConfig{MAC: macA, VLANs: VLANs{v(100)}, EtherTypes: ets(frame.EtherTypeIPv4)})
+	ep := mustRegister(b, r, EndpointConfig{MAC: macA, VLANs: frame.VLANs{v(100)}, EtherTypes: ets(frame.EtherTypeIPv4)})
 	fr := benchUDPFrame(b, macR)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(fr)))
@@ -159,13 +161,13 @@ func BenchmarkRegister100k(b *testing.B) {
 	const n = 100000
 	for _, tt := range []struct {
 		name string
-		cfg  func(MAC) EndpointConfig
+		cfg  func(frame.MAC) EndpointConfig
 	}{
-		{"ethertypes=1", func(m MAC) EndpointConfig {
-			return EndpointConfig{MAC: m, VLANs: VLANs{v(100)}, EtherTypes: ets(frame.EtherTypeIPv4)}
+		{"ethertypes=1", func(m frame.MAC) EndpointConfig {
+			return EndpointConfig{MAC: m, VLANs: frame.VLANs{v(100)}, EtherTypes: ets(frame.EtherTypeIPv4)}
 		}},
-		{"ethertypes=3,broadcast", func(m MAC) EndpointConfig {
-			return EndpointConfig{MAC: m, VLANs: VLANs{v(100)}, Broadcast: true,
+		{"ethertypes=3,broadcast", func(m frame.MAC) EndpointConfig {
+			return EndpointConfig{MAC: m, VLANs: frame.VLANs{v(100)}, Broadcast: true,
 				EtherTypes: ets(frame.EtherTypeARP, frame.EtherTypeIPv4, frame.EtherTypeIPv6)}
 		}},
 	} {

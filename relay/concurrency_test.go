@@ -14,17 +14,20 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/etherconn/etherconn/backend"
+	"github.com/etherconn/etherconn/frame"
 	"github.com/etherconn/etherconn/memio"
 )
 
-func churnMAC(worker, i int) MAC { return MAC{0x02, 0x10, byte(worker), 0, byte(i >> 8), byte(i)} }
+func churnMAC(worker, i int) frame.MAC {
+	return frame.MAC{0x02, 0x10, byte(worker), 0, byte(i >> 8), byte(i)}
+}
 
 // TestConcurrentChurn registers and closes endpoints from several goroutines
 // while frames flow in from the wire and out through the endpoints, with
 // hairpin on. It is meant for -race; the end state is checked as well.
 func TestConcurrentChurn(t *testing.T) {
 	r, wire := newWire(t, Config{Hairpin: true, QueueLen: 8}, memioBig)
-	anchor := mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: VLANs{v(10)}, EtherTypes: ets(etExp1), QueueLen: 4096})
+	anchor := mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: frame.VLANs{v(10)}, EtherTypes: ets(etExp1), QueueLen: 4096})
 
 	const workers, rounds, keys = 4, 150, 8
 	iters := rounds
@@ -53,7 +56,7 @@ func TestConcurrentChurn(t *testing.T) {
 			case 1:
 				dst = macA
 			}
-			if wire.WriteFrame(seqFrame(dst, macR, VLANs{v(10)}, etExp1, uint32(i))) == nil {
+			if wire.WriteFrame(seqFrame(dst, macR, frame.VLANs{v(10)}, etExp1, uint32(i))) == nil {
 				wireFrames.Add(1)
 			}
 			if i%64 == 0 {
@@ -83,7 +86,7 @@ func TestConcurrentChurn(t *testing.T) {
 			default:
 			}
 			_ = r.Stats()
-			if def, err := r.RegisterDefault(DefaultConfig{Mirror: true, QueueLen: 4}); err == nil {
+			if def, err := r.RegisterDefault(DefaultEndpointConfig{Mirror: true, QueueLen: 4}); err == nil {
 				popAll(def)
 				def.Close()
 			}
@@ -99,19 +102,19 @@ func TestConcurrentChurn(t *testing.T) {
 			for i := range iters {
 				mac := churnMAC(w, i%keys)
 				ep, err := r.Register(EndpointConfig{
-					MAC: mac, VLANs: VLANs{v(10)}, EtherTypes: ets(etExp1),
+					MAC: mac, VLANs: frame.VLANs{v(10)}, EtherTypes: ets(etExp1),
 					Broadcast: i%2 == 0, Multicast: i%3 == 0,
 				})
 				if !assert.NoError(t, err) {
 					return
 				}
 				if i%4 == 0 {
-					ep.LoadOrSetHandler(&consumer{})
+					ep.SetHandler(&consumer{})
 				}
 				// Talk to a neighbour (hairpin), to the wire and to all.
-				_ = ep.Send(seqFrame(churnMAC((w+1)%workers, i%keys), mac, VLANs{v(10)}, etExp1, 1))
-				_ = ep.Send(seqFrame(macR, mac, VLANs{v(10)}, etExp1, 2))
-				_, _ = ep.SendBatch([][]byte{seqFrame(bcast, mac, VLANs{v(10)}, etExp1, 3)})
+				_ = ep.Send(seqFrame(churnMAC((w+1)%workers, i%keys), mac, frame.VLANs{v(10)}, etExp1, 1))
+				_ = ep.Send(seqFrame(macR, mac, frame.VLANs{v(10)}, etExp1, 2))
+				_, _ = ep.SendBatch([][]byte{seqFrame(bcast, mac, frame.VLANs{v(10)}, etExp1, 3)})
 				ep.SetReadDeadline(time.Now().Add(200 * time.Microsecond))
 				if p, err := ep.Read(); err == nil {
 					p.Release()
@@ -144,7 +147,7 @@ func TestConcurrentChurn(t *testing.T) {
 	// Every churning key is free again.
 	for w := range workers {
 		for i := range keys {
-			ep, err := r.Register(EndpointConfig{MAC: churnMAC(w, i), VLANs: VLANs{v(10)}, EtherTypes: ets(etExp1)})
+			ep, err := r.Register(EndpointConfig{MAC: churnMAC(w, i), VLANs: frame.VLANs{v(10)}, EtherTypes: ets(etExp1)})
 			require.NoError(t, err)
 			require.NoError(t, ep.Close())
 		}
@@ -200,7 +203,7 @@ func TestConcurrentSend(t *testing.T) {
 		seq := binary.BigEndian.Uint32(buf[14:])
 		assert.False(t, seen[seq], "frame %#x twice", seq)
 		seen[seq] = true
-		src := MAC(buf[6:12])
+		src := frame.MAC(buf[6:12])
 		if seq>>16%2 == 1 {
 			assert.Equal(t, macB, src)
 		} else {

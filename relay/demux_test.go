@@ -13,24 +13,24 @@ import (
 	"github.com/etherconn/etherconn/frame"
 )
 
-// TestDemuxKey checks that the key is destination MAC + the TPID and VID of
+// TestDemuxKey checks that the key is destination frame.MAC + the TPID and VID of
 // every tag + the innermost EtherType, and nothing else.
 func TestDemuxKey(t *testing.T) {
 	r, _ := newDirect(t, Config{})
 	eps := map[string]*Endpoint{
 		"untagged":   mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(etExp1, frame.EtherTypeIPv4)}),
-		"8100/100":   mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: VLANs{v(100)}, EtherTypes: ets(etExp1, frame.EtherTypeIPv4)}),
-		"88a8/100":   mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: VLANs{vt(0x88a8, 100)}, EtherTypes: ets(etExp1)}),
-		"9100/100":   mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: VLANs{vt(0x9100, 100)}, EtherTypes: ets(etExp1)}),
-		"qinq":       mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: VLANs{vt(0x88a8, 100), v(200)}, EtherTypes: ets(etExp1)}),
-		"4 tags":     mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: VLANs{vt(0x88a8, 1), v(2), vt(0x9100, 3), v(4)}, EtherTypes: ets(etExp1)}),
-		"B 8100/100": mustRegister(t, r, EndpointConfig{MAC: macB, VLANs: VLANs{{ID: 100, PCP: 3, DEI: true}}, EtherTypes: ets(etExp2, frame.EtherTypeARP)}),
-		"B vid 0":    mustRegister(t, r, EndpointConfig{MAC: macB, VLANs: VLANs{v(0)}, EtherTypes: ets(etExp2)}),
+		"8100/100":   mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: frame.VLANs{v(100)}, EtherTypes: ets(etExp1, frame.EtherTypeIPv4)}),
+		"88a8/100":   mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: frame.VLANs{vt(0x88a8, 100)}, EtherTypes: ets(etExp1)}),
+		"9100/100":   mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: frame.VLANs{vt(0x9100, 100)}, EtherTypes: ets(etExp1)}),
+		"qinq":       mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: frame.VLANs{vt(0x88a8, 100), v(200)}, EtherTypes: ets(etExp1)}),
+		"4 tags":     mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: frame.VLANs{vt(0x88a8, 1), v(2), vt(0x9100, 3), v(4)}, EtherTypes: ets(etExp1)}),
+		"B 8100/100": mustRegister(t, r, EndpointConfig{MAC: macB, VLANs: frame.VLANs{{ID: 100, PCP: 3, DEI: true}}, EtherTypes: ets(etExp2, frame.EtherTypeARP)}),
+		"B vid 0":    mustRegister(t, r, EndpointConfig{MAC: macB, VLANs: frame.VLANs{v(0)}, EtherTypes: ets(etExp2)}),
 	}
 	q := func(tpid, vid uint16) tag { return tag{tpid: tpid, vid: vid} }
 	tests := []struct {
 		name  string
-		dst   MAC
+		dst   frame.MAC
 		tags  []tag
 		et    uint16
 		udp   bool   // IPv4/UDP payload instead of raw bytes
@@ -101,19 +101,19 @@ func TestDemuxKey(t *testing.T) {
 // TestPacketInfo checks what a delivered Packet tells its reader.
 func TestPacketInfo(t *testing.T) {
 	r, _ := newDirect(t, Config{})
-	ep := mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: VLANs{vt(0x88a8, 10), v(20)}, EtherTypes: ets(frame.EtherTypeIPv4)})
+	ep := mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: frame.VLANs{vt(0x88a8, 10), v(20)}, EtherTypes: ets(frame.EtherTypeIPv4)})
 	payload := []byte("0123456789")
 	b := gpFrame(t, macA, macR, []tag{{tpid: 0x88a8, vid: 10, pcp: 4}, {tpid: 0x8100, vid: 20, dei: true}}, frame.EtherTypeIPv4, gpUDP4(payload)...)
 	require.Len(t, b, 60, "gopacket pads to 60 bytes")
 	inject(r, b)
-	p := ep.q.TryPop()
+	p := ep.q.tryPop()
 	require.NotNil(t, p)
 	defer p.Release()
 	assert.Equal(t, b, p.Frame())
 	assert.True(t, p.Info.UDP)
 	assert.Equal(t, payload, p.UDPPayload())
 	assert.Len(t, p.Payload(), 20+8+len(payload), "IP padding trimmed")
-	assert.Equal(t, VLANs{{TPID: 0x88a8, ID: 10, PCP: 4}, {TPID: 0x8100, ID: 20, DEI: true}}, p.Info.VLANs())
+	assert.Equal(t, frame.VLANs{{TPID: 0x88a8, ID: 10, PCP: 4}, {TPID: 0x8100, ID: 20, DEI: true}}, p.Info.VLANs())
 	assert.Equal(t, macR, frame.SrcMAC(p.Frame()))
 
 	// Decode what the endpoint got with gopacket, independently.
@@ -125,18 +125,18 @@ func TestPacketInfo(t *testing.T) {
 
 func TestRegisterKeyInUse(t *testing.T) {
 	r, _ := newDirect(t, Config{})
-	orig := mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: VLANs{v(100)}, EtherTypes: ets(etExp1, etExp2)})
+	orig := mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: frame.VLANs{v(100)}, EtherTypes: ets(etExp1, etExp2)})
 
 	tests := []struct {
 		name string
 		cfg  EndpointConfig
 	}{
-		{"same key", EndpointConfig{MAC: macA, VLANs: VLANs{v(100)}, EtherTypes: ets(etExp1, etExp2)}},
-		{"one EtherType", EndpointConfig{MAC: macA, VLANs: VLANs{v(100)}, EtherTypes: ets(etExp2)}},
-		{"partial overlap", EndpointConfig{MAC: macA, VLANs: VLANs{v(100)}, EtherTypes: ets(etExp3, etExp1)}},
-		{"PCP/DEI differ", EndpointConfig{MAC: macA, VLANs: VLANs{{ID: 100, PCP: 5, DEI: true}}, EtherTypes: ets(etExp1)}},
-		{"explicit 0x8100", EndpointConfig{MAC: macA, VLANs: VLANs{vt(0x8100, 100)}, EtherTypes: ets(etExp1)}},
-		{"group opt-in differs", EndpointConfig{MAC: macA, VLANs: VLANs{v(100)}, EtherTypes: ets(etExp1), Broadcast: true}},
+		{"same key", EndpointConfig{MAC: macA, VLANs: frame.VLANs{v(100)}, EtherTypes: ets(etExp1, etExp2)}},
+		{"one EtherType", EndpointConfig{MAC: macA, VLANs: frame.VLANs{v(100)}, EtherTypes: ets(etExp2)}},
+		{"partial overlap", EndpointConfig{MAC: macA, VLANs: frame.VLANs{v(100)}, EtherTypes: ets(etExp3, etExp1)}},
+		{"PCP/DEI differ", EndpointConfig{MAC: macA, VLANs: frame.VLANs{{ID: 100, PCP: 5, DEI: true}}, EtherTypes: ets(etExp1)}},
+		{"explicit 0x8100", EndpointConfig{MAC: macA, VLANs: frame.VLANs{vt(0x8100, 100)}, EtherTypes: ets(etExp1)}},
+		{"group opt-in differs", EndpointConfig{MAC: macA, VLANs: frame.VLANs{v(100)}, EtherTypes: ets(etExp1), Broadcast: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -146,19 +146,19 @@ func TestRegisterKeyInUse(t *testing.T) {
 		})
 	}
 	// Nothing was overridden or half-registered.
-	inject(r, seqFrame(macA, macR, VLANs{v(100)}, etExp1, 1))
-	inject(r, seqFrame(macA, macR, VLANs{v(100)}, etExp2, 2))
+	inject(r, seqFrame(macA, macR, frame.VLANs{v(100)}, etExp1, 1))
+	inject(r, seqFrame(macA, macR, frame.VLANs{v(100)}, etExp2, 2))
 	assert.Len(t, popAll(orig), 2)
-	inject(r, seqFrame(macA, macR, VLANs{v(100)}, etExp3, 3))
+	inject(r, seqFrame(macA, macR, frame.VLANs{v(100)}, etExp3, 3))
 	assert.Equal(t, uint64(1), r.Stats().Misses, "etExp3 of the failed partial registration must not be registered")
 	// So etExp3 alone is free, as are other stacks.
-	mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: VLANs{v(100)}, EtherTypes: ets(etExp3)})
-	mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: VLANs{vt(0x88a8, 100)}, EtherTypes: ets(etExp1)})
+	mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: frame.VLANs{v(100)}, EtherTypes: ets(etExp3)})
+	mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: frame.VLANs{vt(0x88a8, 100)}, EtherTypes: ets(etExp1)})
 	mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(etExp1)})
-	mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: VLANs{v(100), v(100)}, EtherTypes: ets(etExp1)})
+	mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: frame.VLANs{v(100), v(100)}, EtherTypes: ets(etExp1)})
 
 	// A second default endpoint is refused as well.
-	def := func() (*Endpoint, error) { return r.RegisterDefault(DefaultConfig{}) }
+	def := func() (*Endpoint, error) { return r.RegisterDefault(DefaultEndpointConfig{}) }
 	d1, err := def()
 	require.NoError(t, err)
 	_, err = def()
@@ -184,10 +184,10 @@ func TestRegisterBadConfig(t *testing.T) {
 		{"EtherType 0x9100", EndpointConfig{MAC: macA, EtherTypes: ets(0x9100)}},
 		{"802.3 length", EndpointConfig{MAC: macA, EtherTypes: ets(0x05dc)}},
 		{"EtherType twice", EndpointConfig{MAC: macA, EtherTypes: ets(etExp1, etExp2, etExp1)}},
-		{"VID 4096", EndpointConfig{MAC: macA, VLANs: VLANs{v(4096)}, EtherTypes: ets(etExp1)}},
-		{"PCP 8", EndpointConfig{MAC: macA, VLANs: VLANs{{ID: 1, PCP: 8}}, EtherTypes: ets(etExp1)}},
-		{"bad TPID", EndpointConfig{MAC: macA, VLANs: VLANs{vt(0x1234, 1)}, EtherTypes: ets(etExp1)}},
-		{"5 tags", EndpointConfig{MAC: macA, VLANs: VLANs{v(1), v(2), v(3), v(4), v(5)}, EtherTypes: ets(etExp1)}},
+		{"VID 4096", EndpointConfig{MAC: macA, VLANs: frame.VLANs{v(4096)}, EtherTypes: ets(etExp1)}},
+		{"PCP 8", EndpointConfig{MAC: macA, VLANs: frame.VLANs{{ID: 1, PCP: 8}}, EtherTypes: ets(etExp1)}},
+		{"bad TPID", EndpointConfig{MAC: macA, VLANs: frame.VLANs{vt(0x1234, 1)}, EtherTypes: ets(etExp1)}},
+		{"5 tags", EndpointConfig{MAC: macA, VLANs: frame.VLANs{v(1), v(2), v(3), v(4), v(5)}, EtherTypes: ets(etExp1)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -202,34 +202,33 @@ func TestRegisterBadConfig(t *testing.T) {
 
 func TestRegisterCopiesConfig(t *testing.T) {
 	r, _ := newDirect(t, Config{QueueLen: 7})
-	vl := VLANs{v(100)}
+	vl := frame.VLANs{v(100)}
 	et := ets(etExp1)
 	ep := mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: vl, EtherTypes: et})
 	vl[0].ID, et[0] = 200, etExp2 // the caller reuses its slices
-	inject(r, seqFrame(macA, macR, VLANs{v(100)}, etExp1, 1))
+	inject(r, seqFrame(macA, macR, frame.VLANs{v(100)}, etExp1, 1))
 	assert.Len(t, popAll(ep), 1)
 	cfg := ep.Config()
-	assert.Equal(t, VLANs{v(100)}, cfg.VLANs)
+	assert.Equal(t, frame.VLANs{v(100)}, cfg.VLANs)
 	assert.Equal(t, ets(etExp1), cfg.EtherTypes)
 	assert.Equal(t, 7, cfg.QueueLen, "the relay's queue length is the default")
-	assert.Same(t, r, ep.Relay())
 }
 
 func TestGroupDelivery(t *testing.T) {
 	r, _ := newDirect(t, Config{})
-	vl := VLANs{v(100)}
+	vl := frame.VLANs{v(100)}
 	e1 := mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: vl, EtherTypes: ets(etExp1), Broadcast: true})
 	e2 := mustRegister(t, r, EndpointConfig{MAC: macB, VLANs: vl, EtherTypes: ets(etExp1, etExp2), Broadcast: true, Multicast: true})
 	e3 := mustRegister(t, r, EndpointConfig{MAC: macC, VLANs: vl, EtherTypes: ets(etExp1)})
-	e4 := mustRegister(t, r, EndpointConfig{MAC: macD, VLANs: VLANs{v(200)}, EtherTypes: ets(etExp1), Broadcast: true})
-	e5 := mustRegister(t, r, EndpointConfig{MAC: macE, VLANs: VLANs{vt(0x88a8, 100)}, EtherTypes: ets(etExp1), Broadcast: true, Multicast: true})
+	e4 := mustRegister(t, r, EndpointConfig{MAC: macD, VLANs: frame.VLANs{v(200)}, EtherTypes: ets(etExp1), Broadcast: true})
+	e5 := mustRegister(t, r, EndpointConfig{MAC: macE, VLANs: frame.VLANs{vt(0x88a8, 100)}, EtherTypes: ets(etExp1), Broadcast: true, Multicast: true})
 	e6 := mustRegister(t, r, EndpointConfig{MAC: macF, VLANs: vl, EtherTypes: ets(etExp3), Multicast: true})
 	e7 := mustRegister(t, r, EndpointConfig{MAC: macF, EtherTypes: ets(etExp1), Broadcast: true})
 	all := []*Endpoint{e1, e2, e3, e4, e5, e6, e7}
 
 	tests := []struct {
 		name string
-		dst  MAC
+		dst  frame.MAC
 		tags []tag
 		et   uint16
 		want []*Endpoint
@@ -238,7 +237,7 @@ func TestGroupDelivery(t *testing.T) {
 		{"bcast 100 PCP 3", bcast, []tag{{tpid: 0x8100, vid: 100, pcp: 3}}, etExp1, []*Endpoint{e1, e2}},
 		{"bcast 100 second EtherType", bcast, []tag{{tpid: 0x8100, vid: 100}}, etExp2, []*Endpoint{e2}},
 		{"mcast 100", mcast, []tag{{tpid: 0x8100, vid: 100}}, etExp1, []*Endpoint{e2}},
-		{"other mcast 100", MAC{0x33, 0x33, 0, 0, 0, 1}, []tag{{tpid: 0x8100, vid: 100}}, etExp1, []*Endpoint{e2}},
+		{"other mcast 100", frame.MAC{0x33, 0x33, 0, 0, 0, 1}, []tag{{tpid: 0x8100, vid: 100}}, etExp1, []*Endpoint{e2}},
 		{"mcast 100 etExp3", mcast, []tag{{tpid: 0x8100, vid: 100}}, etExp3, []*Endpoint{e6}},
 		{"bcast 100 etExp3 (e6 multicast only)", bcast, []tag{{tpid: 0x8100, vid: 100}}, etExp3, nil},
 		{"bcast 200", bcast, []tag{{tpid: 0x8100, vid: 200}}, etExp1, []*Endpoint{e4}},
@@ -279,8 +278,8 @@ func TestGroupDelivery(t *testing.T) {
 	inject(r, gpFrame(t, bcast, macR, []tag{{tpid: 0x8100, vid: 100}}, etExp1))
 	inject(r, gpFrame(t, mcast, macR, []tag{{tpid: 0x8100, vid: 100}}, etExp3))
 	assert.Len(t, popAll(e6), 1)
-	assert.NotContains(t, r.tab.groups, groupKey{etExp1, VLANs{v(100)}.Key()}, "an empty group is deleted")
-	assert.NotContains(t, r.tab.groups, groupKey{etExp2, VLANs{v(100)}.Key()})
+	assert.NotContains(t, r.tab.groups, groupKey{etExp1, frame.VLANs{v(100)}.Key()}, "an empty group is deleted")
+	assert.NotContains(t, r.tab.groups, groupKey{etExp2, frame.VLANs{v(100)}.Key()})
 }
 
 func contains(eps []*Endpoint, ep *Endpoint) bool {
@@ -297,7 +296,7 @@ func TestDefaultEndpoint(t *testing.T) {
 	ep := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(etExp1), Broadcast: true})
 	matched := seqFrame(macA, macR, nil, etExp1, 1)
 	unmatched := seqFrame(macB, macR, nil, etExp1, 2)
-	bcastNobody := seqFrame(bcast, macR, VLANs{v(9)}, etExp1, 3)
+	bcastNobody := seqFrame(bcast, macR, frame.VLANs{v(9)}, etExp1, 3)
 	bcastEp := seqFrame(bcast, macR, nil, etExp1, 4)
 	malformed := []byte{1, 2, 3}
 
@@ -311,7 +310,7 @@ func TestDefaultEndpoint(t *testing.T) {
 	assert.Equal(t, uint64(1), st.Malformed)
 
 	// A default endpoint gets what nobody else wanted, well-formed only.
-	def, err := r.RegisterDefault(DefaultConfig{})
+	def, err := r.RegisterDefault(DefaultEndpointConfig{})
 	require.NoError(t, err)
 	for _, b := range [][]byte{matched, unmatched, bcastNobody, bcastEp, malformed} {
 		inject(r, b)
@@ -324,7 +323,7 @@ func TestDefaultEndpoint(t *testing.T) {
 	require.NoError(t, def.Close(), "idempotent")
 
 	// With Mirror it gets every well-formed frame; the others still do.
-	def, err = r.RegisterDefault(DefaultConfig{Mirror: true, QueueLen: 16})
+	def, err = r.RegisterDefault(DefaultEndpointConfig{Mirror: true, QueueLen: 16})
 	require.NoError(t, err)
 	for _, b := range [][]byte{matched, unmatched, bcastNobody, bcastEp, malformed} {
 		inject(r, b)
@@ -357,14 +356,14 @@ func TestQueueFullDrops(t *testing.T) {
 
 	// The oldest frames are kept, in order.
 	for i := range 3 {
-		p := small.q.TryPop()
+		p := small.q.tryPop()
 		require.NotNil(t, p)
 		assert.Equal(t, uint32(i), seqOf(p))
 		p.Release()
 	}
 	// Room again.
 	inject(r, seqFrame(macA, macR, nil, etExp1, 100))
-	p := small.q.TryPop()
+	p := small.q.tryPop()
 	require.NotNil(t, p)
 	assert.Equal(t, uint32(100), seqOf(p))
 	p.Release()
@@ -406,8 +405,8 @@ func TestSlowConsumerDoesNotStall(t *testing.T) {
 
 func TestMalformed(t *testing.T) {
 	r, _ := newDirect(t, Config{})
-	ep := mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: VLANs{v(1)}, EtherTypes: ets(frame.EtherTypeIPv4, frame.EtherTypeIPv6, etExp1)})
-	def, err := r.RegisterDefault(DefaultConfig{Mirror: true})
+	ep := mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: frame.VLANs{v(1)}, EtherTypes: ets(frame.EtherTypeIPv4, frame.EtherTypeIPv6, etExp1)})
+	def, err := r.RegisterDefault(DefaultEndpointConfig{Mirror: true})
 	require.NoError(t, err)
 
 	good := gpFrame(t, macA, macR, []tag{{tpid: 0x8100, vid: 1}}, frame.EtherTypeIPv4, gpUDP4([]byte("x"))...)
@@ -423,8 +422,8 @@ func TestMalformed(t *testing.T) {
 		{"TPID only", good[:14]},
 		{"tag without EtherType", good[:16]},
 		{"tag, EtherType cut", good[:17]},
-		{"second tag truncated", ethFrame(macA, macR, VLANs{v(1)}, 0x8100, []byte{0, 2})},
-		{"5 tags", ethFrame(macA, macR, VLANs{v(1), v(2), v(3), v(4)}, 0x8100, []byte{0, 5, 0x88, 0xb5})},
+		{"second tag truncated", ethFrame(macA, macR, frame.VLANs{v(1)}, 0x8100, []byte{0, 2})},
+		{"5 tags", ethFrame(macA, macR, frame.VLANs{v(1), v(2), v(3), v(4)}, 0x8100, []byte{0, 5, 0x88, 0xb5})},
 		{"IPv4 too short", good[:l3+19]},
 		{"IPv4 version 5", mod(func(b []byte) []byte { b[l3] = 0x55; return b })},
 		{"IPv4 IHL 4", mod(func(b []byte) []byte { b[l3] = 0x44; return b })},
@@ -433,8 +432,8 @@ func TestMalformed(t *testing.T) {
 		{"IPv4 total length below IHL", mod(func(b []byte) []byte { b[l3+2], b[l3+3] = 0, 19; return b })},
 		{"UDP length past IP", mod(func(b []byte) []byte { b[l3+20+4], b[l3+20+5] = 0, 200; return b })},
 		{"UDP length below 8", mod(func(b []byte) []byte { b[l3+20+4], b[l3+20+5] = 0, 7; return b })},
-		{"IPv6 too short", ethFrame(macA, macR, VLANs{v(1)}, frame.EtherTypeIPv6, make([]byte, 39))},
-		{"IPv6 payload length past frame", ethFrame(macA, macR, VLANs{v(1)}, frame.EtherTypeIPv6, append([]byte{0x60, 0, 0, 0, 0, 100, 17, 64}, make([]byte, 32)...))},
+		{"IPv6 too short", ethFrame(macA, macR, frame.VLANs{v(1)}, frame.EtherTypeIPv6, make([]byte, 39))},
+		{"IPv6 payload length past frame", ethFrame(macA, macR, frame.VLANs{v(1)}, frame.EtherTypeIPv6, append([]byte{0x60, 0, 0, 0, 0, 100, 17, 64}, make([]byte, 32)...))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -458,8 +457,8 @@ func TestMalformed(t *testing.T) {
 // frames at the parser: nothing may panic, and every frame is counted once.
 func TestMalformedRandom(t *testing.T) {
 	r, _ := newDirect(t, Config{})
-	ep := mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: VLANs{v(1)}, EtherTypes: ets(frame.EtherTypeIPv4, frame.EtherTypeIPv6)})
-	def, err := r.RegisterDefault(DefaultConfig{QueueLen: 1})
+	ep := mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: frame.VLANs{v(1)}, EtherTypes: ets(frame.EtherTypeIPv4, frame.EtherTypeIPv6)})
+	def, err := r.RegisterDefault(DefaultEndpointConfig{QueueLen: 1})
 	require.NoError(t, err)
 	good := gpFrame(t, macA, macR, []tag{{tpid: 0x8100, vid: 1}}, frame.EtherTypeIPv4, gpUDP4([]byte("some payload bytes"))...)
 	rng := rand.New(rand.NewPCG(1, 2))

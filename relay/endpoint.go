@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sync/atomic"
@@ -12,10 +13,10 @@ import (
 // EndpointConfig says which frames an endpoint receives.
 type EndpointConfig struct {
 	// MAC is the endpoint's own address: unicast frames to it are delivered.
-	MAC MAC
+	MAC frame.MAC
 	// VLANs is the VLAN stack frames must carry, outermost first; TPID and
 	// VID must match, PCP and DEI may differ.
-	VLANs VLANs
+	VLANs frame.VLANs
 	// EtherTypes are the innermost EtherTypes delivered; at least one. Each
 	// (MAC, VLAN stack, EtherType) can belong to one endpoint only.
 	EtherTypes []uint16
@@ -35,11 +36,12 @@ type EndpointConfig struct {
 
 // Handler lets a protocol layer take packets before they reach the
 // endpoint's queue. Handle must not block; it reports whether it consumed p
-// (calling p.Retain to keep it). Returning false queues p on the endpoint as
-// usual. Handle runs on whichever goroutine reads the PacketIO (the read
-// loop, or a blocked reader of any endpoint: see "Reader-led receive") and,
-// with Config.Hairpin, also on any goroutine that sends a frame to the
-// endpoint, so it must be safe for concurrent use. It runs without the relay's lock held, so it may send
+// (calling p.Retain to keep it, for example by pushing it on a Queue).
+// Returning false queues p on the endpoint as usual. Handle runs on
+// whichever goroutine reads the PacketIO (the read loop, or a blocked reader
+// of any endpoint: see "Reader-led receive") and, with Config.Hairpin, also
+// on any goroutine that sends a frame to the endpoint, so it must be safe
+// for concurrent use. It runs without the relay's lock held, so it may send
 // and close endpoints; it may run once more for a packet routed just before
 // its endpoint was closed.
 type Handler interface {
@@ -108,6 +110,14 @@ type EndpointStats struct {
 	WriteErrors uint64
 }
 
+// Errors of Register and RegisterDefault.
+var (
+	// ErrKeyInUse reports a key that another endpoint holds.
+	ErrKeyInUse = errors.New("relay: key already registered")
+	// ErrBadConfig reports an EndpointConfig that cannot be registered.
+	ErrBadConfig = errors.New("relay: invalid endpoint config")
+)
+
 // Register adds an endpoint. Registering a key that another endpoint holds
 // fails with ErrKeyInUse; nothing is overridden.
 func (r *Relay) Register(cfg EndpointConfig) (*Endpoint, error) {
@@ -141,7 +151,7 @@ func (r *Relay) Register(cfg EndpointConfig) (*Endpoint, error) {
 		return nil, fmt.Errorf("relay: register: %w", errClosed)
 	}
 	for _, et := range cfg.EtherTypes {
-		k := Key{MAC: cfg.MAC, EtherType: et, Stack: ep.stack}
+		k := frame.Key{MAC: cfg.MAC, EtherType: et, Stack: ep.stack}
 		if r.tab.holder(k) != nil {
 			return nil, fmt.Errorf("%w: %s", ErrKeyInUse, keyString(k))
 		}
@@ -153,8 +163,8 @@ func (r *Relay) Register(cfg EndpointConfig) (*Endpoint, error) {
 	return ep, nil
 }
 
-// DefaultConfig configures the default endpoint.
-type DefaultConfig struct {
+// DefaultEndpointConfig configures the default endpoint.
+type DefaultEndpointConfig struct {
 	// Mirror delivers every well-formed frame to the default endpoint, not
 	// only those no other endpoint wanted.
 	Mirror bool
@@ -164,7 +174,7 @@ type DefaultConfig struct {
 
 // RegisterDefault adds the default endpoint, which receives the frames no
 // other endpoint wants (or all frames, with Mirror). There is at most one.
-func (r *Relay) RegisterDefault(cfg DefaultConfig) (*Endpoint, error) {
+func (r *Relay) RegisterDefault(cfg DefaultEndpointConfig) (*Endpoint, error) {
 	ep := r.newEndpoint(EndpointConfig{QueueLen: cfg.QueueLen})
 	ep.def = true
 	r.mu.Lock()
@@ -187,37 +197,19 @@ func (r *Relay) newEndpoint(cfg EndpointConfig) *Endpoint {
 		cfg.QueueLen = r.cfg.QueueLen
 	}
 	ep := &Endpoint{r: r, cfg: cfg}
-	ep.q.Init(cfg.QueueLen)
-	ep.q.SetSource(r)
+	ep.q.init(r, cfg.QueueLen)
 	return ep
 }
 
 // Closed reports whether the endpoint was closed (by itself or its relay).
 func (ep *Endpoint) Closed() bool { return ep.closed.Load() }
 
-// LoadOrSetHandler installs h unless the endpoint has a handler already,
-// and returns the handler in place. It lets several protocol layers on one
-// endpoint agree on a single shared handler without racing.
-func (ep *Endpoint) LoadOrSetHandler(h Handler) Handler {
-	ep.r.mu.Lock()
-	if old := ep.handler; old != nil {
-		ep.r.mu.Unlock()
-		return old
-	}
-	ep.handler = h
-	ended := ep.r.ended
-	ep.r.mu.Unlock()
-	ep.notifyLate(h, ended)
-	return h
-}
-
-// Relay returns the relay the endpoint belongs to.
-func (ep *Endpoint) Relay() *Relay { return ep.r }
-
 // Config returns the endpoint's configuration (do not modify its slices).
 func (ep *Endpoint) Config() EndpointConfig { return ep.cfg }
 
 // SetHandler installs h (nil removes it) to see packets before the queue.
+// An endpoint has one Handler: a layer that shares an endpoint with others
+// (etherconn.Conn's attachments) installs one that dispatches.
 func (ep *Endpoint) SetHandler(h Handler) {
 	ep.r.mu.Lock()
 	ep.handler = h
@@ -251,6 +243,19 @@ func (ep *Endpoint) ReadBatch(ps []*Packet) (int, error) { return ep.q.PopBatch(
 // SetReadDeadline sets the deadline for Read, with net.Conn semantics.
 func (ep *Endpoint) SetReadDeadline(t time.Time) { ep.q.SetReadDeadline(t) }
 
+// NewQueue returns an empty queue of up to limit packets (0:
+// Config.QueueLen of the relay, below 0: none) for a protocol layer that
+// takes packets with a Handler and queues them for its own readers. Its
+// readers take part in reader-led receive like the endpoint's own.
+func (ep *Endpoint) NewQueue(limit int) *Queue {
+	if limit == 0 {
+		limit = ep.r.cfg.QueueLen
+	}
+	q := new(Queue)
+	q.init(ep.r, limit)
+	return q
+}
+
 // Queued returns how many packets wait in the receive queue.
 func (ep *Endpoint) Queued() int { return ep.q.Len() }
 
@@ -275,12 +280,8 @@ func (ep *Endpoint) SendBatch(frames [][]byte) (int, error) {
 		return 0, errClosed
 	}
 	n, err := ep.r.SendBatch(frames)
-	var bytes uint64
-	for _, b := range frames[:n] {
-		bytes += uint64(len(b))
-	}
 	ep.st.framesOut.Add(uint64(n))
-	ep.st.bytesOut.Add(bytes)
+	ep.st.bytesOut.Add(totalLen(frames[:n]))
 	if err != nil {
 		ep.st.writeErr.Add(1)
 	}
@@ -339,7 +340,7 @@ func (ep *Endpoint) notifyEnd(err error) {
 	}
 }
 
-func keyString(k Key) string {
+func keyString(k frame.Key) string {
 	var s frame.VLANs
 	for i := uint32(0); i < k.Stack.N; i++ {
 		s = append(s, frame.VLAN{TPID: uint16(k.Stack.Tags[i] >> 16), ID: uint16(k.Stack.Tags[i])})

@@ -19,7 +19,7 @@ func Example() {
 	r := relay.New(port, relay.Config{})
 	defer r.Close()
 
-	sniffer, _ := r.RegisterDefault(relay.DefaultConfig{Mirror: true})
+	sniffer, _ := r.RegisterDefault(relay.DefaultEndpointConfig{Mirror: true})
 	mac := net.HardwareAddr{0x02, 0, 0, 0, 0, 1}
 	ec, _ := etherconn.New(r, etherconn.Config{MAC: mac, EtherTypes: []uint16{0x88b5}})
 

@@ -10,25 +10,8 @@ import (
 	"github.com/etherconn/etherconn/backend"
 )
 
-// Reader-led receive.
-//
-// One goroutine at a time reads the PacketIO: whoever holds the read token.
-// Usually that is the relay's read loop, which hands each frame to the
-// goroutine blocked in its endpoint's Queue.Pop. That handoff wakes a second
-// goroutine, and with an idle CPU a second OS thread, for every frame: a lone
-// request and its answer pay it on both sides (measured on a veth pair: 28 µs
-// round trip against the kernel's 22 µs). So when the backend can interrupt a
-// read with a deadline, a reader that would block takes the token instead and
-// reads the backend itself, dispatching what it gets to every endpoint as the
-// loop would; the frame it waits for then reaches it with no handoff at all.
-//
-// The loop stays the reader of last resort: it takes the token back when a
-// leading reader saw other readers waiting or a busy batch, or when nobody
-// has held the token for idleGrace (frames wait in the backend meanwhile). A
-// reader that blocks while the loop reads at a low rate with nobody else
-// waiting asks the loop to let go (a kick: the backend's read deadline set
-// in the past). Under load readers find frames queued or others waiting, so
-// nothing changes from the plain loop.
+// Reader-led receive: what it is and why is in the package documentation
+// (doc.go); the comments here say how.
 
 // Read token holders.
 const (
@@ -37,17 +20,12 @@ const (
 	leadReader              // a reader blocked in Queue.Pop reads for all
 )
 
-// idleGrace is how long the token may stay unheld before the loop takes it
-// back. It bounds the extra delay of frames for endpoints nobody is reading
-// at that moment, and is long enough for a reader that answered a request to
-// be back for the next one.
+// idleGrace is the loop's poll period while it does not hold the token: it
+// takes the token on a poll that finds it unheld and not passed on since the
+// previous poll, so a frame for an endpoint nobody reads waits at most
+// 2·idleGrace. It is long enough for a reader that answered a request to be
+// back for the next one.
 const idleGrace = 2 * time.Millisecond
-
-// readDeadliner is what reader-led receive needs of a backend: a read that a
-// deadline, also one set from another goroutine, interrupts.
-type readDeadliner interface {
-	SetReadDeadline(t time.Time) error
-}
 
 // aLongTimeAgo is a deadline in the past: it interrupts a blocked read.
 var aLongTimeAgo = time.Unix(1, 0)
@@ -68,7 +46,7 @@ type rxState struct {
 	releases atomic.Uint32         // times a reader let go of the token
 	loopWake chan struct{}         // capacity 1
 
-	rd       readDeadliner // nil: the backend has no deadlines, only the loop reads
+	rd       backend.ReadDeadliner // nil: the backend has no deadlines, only the loop reads
 	br       backend.BatchReader
 	pkts     []*Packet
 	bufs     [][]byte
@@ -82,7 +60,7 @@ type rxState struct {
 func (r *Relay) initRx() {
 	x := &r.rx
 	x.loopWake = make(chan struct{}, 1)
-	x.rd, _ = r.pio.(readDeadliner)
+	x.rd, _ = backend.ReadDeadlinerOf(r.pio)
 	if br, ok := r.pio.(backend.BatchReader); ok && r.cfg.BatchSize > 1 {
 		x.br = br
 	}
@@ -114,11 +92,9 @@ func isTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
 // loop is the read loop: it reads whenever it holds the token and waits
 // while a reader leads. It returns the error that ended the input.
 //
-// While it waits it looks every idleGrace whether the token lies unheld
-// and nobody took or let go of it since the last look; then it takes it, so
-// frames for endpoints without a waiting reader wait at most 2·idleGrace.
-// It polls rather than have each leading reader arm a timer when letting go:
-// arming one on that path cost a measured 6 µs per round trip.
+// While it waits it polls every idleGrace (see there). It polls rather than
+// have each leading reader arm a timer when letting go: arming one on that
+// path cost a measured 6 µs per round trip.
 func (r *Relay) loop() error {
 	x := &r.rx
 	var tick *time.Ticker
@@ -227,9 +203,9 @@ func (r *Relay) lead(q *Queue) {
 }
 
 // release lets go of a reader's token. The loop takes over at once when
-// others wait or the backend is busy or failed; otherwise only if nobody
-// takes the token within idleGrace (the loop's poll), so that a reader that
-// returns soon finds it free and the loop is not woken for nothing.
+// others wait or the backend is busy or failed; otherwise at its poll (see
+// idleGrace), so that a reader that returns soon finds the token free and
+// the loop is not woken for nothing.
 func (r *Relay) release(busy bool) {
 	x := &r.rx
 	x.token.Store(leadNone)
@@ -358,4 +334,30 @@ func (r *Relay) releaseRx() {
 			r.rx.pkts[i] = nil
 		}
 	}
+}
+
+// startLeading reports whether q's reader should read the PacketIO now:
+// nothing it waits for has happened. It then marks q as leading, so that
+// what happens next kicks the read.
+func (q *Queue) startLeading() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.n > 0 || q.closed || q.ended != nil || q.dl.Exceeded() {
+		return false
+	}
+	q.leading, q.kicked = true, false
+	return true
+}
+
+// kickedNow reports whether q was kicked since it started leading.
+func (q *Queue) kickedNow() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.kicked
+}
+
+func (q *Queue) stopLeading() {
+	q.mu.Lock()
+	q.leading, q.kicked = false, false
+	q.mu.Unlock()
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/etherconn/etherconn/backend"
+	"github.com/etherconn/etherconn/frame"
 	"github.com/etherconn/etherconn/memio"
 )
 
@@ -122,7 +123,7 @@ func (h *countingHandler) Handle(*Packet) bool { h.n.Add(1); return true }
 
 // handlerOnly registers an endpoint read only through a handler: nobody
 // ever blocks on it, so only whoever reads the PacketIO delivers to it.
-func handlerOnly(t *testing.T, r *Relay, mac MAC) *countingHandler {
+func handlerOnly(t *testing.T, r *Relay, mac frame.MAC) *countingHandler {
 	ep := mustRegister(t, r, EndpointConfig{MAC: mac, EtherTypes: ets(etExp1), QueueLen: -1})
 	h := &countingHandler{}
 	ep.SetHandler(h)
@@ -245,7 +246,7 @@ func TestReadersUnderLoad(t *testing.T) {
 	r, wire := newWire(t, Config{QueueLen: each}, memio.Config{QueueLen: readers * each})
 	eps := make([]*Endpoint, readers)
 	for i := range eps {
-		eps[i] = mustRegister(t, r, EndpointConfig{MAC: MAC{0x02, 0, 0, 0, 1, byte(i)}, EtherTypes: ets(etExp1)})
+		eps[i] = mustRegister(t, r, EndpointConfig{MAC: frame.MAC{0x02, 0, 0, 0, 1, byte(i)}, EtherTypes: ets(etExp1)})
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, readers)
@@ -269,7 +270,7 @@ func TestReadersUnderLoad(t *testing.T) {
 	}
 	for seq := range uint32(each) {
 		for i := range readers {
-			require.NoError(t, wire.WriteFrame(seqFrame(MAC{0x02, 0, 0, 0, 1, byte(i)}, macR, nil, etExp1, seq)))
+			require.NoError(t, wire.WriteFrame(seqFrame(frame.MAC{0x02, 0, 0, 0, 1, byte(i)}, macR, nil, etExp1, seq)))
 		}
 	}
 	wg.Wait()

@@ -52,7 +52,7 @@ func TestEndOfInput(t *testing.T) {
 			rec := &endRecorder{}
 			ep.SetHandler(rec)
 			idle := mustRegister(t, r, EndpointConfig{MAC: macB, EtherTypes: ets(etExp1)})
-			def, err := r.RegisterDefault(DefaultConfig{})
+			def, err := r.RegisterDefault(DefaultEndpointConfig{})
 			require.NoError(t, err)
 			blocked := popAsync(idle.Read)
 			settle()
@@ -99,7 +99,7 @@ func TestEndOfInput(t *testing.T) {
 			assert.ErrorIs(t, err, ErrInputEnded)
 			lateDef := def
 			require.NoError(t, lateDef.Close())
-			lateDef, err = r.RegisterDefault(DefaultConfig{})
+			lateDef, err = r.RegisterDefault(DefaultEndpointConfig{})
 			require.NoError(t, err)
 			_, err = lateDef.Read()
 			assert.ErrorIs(t, err, io.EOF)
@@ -206,7 +206,7 @@ func TestHandler(t *testing.T) {
 func TestHandlerDirect(t *testing.T) {
 	r, _ := newDirect(t, Config{})
 	ep := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(frame.EtherTypeIPv4)})
-	def, err := r.RegisterDefault(DefaultConfig{Mirror: true})
+	def, err := r.RegisterDefault(DefaultEndpointConfig{Mirror: true})
 	require.NoError(t, err)
 	h := &consumer{}
 	hd := &consumer{}
@@ -251,33 +251,6 @@ func TestReadLoopReusesBuffers(t *testing.T) {
 	}
 }
 
-func TestLoadOrSetHandler(t *testing.T) {
-	r, _ := newDirect(t, Config{})
-	ep := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(etExp1)})
-	h1, h2 := &consumer{}, &consumer{}
-	assert.Same(t, h1, ep.LoadOrSetHandler(h1))
-	assert.Same(t, h1, ep.LoadOrSetHandler(h2), "the first one stays")
-	ep.SetHandler(nil)
-	assert.Same(t, h2, ep.LoadOrSetHandler(h2))
-
-	// Racing callers agree on one handler.
-	ep2 := mustRegister(t, r, EndpointConfig{MAC: macB, EtherTypes: ets(etExp1)})
-	const n = 16
-	got := make([]Handler, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			got[i] = ep2.LoadOrSetHandler(&consumer{})
-		}()
-	}
-	wg.Wait()
-	for _, h := range got {
-		assert.Same(t, got[0], h)
-	}
-}
-
 func TestEndpointCloseNotifiesHandler(t *testing.T) {
 	r, _ := newDirect(t, Config{})
 	ep := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(etExp1)})
@@ -304,13 +277,11 @@ func TestLateHandlerLearnsEnd(t *testing.T) {
 	<-r.Done()
 
 	rec := &endRecorder{}
-	assert.Same(t, rec, ep.LoadOrSetHandler(rec))
+	ep.SetHandler(rec)
 	errs := rec.ended()
 	require.Len(t, errs, 1)
 	assert.ErrorIs(t, errs[0], ErrInputEnded)
 	assert.ErrorIs(t, errs[0], io.EOF)
-	ep.LoadOrSetHandler(&endRecorder{}) // not installed: nothing to tell
-	assert.Len(t, rec.ended(), 1, "told once")
 
 	late := mustRegister(t, r, EndpointConfig{MAC: macB, EtherTypes: ets(etExp1)})
 	rec2 := &endRecorder{}

@@ -29,16 +29,16 @@ const (
 )
 
 var (
-	macA  = MAC{0x02, 0, 0, 0, 0, 0x0a}
-	macB  = MAC{0x02, 0, 0, 0, 0, 0x0b}
-	macC  = MAC{0x02, 0, 0, 0, 0, 0x0c}
-	macD  = MAC{0x02, 0, 0, 0, 0, 0x0d}
-	macE  = MAC{0x02, 0, 0, 0, 0, 0x0e}
-	macF  = MAC{0x02, 0, 0, 0, 0, 0x0f}
-	macX  = MAC{0x02, 0, 0, 0, 0, 0x99} // nobody's
-	macR  = MAC{0x02, 0, 0, 0, 0, 0xee} // the remote sender
+	macA  = frame.MAC{0x02, 0, 0, 0, 0, 0x0a}
+	macB  = frame.MAC{0x02, 0, 0, 0, 0, 0x0b}
+	macC  = frame.MAC{0x02, 0, 0, 0, 0, 0x0c}
+	macD  = frame.MAC{0x02, 0, 0, 0, 0, 0x0d}
+	macE  = frame.MAC{0x02, 0, 0, 0, 0, 0x0e}
+	macF  = frame.MAC{0x02, 0, 0, 0, 0, 0x0f}
+	macX  = frame.MAC{0x02, 0, 0, 0, 0, 0x99} // nobody's
+	macR  = frame.MAC{0x02, 0, 0, 0, 0, 0xee} // the remote sender
 	bcast = frame.BroadcastMAC
-	mcast = MAC{0x01, 0x00, 0x5e, 0x00, 0x00, 0x01}
+	mcast = frame.MAC{0x01, 0x00, 0x5e, 0x00, 0x00, 0x01}
 )
 
 // memioBig is a memio link whose queue never overflows in the tests.
@@ -48,7 +48,7 @@ var memioBig = memio.Config{QueueLen: 4096}
 // measurement.
 const waitLong = 5 * time.Second
 
-// tag is a VLAN tag for the gopacket builder: gopacket is an encoder
+// tag is a frame.VLAN tag for the gopacket builder: gopacket is an encoder
 // independent of frame, so the demux tests do not check the
 // parser against its own builder.
 type tag struct {
@@ -61,7 +61,7 @@ type tag struct {
 // gpFrame encodes an Ethernet frame with gopacket: the tags outermost first,
 // the innermost EtherType et, and the given upper layers (or a fixed raw
 // payload when none). gopacket pads the frame to 60 bytes.
-func gpFrame(t testing.TB, dst, src MAC, tags []tag, et uint16, upper ...gopacket.SerializableLayer) []byte {
+func gpFrame(t testing.TB, dst, src frame.MAC, tags []tag, et uint16, upper ...gopacket.SerializableLayer) []byte {
 	t.Helper()
 	next := func(i int) layers.EthernetType {
 		if i < len(tags) {
@@ -100,7 +100,7 @@ func gpUDP4(payload []byte) []gopacket.SerializableLayer {
 }
 
 // ethFrame builds a frame with frame: header plus payload.
-func ethFrame(dst, src MAC, vlans VLANs, et uint16, payload []byte) []byte {
+func ethFrame(dst, src frame.MAC, vlans frame.VLANs, et uint16, payload []byte) []byte {
 	b := make([]byte, frame.HeaderLen(len(vlans))+len(payload))
 	n := frame.PutEthernet(b, dst, src, vlans, et)
 	copy(b[n:], payload)
@@ -108,7 +108,7 @@ func ethFrame(dst, src MAC, vlans VLANs, et uint16, payload []byte) []byte {
 }
 
 // seqFrame builds a 60-byte experimental-EtherType frame carrying seq.
-func seqFrame(dst, src MAC, vlans VLANs, et uint16, seq uint32) []byte {
+func seqFrame(dst, src frame.MAC, vlans frame.VLANs, et uint16, seq uint32) []byte {
 	hl := frame.HeaderLen(len(vlans))
 	b := ethFrame(dst, src, vlans, et, make([]byte, 60-hl))
 	binary.BigEndian.PutUint32(b[hl:], seq)
@@ -287,13 +287,13 @@ func readWithin(t testing.TB, ep *Endpoint) *Packet {
 // popAll empties ep's queue and returns the frames it held.
 func popAll(ep *Endpoint) [][]byte {
 	var out [][]byte
-	for p := ep.q.TryPop(); p != nil; p = ep.q.TryPop() {
+	for p := ep.q.tryPop(); p != nil; p = ep.q.tryPop() {
 		out = append(out, append([]byte(nil), p.Frame()...))
 		p.Release()
 	}
 	return out
 }
 
-func v(id uint16) VLAN             { return VLAN{ID: id} }
-func vt(tpid, id uint16) VLAN      { return VLAN{TPID: tpid, ID: id} }
-func ets(types ...uint16) []uint16 { return types }
+func v(id uint16) frame.VLAN        { return frame.VLAN{ID: id} }
+func vt(tpid, id uint16) frame.VLAN { return frame.VLAN{TPID: tpid, ID: id} }
+func ets(types ...uint16) []uint16  { return types }

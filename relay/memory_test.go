@@ -23,7 +23,7 @@ func TestQueuedFramesPinSmallBuffers(t *testing.T) {
 		p.n = copy(p.buf, gpFrame(t, macA, macB, nil, 0x88b5))
 		p.n = tc.size
 		r.dispatch(p)
-		got := ep.q.TryPop()
+		got := ep.q.tryPop()
 		require.NotNil(t, got, "size %d", tc.size)
 		assert.Equal(t, tc.wantCap, cap(got.buf), "size %d", tc.size)
 		assert.Equal(t, p.buf[:tc.size], got.Frame())

@@ -17,7 +17,8 @@ type Packet struct {
 	n    int
 	refs atomic.Int32
 	cls  uint8 // the size class (pool) the buffer belongs to
-	// Info holds the offsets of every header in Frame.
+	// Info holds the offsets of every header in Frame, as the relay's one
+	// parse found them; layers above read it instead of parsing again.
 	Info frame.Info
 }
 
@@ -73,18 +74,22 @@ func (p *Packet) compact() *Packet {
 	return q
 }
 
-// Frame returns the frame as received, Ethernet padding included.
-func (p *Packet) Frame() []byte { return p.buf[:p.n] }
+// Frame returns the frame as received, Ethernet padding included. Its
+// capacity ends with the frame: the pooled buffer behind it holds bytes of
+// earlier frames, maybe of other endpoints, that must not be reachable.
+func (p *Packet) Frame() []byte { return p.buf[:p.n:p.n] }
 
-// Payload returns the Ethernet payload with IP padding trimmed.
-func (p *Packet) Payload() []byte { return p.buf[p.Info.L3:p.Info.End] }
+// Payload returns the Ethernet payload with IP padding trimmed (capacity
+// ends with it, as Frame's).
+func (p *Packet) Payload() []byte { return p.buf[p.Info.L3:p.Info.End:p.Info.End] }
 
 // UDPPayload returns the UDP payload; it is empty unless Info.UDP is true.
+// Its capacity ends with it, as Frame's.
 func (p *Packet) UDPPayload() []byte {
 	if !p.Info.UDP {
 		return nil
 	}
-	return p.buf[p.Info.Payload:p.Info.PayloadEnd]
+	return p.buf[p.Info.Payload:p.Info.PayloadEnd:p.Info.PayloadEnd]
 }
 
 // Retain adds a reference.

@@ -24,7 +24,7 @@ func TestPushRetainsBeforePublishing(t *testing.T) {
 		go func() {
 			refs := make([]int32, 0, n)
 			for len(refs) < n {
-				if p := q.TryPop(); p != nil {
+				if p := q.tryPop(); p != nil {
 					refs = append(refs, p.refs.Load())
 				}
 			}

@@ -16,18 +16,15 @@ import (
 // cost no separate queue memory and a short queue no extra cache miss.
 const minQueueCap = 4
 
-// ErrInputEnded reports that the relay's PacketIO stopped delivering frames
-// (an offline capture ran out, an interface went away). It wraps the
-// PacketIO's error, so errors.Is(err, io.EOF) holds at the end of a replay.
-var ErrInputEnded = errors.New("relay: input ended")
-
 // Queue is a bounded FIFO of Packets with net.Conn-style read deadlines. It
 // is what endpoints, and protocol layers above them such as rudp, queue
-// received packets in. Push never blocks: a full queue drops the packet and
-// reports it. The ring grows on demand up to its limit.
+// received packets in: a layer's Handler pushes, its readers pop. Push never
+// blocks: a full queue drops the packet and reports it. The ring grows on
+// demand up to its limit.
 //
-// The zero Queue is not usable; call Init. A Queue must not be copied after
-// Init.
+// Make one with Endpoint.NewQueue: a reader that finds it empty may then
+// read the relay's PacketIO itself (see "Reader-led receive" in the package
+// documentation).
 type Queue struct {
 	mu      sync.Mutex
 	head    int32
@@ -45,24 +42,20 @@ type Queue struct {
 	src     *Relay // whose PacketIO a reader may read itself
 }
 
-// Init prepares q to hold up to limit packets; a limit below 1 makes a
-// queue that holds nothing (every Push fails).
-func (q *Queue) Init(limit int) {
+// init prepares q to hold up to limit packets from r's PacketIO; a limit
+// below 1 makes a queue that holds nothing (every Push fails).
+func (q *Queue) init(r *Relay, limit int) {
 	q.limit = int32(max(0, min(limit, 1<<30)))
-	q.dl.Notify(q)
+	q.src = r
+	q.dl.Notify((*deadlineKick)(q))
 }
 
-// DeadlinePassed implements deadline.Notifier: a reader reading the
-// PacketIO for everyone does not wait on the deadline's channel.
-func (q *Queue) DeadlinePassed() { q.wake() }
+// deadlineKick is q as the deadline's Notifier: a reader reading the
+// PacketIO for everyone does not wait on the deadline's channel, so a
+// passing deadline must wake it there.
+type deadlineKick Queue
 
-// SetSource names the relay whose frames fill q, for a queue that a
-// protocol layer fills from a Handler (endpoint queues have it already).
-// A reader that finds q empty may then read the relay's PacketIO itself, for
-// every endpoint, rather than wait for the relay's read loop to hand it a
-// frame: a lone request/response then needs no goroutine handoff. Call it
-// before the first Pop.
-func (q *Queue) SetSource(r *Relay) { q.src = r }
+func (k *deadlineKick) DeadlinePassed() { (*Queue)(k).wake() }
 
 // wake is what to signal after a change to q: the channel if a reader
 // waits (signalling outside the lock keeps the critical section short, and
@@ -102,32 +95,6 @@ func (q *Queue) wake() {
 	w := q.wakeLocked()
 	q.mu.Unlock()
 	w.send()
-}
-
-// startLeading reports whether q's reader should read the PacketIO now:
-// nothing it waits for has happened. It then marks q as leading, so that
-// what happens next kicks the read.
-func (q *Queue) startLeading() bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.n > 0 || q.closed || q.ended != nil || q.dl.Exceeded() {
-		return false
-	}
-	q.leading, q.kicked = true, false
-	return true
-}
-
-// kickedNow reports whether q was kicked since it started leading.
-func (q *Queue) kickedNow() bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.kicked
-}
-
-func (q *Queue) stopLeading() {
-	q.mu.Lock()
-	q.leading, q.kicked = false, false
-	q.mu.Unlock()
 }
 
 // Push adds p, retaining it, and reports whether there was room. A closed
@@ -269,8 +236,8 @@ func (q *Queue) PopBatch(ps []*Packet) (int, error) {
 	return n, nil
 }
 
-// TryPop removes the oldest packet without blocking; nil when empty.
-func (q *Queue) TryPop() *Packet {
+// tryPop removes the oldest packet without blocking; nil when empty.
+func (q *Queue) tryPop() *Packet {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed || q.n == 0 {

@@ -66,7 +66,7 @@ func assertTimeout(t *testing.T, err error) {
 
 func newQueue(limit int) *Queue {
 	q := new(Queue)
-	q.Init(limit)
+	q.init(nil, limit)
 	return q
 }
 
@@ -100,7 +100,7 @@ func TestQueueFIFO(t *testing.T) {
 			want++
 		}
 	}
-	assert.Nil(t, q.TryPop())
+	assert.Nil(t, q.tryPop())
 }
 
 func TestQueueLimit(t *testing.T) {
@@ -117,7 +117,7 @@ func TestQueueLimit(t *testing.T) {
 		q.Close()
 		assert.Zero(t, q.Len())
 		assert.False(t, q.Push(p), "closed")
-		assert.Nil(t, q.TryPop())
+		assert.Nil(t, q.tryPop())
 	}
 }
 
@@ -356,7 +356,7 @@ func TestEndpointDeadlineAndClose(t *testing.T) {
 	ep2 := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(etExp1)})
 	inject(r, seqFrame(macA, macR, nil, etExp1, 3))
 	assert.Len(t, popAll(ep2), 1)
-	assert.Nil(t, r.tab.holder(Key{MAC: macB, EtherType: etExp1}))
+	assert.Nil(t, r.tab.holder(frame.Key{MAC: macB, EtherType: etExp1}))
 	// Closing the old endpoint again must not unregister the new one.
 	require.NoError(t, ep.Close())
 	inject(r, seqFrame(macA, macR, nil, etExp1, 4))
@@ -367,7 +367,7 @@ func TestRelayClose(t *testing.T) {
 	r, wire := newWire(t, Config{}, memioBig)
 	a := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(etExp1), Broadcast: true})
 	b := mustRegister(t, r, EndpointConfig{MAC: macB, EtherTypes: ets(etExp1)})
-	def, err := r.RegisterDefault(DefaultConfig{})
+	def, err := r.RegisterDefault(DefaultEndpointConfig{})
 	require.NoError(t, err)
 	// Something queued that Close must release.
 	require.NoError(t, wire.WriteFrame(seqFrame(macB, macR, nil, etExp1, 1)))
@@ -401,7 +401,7 @@ func TestRelayClose(t *testing.T) {
 
 	_, err = r.Register(EndpointConfig{MAC: macC, EtherTypes: ets(etExp1)})
 	assert.ErrorIs(t, err, net.ErrClosed)
-	_, err = r.RegisterDefault(DefaultConfig{})
+	_, err = r.RegisterDefault(DefaultEndpointConfig{})
 	assert.ErrorIs(t, err, net.ErrClosed)
 	assert.ErrorIs(t, r.Send(seqFrame(macR, macA, nil, etExp1, 1)), net.ErrClosed)
 }

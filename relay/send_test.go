@@ -9,18 +9,19 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/etherconn/etherconn/backend"
+	"github.com/etherconn/etherconn/frame"
 	"github.com/etherconn/etherconn/memio"
 )
 
 func TestHairpin(t *testing.T) {
 	r, f := newDirect(t, Config{Hairpin: true})
-	a := mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: VLANs{v(5)}, EtherTypes: ets(etExp1), Broadcast: true})
-	b := mustRegister(t, r, EndpointConfig{MAC: macB, VLANs: VLANs{v(5)}, EtherTypes: ets(etExp1), Broadcast: true, Multicast: true})
-	c := mustRegister(t, r, EndpointConfig{MAC: macC, VLANs: VLANs{v(5)}, EtherTypes: ets(etExp1)})
-	other := mustRegister(t, r, EndpointConfig{MAC: macD, VLANs: VLANs{v(6)}, EtherTypes: ets(etExp1), Broadcast: true})
+	a := mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: frame.VLANs{v(5)}, EtherTypes: ets(etExp1), Broadcast: true})
+	b := mustRegister(t, r, EndpointConfig{MAC: macB, VLANs: frame.VLANs{v(5)}, EtherTypes: ets(etExp1), Broadcast: true, Multicast: true})
+	c := mustRegister(t, r, EndpointConfig{MAC: macC, VLANs: frame.VLANs{v(5)}, EtherTypes: ets(etExp1)})
+	other := mustRegister(t, r, EndpointConfig{MAC: macD, VLANs: frame.VLANs{v(6)}, EtherTypes: ets(etExp1), Broadcast: true})
 
 	t.Run("unicast stays local", func(t *testing.T) {
-		fr := seqFrame(macB, macA, VLANs{{ID: 5, PCP: 2}}, etExp1, 1)
+		fr := seqFrame(macB, macA, frame.VLANs{{ID: 5, PCP: 2}}, etExp1, 1)
 		want := bytes.Clone(fr)
 		require.NoError(t, a.Send(fr))
 		fr[20] ^= 0xff // the caller reuses its buffer: the delivered copy is unaffected
@@ -38,16 +39,16 @@ func TestHairpin(t *testing.T) {
 		assert.Equal(t, uint64(1), b.Stats().FramesIn)
 	})
 	t.Run("unicast to nobody goes to the wire", func(t *testing.T) {
-		fr := seqFrame(macX, macA, VLANs{v(5)}, etExp1, 2)
+		fr := seqFrame(macX, macA, frame.VLANs{v(5)}, etExp1, 2)
 		require.NoError(t, a.Send(fr))
 		assert.Equal(t, [][]byte{fr}, f.takeWritten())
-		fr = seqFrame(macB, macA, VLANs{v(6)}, etExp1, 3) // b's MAC, other VLAN
+		fr = seqFrame(macB, macA, frame.VLANs{v(6)}, etExp1, 3) // b's frame.MAC, other frame.VLAN
 		require.NoError(t, a.Send(fr))
 		assert.Equal(t, [][]byte{fr}, f.takeWritten())
 		assert.Empty(t, popAll(b))
 	})
 	t.Run("broadcast goes local and to the wire", func(t *testing.T) {
-		fr := seqFrame(bcast, macA, VLANs{v(5)}, etExp1, 4)
+		fr := seqFrame(bcast, macA, frame.VLANs{v(5)}, etExp1, 4)
 		require.NoError(t, a.Send(fr))
 		assert.Equal(t, [][]byte{fr}, f.takeWritten())
 		assert.Len(t, popAll(b), 1)
@@ -56,7 +57,7 @@ func TestHairpin(t *testing.T) {
 		assert.Empty(t, popAll(other), "other VLAN")
 	})
 	t.Run("multicast goes local and to the wire", func(t *testing.T) {
-		fr := seqFrame(mcast, macC, VLANs{v(5)}, etExp1, 5)
+		fr := seqFrame(mcast, macC, frame.VLANs{v(5)}, etExp1, 5)
 		require.NoError(t, c.Send(fr))
 		assert.Equal(t, [][]byte{fr}, f.takeWritten())
 		assert.Len(t, popAll(b), 1)
@@ -69,8 +70,8 @@ func TestHairpin(t *testing.T) {
 	})
 	t.Run("batch", func(t *testing.T) {
 		frs := [][]byte{
-			seqFrame(macB, macA, VLANs{v(5)}, etExp1, 6),
-			seqFrame(macX, macA, VLANs{v(5)}, etExp1, 7),
+			seqFrame(macB, macA, frame.VLANs{v(5)}, etExp1, 6),
+			seqFrame(macX, macA, frame.VLANs{v(5)}, etExp1, 7),
 		}
 		n, err := a.SendBatch(frs)
 		require.NoError(t, err)
@@ -201,8 +202,8 @@ func TestBatchAndSinglePath(t *testing.T) {
 			require.Equal(t, tt.batch, isBatch && tt.cfg.BatchSize != 1)
 			r := New(pio, tt.cfg)
 			defer r.Close()
-			a := mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: VLANs{v(7)}, EtherTypes: ets(etExp1), Broadcast: true})
-			b := mustRegister(t, r, EndpointConfig{MAC: macB, VLANs: VLANs{vt(0x88a8, 7)}, EtherTypes: ets(etExp1), QueueLen: 3})
+			a := mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: frame.VLANs{v(7)}, EtherTypes: ets(etExp1), Broadcast: true})
+			b := mustRegister(t, r, EndpointConfig{MAC: macB, VLANs: frame.VLANs{vt(0x88a8, 7)}, EtherTypes: ets(etExp1), QueueLen: 3})
 			const rounds = 50
 			var seqA []uint32
 			for i := range rounds {
@@ -211,11 +212,11 @@ func TestBatchAndSinglePath(t *testing.T) {
 				// last, so that once a has read them all, all were
 				// dispatched.
 				frs := [][]byte{
-					seqFrame(macB, macR, VLANs{vt(0x88a8, 7)}, etExp1, s),
-					seqFrame(macX, macR, VLANs{v(7)}, etExp1, s),
-					ethFrame(macA, macR, VLANs{v(7)}, 0x8100, []byte{0}), // truncated tag
-					seqFrame(macA, macR, VLANs{v(7)}, etExp1, s),
-					seqFrame(bcast, macR, VLANs{v(7)}, etExp1, 1000+s),
+					seqFrame(macB, macR, frame.VLANs{vt(0x88a8, 7)}, etExp1, s),
+					seqFrame(macX, macR, frame.VLANs{v(7)}, etExp1, s),
+					ethFrame(macA, macR, frame.VLANs{v(7)}, 0x8100, []byte{0}), // truncated tag
+					seqFrame(macA, macR, frame.VLANs{v(7)}, etExp1, s),
+					seqFrame(bcast, macR, frame.VLANs{v(7)}, etExp1, 1000+s),
 				}
 				for _, fr := range frs {
 					require.NoError(t, wire.WriteFrame(fr))
@@ -234,7 +235,7 @@ func TestBatchAndSinglePath(t *testing.T) {
 			assert.Equal(t, uint64(2*rounds+3), st.Delivered)
 			assert.Equal(t, uint64(rounds-3), st.QueueDrops)
 			for i := range 3 {
-				p := b.q.TryPop()
+				p := b.q.tryPop()
 				require.NotNil(t, p)
 				assert.Equal(t, uint32(i), seqOf(p))
 				p.Release()

@@ -30,7 +30,7 @@ func newTable() table {
 }
 
 // lookup returns the endpoint for a unicast key, or nil.
-func (t *table) lookup(k *Key) *Endpoint {
+func (t *table) lookup(k *frame.Key) *Endpoint {
 	for ep := t.unicast[l2Key{mac: k.MAC, stack: k.Stack}]; ep != nil; ep = ep.next {
 		if ep.wants(k.EtherType) {
 			return ep
@@ -40,7 +40,7 @@ func (t *table) lookup(k *Key) *Endpoint {
 }
 
 // holder returns the endpoint that holds the key, if any.
-func (t *table) holder(k Key) *Endpoint { return t.lookup(&k) }
+func (t *table) holder(k frame.Key) *Endpoint { return t.lookup(&k) }
 
 // add inserts ep under all its keys; the caller checked they are free.
 func (t *table) add(ep *Endpoint) {

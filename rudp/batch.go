@@ -28,7 +28,7 @@ const MaxBatch = 64
 // I/O allocates nothing.
 type batch struct {
 	pkts   [MaxBatch]*relay.Packet
-	bufs   [MaxBatch]*[]byte
+	out    [MaxBatch]*etherconn.Frame
 	frames [MaxBatch][]byte
 }
 
@@ -72,26 +72,23 @@ func (c *Conn) WriteBatch(ms []Message) (int, error) {
 		return 0, err
 	}
 	b := batchPool.Get().(*batch)
+	src := c.local.Addr()
+	built := 0
 	defer func() {
-		for i := range ms {
-			if b.bufs[i] != nil {
-				etherconn.PutBuffer(b.bufs[i])
-				b.bufs[i], b.frames[i] = nil, nil
-			}
+		for i := range built {
+			b.out[i].Release()
+			b.out[i], b.frames[i] = nil, nil
 		}
 		batchPool.Put(b)
 	}()
-	src := c.local.Addr()
-	built := 0
 	var buildErr error
 	for i := range ms {
-		b.bufs[i] = etherconn.GetBuffer()
-		n, err := c.build(*b.bufs[i], ms[i].Buf, ms[i].Addr, src)
+		f, n, err := c.build(ms[i].Buf, ms[i].Addr, src)
 		if err != nil {
 			buildErr = c.opErr("write", nil, err)
 			break
 		}
-		b.frames[i] = (*b.bufs[i])[:n]
+		b.out[i], b.frames[i] = f, f.Bytes(n)
 		built++
 	}
 	sent, err := c.ec.WriteFrames(b.frames[:built])

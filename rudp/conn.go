@@ -4,7 +4,9 @@
 //
 // Several Conns can share one etherconn.Conn; datagrams are demultiplexed by
 // local IP and port on the relay's read loop, straight into each Conn's
-// queue. A Conn with Config.AcceptAny also gets every datagram that no other
+// queue. rudp attaches to the etherconn.Conn only through its public seam:
+// one shared handler for IPv4 and IPv6 UDP (etherconn.Conn.LoadOrAttach), a
+// receive queue per Conn (NewQueue) and frames built in place (NewFrame). A Conn with Config.AcceptAny also gets every datagram that no other
 // Conn on its etherconn.Conn is bound to.
 //
 // Checksums are always right on send (IPv4 header, UDP over IPv4 and IPv6)
@@ -17,15 +19,14 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/etherconn/etherconn/backend"
 	"github.com/etherconn/etherconn/etherconn"
-	"github.com/etherconn/etherconn/internal/deadline"
 	"github.com/etherconn/etherconn/frame"
+	"github.com/etherconn/etherconn/internal/sockstate"
 	"github.com/etherconn/etherconn/relay"
 )
 
@@ -62,7 +63,8 @@ type Config struct {
 	TTL uint8
 	// DSCP is the Differentiated Services code point of sent datagrams (0..63).
 	DSCP uint8
-	// QueueLen limits the receive queue in datagrams (default 256).
+	// QueueLen limits the receive queue in datagrams (default
+	// relay.DefaultQueueLen).
 	QueueLen int
 }
 
@@ -77,14 +79,13 @@ type Conn struct {
 	ttl, tos  uint8
 	v4        bool
 	acceptAny bool
-	q         relay.Queue
+	q         *relay.Queue
 	ipID      atomic.Uint32
-	wdl       deadline.Write
+	sock      sockstate.State
 	// last caches the *net.UDPAddr ReadFrom returned, so a run of datagrams
 	// from one peer costs no allocation.
-	last   atomic.Pointer[net.UDPAddr]
-	closed atomic.Bool
-	st     counters
+	last atomic.Pointer[net.UDPAddr]
+	st   counters
 }
 
 type counters struct {
@@ -101,9 +102,6 @@ type Stats struct {
 	BytesOut     uint64
 }
 
-// DefaultQueueLen is the receive queue limit when Config.QueueLen is 0.
-const DefaultQueueLen = 256
-
 // New binds a Conn to cfg.LocalAddr on ec. The Conn does not own ec:
 // closing it leaves ec open.
 func New(ec *etherconn.Conn, cfg Config) (*Conn, error) {
@@ -114,21 +112,16 @@ func New(ec *etherconn.Conn, cfg Config) (*Conn, error) {
 		return nil, fmt.Errorf("rudp: new: %w: DSCP %d is above 63", ErrBadAddr, cfg.DSCP)
 	}
 	if cfg.QueueLen <= 0 {
-		cfg.QueueLen = DefaultQueueLen
+		cfg.QueueLen = relay.DefaultQueueLen
 	}
-	if ec.Endpoint().Closed() {
-		return nil, fmt.Errorf("rudp: new %v: %w", cfg.LocalAddr, net.ErrClosed)
+	m, err := muxOf(ec)
+	if err != nil {
+		return nil, fmt.Errorf("rudp: new %v: %w", cfg.LocalAddr, err)
 	}
 	local := netip.AddrPortFrom(cfg.LocalAddr.Addr().Unmap(), cfg.LocalAddr.Port())
-	c := &Conn{ec: ec, resolve: cfg.Resolve, local: local, ttl: cfg.TTL, tos: cfg.DSCP << 2,
+	c := &Conn{ec: ec, m: m, resolve: cfg.Resolve, local: local, ttl: cfg.TTL, tos: cfg.DSCP << 2,
 		v4: local.Addr().Is4(), acceptAny: cfg.AcceptAny}
-	c.q.Init(cfg.QueueLen)
-	c.q.SetSource(ec.Endpoint().Relay())
-	m := ec.Endpoint().LoadOrSetHandler(&mux{})
-	var ok bool
-	if c.m, ok = m.(*mux); !ok {
-		return nil, fmt.Errorf("rudp: new: etherconn.Conn already has a %T handler", m)
-	}
+	c.q = ec.NewQueue(cfg.QueueLen)
 	if err := c.m.bind(c); err != nil {
 		return nil, fmt.Errorf("rudp: new %v: %w", cfg.LocalAddr, err)
 	}
@@ -264,13 +257,13 @@ func (c *Conn) WriteToFrom(b []byte, dst netip.AddrPort, src netip.Addr) (int, e
 		err.(*net.OpError).Addr = net.UDPAddrFromAddrPort(dst)
 		return 0, err
 	}
-	buf := etherconn.GetBuffer()
-	defer etherconn.PutBuffer(buf)
-	n, err := c.build(*buf, b, dst, src)
+	f, n, err := c.build(b, dst, src)
 	if err != nil {
 		return 0, c.opErr("write", net.UDPAddrFromAddrPort(dst), err)
 	}
-	if err := c.ec.WriteFrame((*buf)[:n]); err != nil {
+	err = c.ec.WriteFrame(f.Bytes(n))
+	f.Release()
+	if err != nil {
 		return 0, c.opErr("write", net.UDPAddrFromAddrPort(dst), err)
 	}
 	c.st.out.Add(1)
@@ -280,53 +273,51 @@ func (c *Conn) WriteToFrom(b []byte, dst netip.AddrPort, src netip.Addr) (int, e
 
 // checkWrite fails writes on a closed Conn or past the write deadline.
 func (c *Conn) checkWrite() error {
-	if c.closed.Load() {
-		return c.opErr("write", nil, net.ErrClosed)
-	}
-	if c.wdl.Exceeded() {
-		return c.opErr("write", nil, os.ErrDeadlineExceeded)
+	if err := c.sock.CheckWrite(); err != nil {
+		return c.opErr("write", nil, err)
 	}
 	return nil
 }
 
-// build writes the whole frame carrying payload into buf and returns its
-// length.
-func (c *Conn) build(buf, payload []byte, dst netip.AddrPort, src netip.Addr) (int, error) {
+// build makes the frame carrying payload and returns it with the length of
+// its Ethernet payload (IP header, UDP header and payload). The caller
+// releases the frame.
+func (c *Conn) build(payload []byte, dst netip.AddrPort, src netip.Addr) (*etherconn.Frame, int, error) {
 	dip, sip := dst.Addr().Unmap(), src.Unmap()
 	if !dip.IsValid() || !sip.IsValid() || dip.Is4() != sip.Is4() {
-		return 0, fmt.Errorf("%w: cannot send from %v to %v", ErrBadAddr, src, dst)
+		return nil, 0, fmt.Errorf("%w: cannot send from %v to %v", ErrBadAddr, src, dst)
 	}
-	et := etherconn.EtherTypeIPv6
+	et := frame.EtherTypeIPv6
 	if dip.Is4() {
-		et = etherconn.EtherTypeIPv4
+		et = frame.EtherTypeIPv4
 	}
-	hl := c.ec.HeaderLen()
 	il := frame.IPUDPLen(dip)
-	if hl+il+len(payload) > backend.MaxFrameLen {
-		return 0, ErrMessageTooLong
+	if c.ec.HeaderLen()+il+len(payload) > backend.MaxFrameLen {
+		return nil, 0, ErrMessageTooLong
 	}
-	next := [6]byte(frame.BroadcastMAC)
+	next := frame.BroadcastMAC
 	if c.resolve != nil {
 		hw, err := c.resolve(dip)
 		if err != nil {
-			return 0, fmt.Errorf("%w: %v: %w", ErrResolve, dip, err)
+			return nil, 0, fmt.Errorf("%w: %v: %w", ErrResolve, dip, err)
 		}
-		if len(hw) != 6 {
-			return 0, fmt.Errorf("%w: %v: %q is not an Ethernet address", ErrResolve, dip, hw.String())
+		if next, err = frame.MACFrom(hw); err != nil {
+			return nil, 0, fmt.Errorf("%w: %v: %w", ErrResolve, dip, err)
 		}
-		next = [6]byte(hw)
 	}
-	c.ec.PutHeader(buf, next, et)
-	copy(buf[hl+il:], payload)
+	f := c.ec.NewFrame(next, et)
+	b := f.Payload()
+	copy(b[il:], payload)
 	h := frame.UDPHeader{
 		Src: netip.AddrPortFrom(sip, c.local.Port()), Dst: netip.AddrPortFrom(dip, dst.Port()),
 		TTL: c.ttl, TOS: c.tos, ID: uint16(c.ipID.Add(1)),
 	}
-	ipLen, err := frame.PutUDP(buf[hl:], &h, len(payload))
+	n, err := frame.PutUDP(b, &h, len(payload))
 	if err != nil {
-		return 0, err
+		f.Release()
+		return nil, 0, err
 	}
-	return hl + ipLen, nil
+	return f, n, nil
 }
 
 // SetDeadline sets the read and write deadlines.
@@ -340,8 +331,8 @@ func (c *Conn) SetDeadline(t time.Time) error {
 // os.ErrDeadlineExceeded) and net.Error.Timeout(); zero means none; a new
 // deadline applies to a read already blocked.
 func (c *Conn) SetReadDeadline(t time.Time) error {
-	if c.closed.Load() {
-		return c.opErr("set", nil, net.ErrClosed)
+	if err := c.sock.CheckOpen(); err != nil {
+		return c.opErr("set", nil, err)
 	}
 	c.q.SetReadDeadline(t)
 	return nil
@@ -350,17 +341,18 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 // SetWriteDeadline sets the write deadline. Writes never wait for a slow
 // receiver, so it only makes writes after it fail.
 func (c *Conn) SetWriteDeadline(t time.Time) error {
-	if c.closed.Load() {
-		return c.opErr("set", nil, net.ErrClosed)
+	if err := c.sock.SetWriteDeadline(t); err != nil {
+		return c.opErr("set", nil, err)
 	}
-	c.wdl.Set(t)
 	return nil
 }
 
 // Close unbinds the Conn and unblocks its readers with net.ErrClosed. The
-// etherconn.Conn stays open.
+// etherconn.Conn stays open. The first Close returns nil, also after the
+// relay or etherconn.Conn was closed; later ones an error wrapping
+// net.ErrClosed, as net.UDPConn's.
 func (c *Conn) Close() error {
-	if c.closed.Swap(true) {
+	if !c.sock.Close() {
 		return c.opErr("close", nil, net.ErrClosed)
 	}
 	c.m.unbind(c)
@@ -368,14 +360,8 @@ func (c *Conn) Close() error {
 	return nil
 }
 
-// opErr wraps err as net.UDPConn does: Source is the local address, Addr
-// the remote one (nil for reads). A closed Conn's error is plain
-// net.ErrClosed; the end of the relay's input keeps its cause.
 func (c *Conn) opErr(op string, addr net.Addr, err error) error {
-	if errors.Is(err, net.ErrClosed) && !errors.Is(err, relay.ErrInputEnded) {
-		err = net.ErrClosed
-	}
-	return &net.OpError{Op: op, Net: c.network(), Source: c.LocalAddr(), Addr: addr, Err: err}
+	return sockstate.OpError(op, c.network(), c.LocalAddr(), addr, err)
 }
 
 func (c *Conn) network() string {

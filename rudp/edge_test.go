@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"os"
 	"testing"
 	"time"
 
@@ -113,5 +114,7 @@ func TestHandlerOnlyEtherConn(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "dns", string(b[:n]))
 	assert.Equal(t, uint64(10), ec.Stats().QueueDrops)
-	assert.Zero(t, ec.Endpoint().Queued())
+	require.NoError(t, ec.SetReadDeadline(time.Now()))
+	_, err = ec.ReadPacket()
+	assert.ErrorIs(t, err, os.ErrDeadlineExceeded, "nothing is queued on the etherconn.Conn")
 }

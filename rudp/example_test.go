@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/etherconn/etherconn/etherconn"
+	"github.com/etherconn/etherconn/frame"
 	"github.com/etherconn/etherconn/memio"
 	"github.com/etherconn/etherconn/relay"
 	"github.com/etherconn/etherconn/rudp"
@@ -21,7 +22,7 @@ func Example() {
 	defer ra.Close()
 	defer rb.Close()
 
-	vlans, _ := etherconn.ParseVLANs("100")
+	vlans, _ := frame.ParseVLANs("100")
 	macA := net.HardwareAddr{0x02, 0, 0, 0, 0, 0x0a}
 	macB := net.HardwareAddr{0x02, 0, 0, 0, 0, 0x0b}
 	ecA, _ := etherconn.New(ra, etherconn.Config{MAC: macA, VLANs: vlans})

@@ -2,10 +2,13 @@ package rudp
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"sync"
 
+	"github.com/etherconn/etherconn/etherconn"
+	"github.com/etherconn/etherconn/frame"
 	"github.com/etherconn/etherconn/relay"
 )
 
@@ -30,9 +33,39 @@ func wildcard(v4 bool, port uint16) bindKey {
 	return keyOf(netip.AddrPortFrom(netip.IPv6Unspecified(), port))
 }
 
+// udpProtocols are what the mux is attached for on an etherconn.Conn.
+var udpProtocols = [...]etherconn.Protocol{
+	{EtherType: frame.EtherTypeIPv4, IPProto: frame.ProtoUDP},
+	{EtherType: frame.EtherTypeIPv6, IPProto: frame.ProtoUDP},
+}
+
+// muxOf returns the mux of ec, attaching a new one for IPv4 and IPv6 UDP
+// the first time. Racing callers agree on one: LoadOrAttach decides for
+// IPv4, and the IPv6 attachment takes the same mux.
+func muxOf(ec *etherconn.Conn) (*mux, error) {
+	var m *mux
+	for _, p := range udpProtocols {
+		h, _, err := ec.LoadOrAttach(p, func() relay.Handler {
+			if m == nil {
+				return &mux{}
+			}
+			return m
+		})
+		if err != nil {
+			return nil, err
+		}
+		got, ok := h.(*mux)
+		if !ok || (m != nil && got != m) {
+			return nil, fmt.Errorf("%w: %v has a %T handler", etherconn.ErrAttached, p, h)
+		}
+		m = got
+	}
+	return m, nil
+}
+
 // mux demultiplexes the UDP datagrams reaching one etherconn.Conn to the
 // rudp.Conns bound on it, by local IP and port. It runs on the relay's read
-// loop as the endpoint's relay.Handler, so a datagram goes straight from the
+// loop as the handler attached for UDP, so a datagram goes straight from the
 // relay into its Conn's queue: no goroutine per endpoint.
 type mux struct {
 	mu sync.RWMutex

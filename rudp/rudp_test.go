@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/etherconn/etherconn/etherconn"
+	"github.com/etherconn/etherconn/frame"
 	"github.com/etherconn/etherconn/memio"
 	"github.com/etherconn/etherconn/relay"
 	"github.com/etherconn/etherconn/rudp"
@@ -36,7 +37,7 @@ type host struct {
 func newHosts(t testing.TB) (a, b host) {
 	t.Helper()
 	pa, pb := memio.Pipe(memio.Config{QueueLen: 1024})
-	vlans, err := etherconn.ParseVLANs("100")
+	vlans, err := frame.ParseVLANs("100")
 	require.NoError(t, err)
 	mk := func(p *memio.Port, mac net.HardwareAddr) host {
 		r := relay.New(p, relay.Config{})

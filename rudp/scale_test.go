@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/etherconn/etherconn/etherconn"
+	"github.com/etherconn/etherconn/frame"
 	"github.com/etherconn/etherconn/memio"
 	"github.com/etherconn/etherconn/relay"
 	"github.com/etherconn/etherconn/rudp"
@@ -18,7 +19,7 @@ import (
 // 100,000 times on one relay.
 func BenchmarkRegister100k(b *testing.B) {
 	const n = 100_000
-	vlans := etherconn.VLANs{{ID: 100}}
+	vlans := frame.VLANs{{ID: 100}}
 	for i := 0; i < b.N; i++ {
 		pa, _ := memio.Pipe(memio.Config{})
 		r := relay.New(pa, relay.Config{})

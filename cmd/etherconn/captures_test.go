@@ -17,11 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/etherconn/etherconn/frame"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
-
-	"github.com/etherconn/etherconn/etherconn"
 )
 
 // record is one frame of a capture.
@@ -119,7 +118,7 @@ func (h l2) layers(t testing.TB, et layers.EthernetType) []gopacket.Serializable
 	must(t, err)
 	dst, err := net.ParseMAC(h.dst)
 	must(t, err)
-	tags, err := etherconn.ParseVLANs(h.vlans)
+	tags, err := frame.ParseVLANs(h.vlans)
 	must(t, err)
 	eth := &layers.Ethernet{SrcMAC: src, DstMAC: dst}
 	ls := []gopacket.SerializableLayer{eth}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/etherconn/etherconn/backend"
 	"github.com/etherconn/etherconn/etherconn"
+	"github.com/etherconn/etherconn/frame"
 	"github.com/etherconn/etherconn/memio"
 	"github.com/etherconn/etherconn/pcapio"
 	"github.com/etherconn/etherconn/relay"
@@ -40,7 +41,7 @@ func demo(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	vlans, err := etherconn.ParseVLANs(*vlanText)
+	vlans, err := frame.ParseVLANs(*vlanText)
 	if err != nil {
 		return err
 	}
@@ -135,7 +136,7 @@ func demoRelays(name, ifname, peer string, rec io.Writer) (ra, rb *relay.Relay, 
 	return relay.New(pa, relay.Config{}), relay.New(pb, relay.Config{}), nil
 }
 
-func (h *demoHost) open(vlans etherconn.VLANs, resolve rudp.Resolver) error {
+func (h *demoHost) open(vlans frame.VLANs, resolve rudp.Resolver) error {
 	var err error
 	if h.ec, err = etherconn.New(h.r, etherconn.Config{MAC: h.mac, VLANs: vlans}); err != nil {
 		return err

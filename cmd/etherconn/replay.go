@@ -38,7 +38,7 @@ func parseEndpoint(text string) (endpointSpec, error) {
 	if err != nil {
 		return s, fmt.Errorf("endpoint %q: %w", text, err)
 	}
-	vlans, err := etherconn.ParseVLANs(vlanText)
+	vlans, err := frame.ParseVLANs(vlanText)
 	if err != nil {
 		return s, fmt.Errorf("endpoint %q: %w", text, err)
 	}
@@ -105,7 +105,7 @@ func replay(args []string, stdout, stderr io.Writer) error {
 	}
 	var def *relay.Endpoint
 	if *unmatched {
-		if def, err = r.RegisterDefault(relay.DefaultConfig{}); err != nil {
+		if def, err = r.RegisterDefault(relay.DefaultEndpointConfig{}); err != nil {
 			return err
 		}
 	}

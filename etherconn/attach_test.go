@@ -1,0 +1,258 @@
+package etherconn_test
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/etherconn/etherconn/etherconn"
+	"github.com/etherconn/etherconn/frame"
+	"github.com/etherconn/etherconn/memio"
+	"github.com/etherconn/etherconn/relay"
+)
+
+// taker is an attached handler that queues what it takes and remembers
+// how the endpoint ended.
+type taker struct {
+	q    *relay.Queue
+	mu   sync.Mutex
+	ends []error
+}
+
+func (h *taker) Handle(p *relay.Packet) bool { return h.q.Push(p) }
+
+func (h *taker) EndpointEnded(err error) {
+	h.mu.Lock()
+	h.ends = append(h.ends, err)
+	h.mu.Unlock()
+}
+
+func (h *taker) ended() []error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]error(nil), h.ends...)
+}
+
+var (
+	mac2     = net.HardwareAddr{0x02, 0, 0, 0, 0, 2}
+	protoUDP = etherconn.Protocol{EtherType: frame.EtherTypeIPv4, IPProto: frame.ProtoUDP}
+	protoV4  = etherconn.Protocol{EtherType: frame.EtherTypeIPv4}
+)
+
+// pair returns a Conn on a relay over one end of a memio pipe, and the
+// other end.
+func pair(t *testing.T) (*etherconn.Conn, *memio.Port) {
+	a, b := memio.Pipe(memio.Config{})
+	r := relay.New(a, relay.Config{})
+	t.Cleanup(func() { r.Close(); b.Close() })
+	c, err := etherconn.New(r, etherconn.Config{MAC: mac1})
+	require.NoError(t, err)
+	return c, b
+}
+
+// udpFrame is an IPv4/UDP frame to mac1 built with frame's own builder.
+func udpFrame(t *testing.T, payload string) []byte {
+	b := make([]byte, 1514)
+	n := frame.PutEthernet(b, frame.MAC(mac1), frame.MAC(mac2), nil, frame.EtherTypeIPv4)
+	h := frame.UDPHeader{}
+	h.Src = mustAP(t, "198.18.0.2:9")
+	h.Dst = mustAP(t, "198.18.0.1:53")
+	copy(b[n+frame.IPv4Len+frame.UDPLen:], payload)
+	m, err := frame.PutUDP(b[n:], &h, len(payload))
+	require.NoError(t, err)
+	return b[:n+m]
+}
+
+func pop(t *testing.T, q *relay.Queue) *relay.Packet {
+	t.Helper()
+	q.SetReadDeadline(time.Now().Add(5 * time.Second))
+	p, err := q.Pop()
+	require.NoError(t, err)
+	return p
+}
+
+func TestAttachDispatch(t *testing.T) {
+	c, wire := pair(t)
+	udp := &taker{q: c.NewQueue(0)}
+	v4 := &taker{q: c.NewQueue(0)}
+	require.NoError(t, c.Attach(protoUDP, udp))
+	require.NoError(t, c.Attach(protoV4, v4))
+
+	// UDP goes to the IP-protocol handler, another IPv4 packet to the
+	// EtherType's, ARP to the Conn's own queue.
+	require.NoError(t, wire.WriteFrame(udpFrame(t, "dns")))
+	p := pop(t, udp.q)
+	assert.Equal(t, "dns", string(p.UDPPayload()))
+	p.Release()
+
+	icmp := udpFrame(t, "ping")
+	icmp[14+9] = 1 // protocol ICMP; the parser does not check the IPv4 checksum
+	require.NoError(t, wire.WriteFrame(icmp))
+	p = pop(t, v4.q)
+	assert.Equal(t, uint8(1), p.Info.Proto)
+	p.Release()
+
+	arp := make([]byte, 60)
+	frame.PutEthernet(arp, frame.MAC(mac1), frame.MAC(mac2), nil, frame.EtherTypeARP)
+	require.NoError(t, wire.WriteFrame(arp))
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
+	p, err := c.ReadPacket()
+	require.NoError(t, err)
+	assert.Equal(t, frame.EtherTypeARP, p.Info.Key.EtherType)
+	p.Release()
+
+	// Detached, UDP falls back to the EtherType's handler.
+	c.Detach(protoUDP)
+	require.NoError(t, wire.WriteFrame(udpFrame(t, "again")))
+	p = pop(t, v4.q)
+	assert.Equal(t, "again", string(p.UDPPayload()))
+	p.Release()
+}
+
+func TestAttachErrors(t *testing.T) {
+	c, _ := pair(t)
+	h := &taker{q: c.NewQueue(0)}
+	require.NoError(t, c.Attach(protoUDP, h))
+	assert.ErrorIs(t, c.Attach(protoUDP, h), etherconn.ErrAttached)
+	assert.ErrorIs(t, c.Attach(etherconn.Protocol{EtherType: frame.EtherTypeARP, IPProto: 17}, h), etherconn.ErrBadAddr)
+	assert.ErrorIs(t, c.Attach(etherconn.Protocol{EtherType: 0x8100}, h), etherconn.ErrBadAddr)
+	assert.Error(t, c.Attach(protoV4, nil))
+
+	got, loaded, err := c.LoadOrAttach(protoUDP, func() relay.Handler { t.Fatal("made a second handler"); return nil })
+	require.NoError(t, err)
+	assert.True(t, loaded)
+	assert.Same(t, h, got)
+
+	require.NoError(t, c.Close())
+	assert.ErrorIs(t, c.Attach(protoV4, h), net.ErrClosed)
+}
+
+// TestLoadOrAttachRace: racing callers agree on one handler.
+func TestLoadOrAttachRace(t *testing.T) {
+	c, _ := pair(t)
+	const n = 16
+	got := make([]relay.Handler, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			h, _, err := c.LoadOrAttach(protoUDP, func() relay.Handler { return &taker{} })
+			assert.NoError(t, err)
+			got[i] = h
+		})
+	}
+	wg.Wait()
+	for _, h := range got {
+		assert.Same(t, got[0], h)
+	}
+}
+
+// TestAttachedLearnEnd: a handler attached for two protocols hears of the
+// end once, and one attached after the end still hears of it.
+func TestAttachedLearnEnd(t *testing.T) {
+	a, b := memio.Pipe(memio.Config{})
+	defer b.Close()
+	r := relay.New(a, relay.Config{})
+	defer r.Close()
+	c, err := etherconn.New(r, etherconn.Config{MAC: mac1})
+	require.NoError(t, err)
+	h := &taker{q: c.NewQueue(0)}
+	require.NoError(t, c.Attach(protoUDP, h))
+	require.NoError(t, c.Attach(etherconn.Protocol{EtherType: frame.EtherTypeIPv6, IPProto: 17}, h))
+
+	a.Close() // the relay's input ends under it
+	<-r.Done()
+	require.Len(t, h.ended(), 1)
+	assert.ErrorIs(t, h.ended()[0], relay.ErrInputEnded)
+
+	late := &taker{q: c.NewQueue(0)}
+	require.NoError(t, c.Attach(protoV4, late))
+	require.Len(t, late.ended(), 1)
+	assert.ErrorIs(t, late.ended()[0], relay.ErrInputEnded)
+
+	require.NoError(t, c.Close())
+	assert.ErrorIs(t, h.ended()[len(h.ended())-1], net.ErrClosed)
+}
+
+// TestNewQueueReaderLed: a reader of a queue made with NewQueue reads the
+// backend itself when nobody else does (memio has read deadlines).
+func TestNewQueueReaderLed(t *testing.T) {
+	a, b := memio.Pipe(memio.Config{})
+	defer b.Close()
+	r := relay.New(a, relay.Config{})
+	defer r.Close()
+	c, err := etherconn.New(r, etherconn.Config{MAC: mac1})
+	require.NoError(t, err)
+	h := &taker{q: c.NewQueue(0)}
+	require.NoError(t, c.Attach(protoUDP, h))
+	for i := range 50 {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			pop(t, h.q).Release()
+		}()
+		time.Sleep(time.Millisecond) // let the reader block first
+		require.NoError(t, b.WriteFrame(udpFrame(t, "x")), "frame %d", i)
+		<-done
+	}
+	assert.NotZero(t, r.Stats().ReaderFrames, "no frame was read by a blocked reader")
+}
+
+// TestNewFrame builds a frame in place and checks it with the parser.
+func TestNewFrame(t *testing.T) {
+	c, wire := pair(t)
+	f := c.NewFrame(frame.MAC(mac2), 0x88b5)
+	assert.Equal(t, c.HeaderLen(), len(f.Bytes(0)))
+	n := copy(f.Payload(), "in place")
+	require.NoError(t, c.WriteFrame(f.Bytes(n)))
+	f.Release()
+
+	buf := make([]byte, 1600)
+	require.NoError(t, wire.SetReadDeadline(time.Now().Add(5*time.Second)))
+	m, err := wire.ReadFrame(buf)
+	require.NoError(t, err)
+	var in frame.Info
+	require.NoError(t, frame.Parse(buf[:m], &in))
+	assert.Equal(t, frame.MAC(mac2), in.Key.MAC)
+	assert.Equal(t, frame.MAC(mac1), frame.SrcMAC(buf[:m]))
+	assert.Equal(t, "in place", string(buf[in.L3:m]))
+
+	allocs := testing.AllocsPerRun(100, func() {
+		f := c.NewFrame(frame.MAC(mac2), 0x88b5)
+		n := copy(f.Payload(), "in place")
+		_ = c.WriteFrame(f.Bytes(n))
+		f.Release()
+		_, _ = wire.ReadFrame(buf)
+	})
+	assert.Zero(t, allocs)
+}
+
+// TestCloseAfterRelayClose: the user's first Close succeeds even when the
+// relay was closed first, as net.UDPConn's first Close does.
+func TestCloseAfterRelayClose(t *testing.T) {
+	a, _ := memio.Pipe(memio.Config{})
+	r := relay.New(a, relay.Config{})
+	c, err := etherconn.New(r, etherconn.Config{MAC: mac1})
+	require.NoError(t, err)
+	require.NoError(t, r.Close())
+	_, err = c.ReadPacket()
+	assert.ErrorIs(t, err, net.ErrClosed)
+	assert.NoError(t, c.Close(), "first Close")
+	err = c.Close()
+	assert.ErrorIs(t, err, net.ErrClosed, "second Close")
+	var oe *net.OpError
+	assert.True(t, errors.As(err, &oe))
+	assert.False(t, errors.Is(err, io.EOF))
+}
+
+func mustAP(t *testing.T, s string) netip.AddrPort {
+	ap, err := netip.ParseAddrPort(s)
+	require.NoError(t, err)
+	return ap
+}
