@@ -15,6 +15,17 @@ import (
 // maxBatch bounds the messages of one recvmmsg/sendmmsg call (UIO_MAXIOV).
 const maxBatch = 1024
 
+// mmsgHdrs makes the n message headers of a recvmmsg or sendmmsg call, each
+// pointing at its own one-element iovec.
+func mmsgHdrs(n int) ([]unix.Mmsghdr, []unix.Iovec) {
+	hdrs, iovs := make([]unix.Mmsghdr, n), make([]unix.Iovec, n)
+	for i := range hdrs {
+		hdrs[i].Hdr.Iov = &iovs[i]
+		hdrs[i].Hdr.SetIovlen(1)
+	}
+	return hdrs, iovs
+}
+
 // receiver is how a Conn takes frames in. Open picks one, once, by
 // Config.Ring: a socketReceiver, which reads the socket's own queue (recvmsg
 // for ReadFrame, recvmmsg for ReadFrames), or an rxRing, which takes frames

@@ -41,15 +41,12 @@ func (b *recvmmsg) ensure(n int) {
 	if len(b.hdrs) >= n {
 		return
 	}
-	b.hdrs = make([]unix.Mmsghdr, n)
-	b.iovs = make([]unix.Iovec, n)
+	b.hdrs, b.iovs = mmsgHdrs(n)
 	b.names = make([]unix.RawSockaddrLinklayer, n)
 	b.oob = make([]byte, n*oobSize)
 	for i := range b.hdrs {
 		h := &b.hdrs[i].Hdr
 		h.Name = (*byte)(unsafe.Pointer(&b.names[i]))
-		h.Iov = &b.iovs[i]
-		h.SetIovlen(1)
 		h.Control = &b.oob[i*oobSize]
 	}
 }

@@ -116,13 +116,7 @@ func (s *sender) ensure(n int) {
 	if len(s.hdrs) >= n {
 		return
 	}
-	s.hdrs = make([]unix.Mmsghdr, n)
-	s.iovs = make([]unix.Iovec, n)
-	for i := range s.hdrs {
-		h := &s.hdrs[i].Hdr
-		h.Iov = &s.iovs[i]
-		h.SetIovlen(1)
-	}
+	s.hdrs, s.iovs = mmsgHdrs(n)
 }
 
 // writeBatch is the RawConn.Write callback of writeFrames. It returns false
