@@ -5,63 +5,30 @@ package afpacket
 import (
 	"errors"
 	"fmt"
-	"net"
 	"runtime"
 	"time"
 
-	"github.com/etherconn/etherconn/backend"
 	"golang.org/x/net/bpf"
 )
 
 // errNotSupported is returned by everything on systems other than Linux.
 var errNotSupported = fmt.Errorf("afpacket: AF_PACKET sockets are not supported on %s: %w", runtime.GOOS, errors.ErrUnsupported)
 
-// Conn is an AF_PACKET socket on one interface. On this system it cannot be
-// opened; see the Linux build.
-type Conn struct{}
+// conn is empty on this system: no Conn here ever holds a socket.
+type conn struct{}
 
-// Open fails on this system: AF_PACKET sockets exist only on Linux.
-func Open(ifname string, cfg Config) (*Conn, error) {
-	return nil, fmt.Errorf("afpacket: open %s: %w", ifname, errNotSupported)
-}
+func open(string, Config) (*Conn, error) { return nil, errNotSupported }
 
-// OpenGroup fails on this system: AF_PACKET sockets exist only on Linux.
-func OpenGroup(ifname string, cfg Config, n int) ([]*Conn, error) {
-	return nil, fmt.Errorf("afpacket: open %s: %w", ifname, errNotSupported)
-}
+func (*Conn) setReadDeadline(time.Time) error         { return errNotSupported }
+func (*Conn) setBPF([]bpf.RawInstruction) error       { return errNotSupported }
+func (*Conn) readFrame([]byte) (int, error)           { return 0, errNotSupported }
+func (*Conn) readFrames([][]byte, []int) (int, error) { return 0, errNotSupported }
+func (*Conn) writeFrame([]byte) error                 { return errNotSupported }
+func (*Conn) writeFrames([][]byte) (int, error)       { return 0, errNotSupported }
 
-// Name returns the interface name; empty on this system.
-func (c *Conn) Name() string { return "" }
+// pollDrops has no kernel counter to read here, so Stats reports zeros.
+func (*Conn) pollDrops() {}
 
-// Index returns the interface index; zero on this system.
-func (c *Conn) Index() int { return 0 }
-
-// HardwareAddr returns the interface's MAC address; nil on this system.
-func (c *Conn) HardwareAddr() net.HardwareAddr { return nil }
-
-// FanoutGroup returns the fanout group id; zero on this system.
-func (c *Conn) FanoutGroup() uint16 { return 0 }
-
-// SetReadDeadline fails on this system.
-func (c *Conn) SetReadDeadline(t time.Time) error { return errNotSupported }
-
-// SetBPF fails on this system.
-func (c *Conn) SetBPF(filter []bpf.RawInstruction) error { return errNotSupported }
-
-// ReadFrame fails on this system.
-func (c *Conn) ReadFrame(b []byte) (int, error) { return 0, errNotSupported }
-
-// ReadFrames fails on this system.
-func (c *Conn) ReadFrames(bufs [][]byte, lens []int) (int, error) { return 0, errNotSupported }
-
-// WriteFrame fails on this system.
-func (c *Conn) WriteFrame(frame []byte) error { return errNotSupported }
-
-// WriteFrames fails on this system.
-func (c *Conn) WriteFrames(frames [][]byte) (int, error) { return 0, errNotSupported }
-
-// Stats returns zero counters on this system.
-func (c *Conn) Stats() backend.Stats { return backend.Stats{} }
-
-// Close does nothing on this system.
-func (c *Conn) Close() error { return nil }
+// close has nothing to close, open having failed, so Close returns nil as
+// its contract says of a first call.
+func (*Conn) close() error { return nil }

@@ -33,8 +33,6 @@ import (
 	"net"
 	"net/netip"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,84 +40,10 @@ import (
 	"github.com/etherconn/etherconn/frame"
 	"github.com/etherconn/etherconn/internal/netns"
 	"github.com/etherconn/etherconn/rudp"
-	gpafpacket "github.com/gopacket/gopacket/afpacket"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
 )
-
-const (
-	benchPayload = 64
-	// benchRcvBuf is the receive buffer of every receiving socket (and the
-	// size of the TPACKET_V3 ring), so that all receivers can absorb the
-	// same burst.
-	benchRcvBuf = 16 << 20
-	// benchRingBlock is the block size of benchRing.
-	benchRingBlock = 1 << 20
-	// benchQueue is the receive queue of the emulated hosts.
-	benchQueue = 4096
-	// drainIdle ends a throughput measure: after the sender is done, the
-	// receiver counts are final once they stop moving for this long.
-	drainIdle = 100 * time.Millisecond
-	// drainMax bounds the wait for the receiver after the sender is done.
-	drainMax = 10 * time.Second
-)
-
-// benchRing is the ring of the benchmarks' ring variants, as big as the
-// other receivers' socket buffers.
-func benchRing() *afpacket.RingConfig {
-	return &afpacket.RingConfig{BlockSize: benchRingBlock, Blocks: benchRcvBuf / benchRingBlock}
-}
-
-// counter is what the receivers of a throughput benchmark share.
-type counter struct {
-	delivered atomic.Int64
-	last      atomic.Int64 // time of the last delivery, UnixNano
-}
-
-func (c *counter) add(n int) {
-	c.delivered.Add(int64(n))
-	c.last.Store(time.Now().UnixNano())
-}
-
-// drain waits, after the sender sent `sent`, until every datagram arrived
-// or the count stopped moving, and returns the time of the last delivery.
-func (c *counter) drain(sent int64) time.Time {
-	deadline := time.Now().Add(drainMax)
-	prev, changed := c.delivered.Load(), time.Now()
-	for {
-		got := c.delivered.Load()
-		now := time.Now()
-		if got >= sent || now.After(deadline) || (got == prev && now.Sub(changed) > drainIdle) {
-			return time.Unix(0, c.last.Load())
-		}
-		if got != prev {
-			prev, changed = got, now
-		}
-		time.Sleep(200 * time.Microsecond)
-	}
-}
-
-// report adds the throughput metrics.
-func (c *counter) report(b *testing.B, sent int, start, end time.Time) {
-	got := c.delivered.Load()
-	d := end.Sub(start)
-	if got == 0 || d <= 0 {
-		b.ReportMetric(0, "pkts/s")
-	} else {
-		b.ReportMetric(float64(got)/d.Seconds(), "pkts/s")
-	}
-	b.ReportMetric(float64(got)/float64(sent)*100, "delivered%")
-}
-
-// benchPayloadBytes is the payload every benchmark sends.
-var benchPayloadBytes = func() []byte {
-	p := make([]byte, benchPayload)
-	for i := range p {
-		p[i] = byte(i)
-	}
-	return p
-}()
 
 // BenchmarkVethRUDP is (a): rudp.Conn to rudp.Conn through a relay on each
 // end of a veth pair. "batch" sends with WriteBatch (64 datagrams a call)
@@ -144,113 +68,92 @@ func BenchmarkVethRUDP(b *testing.B) {
 // the receiving end's socket configured as rcv.
 func benchRUDP(b *testing.B, flows int, batch bool, rcv afpacket.Config) {
 	v := netns.NewVeth(b, nil)
-	a := newSide(b, v.A, 0, flows, sideOptions{conn: afpacket.Config{WriteBufferSize: 4 << 20}, queueLen: benchQueue})
+	a := newSide(b, v.A, 0, flows, sideOptions{conn: benchSendConfig, queueLen: benchQueue})
 	r := newSide(b, v.B, 1, flows, sideOptions{conn: rcv, queueLen: benchQueue})
 
 	var cnt counter
-	var wg sync.WaitGroup
 	for _, c := range r.conns {
-		wg.Add(1)
-		go func(c *rudp.Conn) {
-			defer wg.Done()
-			if !batch {
-				buf := make([]byte, 2048)
-				for {
-					if _, _, err := c.ReadFromUDPAddrPort(buf); err != nil {
-						return
-					}
-					cnt.add(1)
-				}
-			}
-			ms := make([]rudp.Message, rudp.MaxBatch)
-			for i := range ms {
-				ms[i].Buf = make([]byte, 128)
-			}
-			for {
-				n, err := c.ReadBatch(ms)
-				if err != nil {
-					return
-				}
-				cnt.add(n)
-			}
-		}(c)
+		if batch {
+			cnt.start(readBatchReader(c))
+		} else {
+			cnt.start(readFromReader(c))
+		}
 	}
 	defer func() {
 		for _, c := range r.conns {
 			_ = c.Close()
 		}
-		wg.Wait()
+		cnt.wait()
 	}()
-	// Warm up the path (and every flow's queue) outside the measure.
+	// Each call of send sends from the next flow.
+	senders := make([]sendFunc, flows)
 	for i, c := range a.conns {
-		_, err := c.WriteToUDPAddrPort(benchPayloadBytes, r.addrs[i])
-		require.NoError(b, err)
+		if batch {
+			senders[i] = writeBatchSender(c, r.addrs[i])
+		} else {
+			senders[i] = writeToSender(c, r.addrs[i])
+		}
 	}
-	cnt.drain(int64(flows))
-	cnt.delivered.Store(0)
-	r0 := r.r.Stats()
-	var q0 uint64
-	for _, c := range r.conns {
-		q0 += c.Stats().QueueDrops
-	}
-
-	ms := make([]rudp.Message, rudp.MaxBatch)
-	for i := range ms {
-		ms[i].Buf = benchPayloadBytes
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	start := time.Now()
 	flow := 0
-	for sent := 0; sent < b.N; {
-		c, dst := a.conns[flow], r.addrs[flow]
+	send := func(k int) (int, error) {
+		s := senders[flow]
 		if flow++; flow == flows {
 			flow = 0
 		}
-		if !batch {
-			if _, err := c.WriteToUDPAddrPort(benchPayloadBytes, dst); err != nil {
-				b.Fatal(err)
-			}
-			sent++
-			continue
-		}
-		k := min(rudp.MaxBatch, b.N-sent)
-		for i := range ms[:k] {
-			ms[i].Addr = dst
-		}
-		n, err := c.WriteBatch(ms[:k])
-		sent += n
-		if err != nil {
-			b.Fatal(err)
-		}
+		return s(k)
 	}
-	end := cnt.drain(int64(b.N))
-	b.StopTimer()
-	cnt.report(b, b.N, start, end)
-	r1 := r.r.Stats()
-	var q1 uint64
-	for _, c := range r.conns {
-		q1 += c.Stats().QueueDrops
+	// Warm up the path (and every flow's queue) outside the measure.
+	cnt.warmUp(b, flows, send)
+	queueDrops := func() (n uint64) {
+		for _, c := range r.conns {
+			n += c.Stats().QueueDrops
+		}
+		return n
 	}
+	r0, q0 := r.r.Stats(), queueDrops()
+
+	cnt.measure(b, send)
+	r1, q1 := r.r.Stats(), queueDrops()
 	b.ReportMetric(float64(r1.Backend.Dropped-r0.Backend.Dropped)/float64(b.N)*100, "kdrop%")
 	b.ReportMetric(float64(r1.QueueDrops-r0.QueueDrops+q1-q0)/float64(b.N)*100, "qdrop%")
 }
 
-// benchFrame is the frame rudp builds for a 64-byte datagram from host 0 of
-// side 0 to host 0 of side 1.
-func benchFrame(b *testing.B) []byte { return benchFrameFrom(b, 0, 0) }
+// readFromReader reads c one datagram a ReadFromUDPAddrPort.
+func readFromReader(c udpConn) func() (int, error) {
+	buf := make([]byte, 2048)
+	return func() (int, error) {
+		_, _, err := c.ReadFromUDPAddrPort(buf)
+		return 1, err
+	}
+}
 
-// benchFrameFrom is the frame rudp builds for a 64-byte datagram from host i
-// of side s to host i of the other side.
-func benchFrameFrom(b *testing.B, s, i int) []byte {
-	src, dst := hostAddr(s, i), hostAddr(1-s, i)
-	hl, il := frame.HeaderLen(0), frame.IPUDPLen(dst.Addr())
-	f := make([]byte, hl+il+benchPayload)
-	frame.PutEthernet(f, [6]byte(hostMAC(1-s, i)), [6]byte(hostMAC(s, i)), nil, frame.EtherTypeIPv4)
-	copy(f[hl+il:], benchPayloadBytes)
-	_, err := frame.PutUDP(f[hl:], &frame.UDPHeader{Src: src, Dst: dst}, benchPayload)
-	require.NoError(b, err)
-	return f
+// writeToSender sends the benchmark's payload to dst with c, one datagram
+// a WriteToUDPAddrPort.
+func writeToSender(c udpConn, dst netip.AddrPort) sendFunc {
+	return func(int) (int, error) {
+		_, err := c.WriteToUDPAddrPort(benchPayloadBytes, dst)
+		return 1, err
+	}
+}
+
+// readBatchReader reads c with ReadBatch, rudp.MaxBatch datagrams at the
+// most a call.
+func readBatchReader(c *rudp.Conn) func() (int, error) {
+	ms := make([]rudp.Message, rudp.MaxBatch)
+	for i := range ms {
+		ms[i].Buf = make([]byte, 128)
+	}
+	return func() (int, error) { return c.ReadBatch(ms) }
+}
+
+// writeBatchSender sends the benchmark's payload to dst with c's
+// WriteBatch, rudp.MaxBatch datagrams at the most a call.
+func writeBatchSender(c *rudp.Conn, dst netip.AddrPort) sendFunc {
+	ms := make([]rudp.Message, rudp.MaxBatch)
+	for i := range ms {
+		ms[i].Buf, ms[i].Addr = benchPayloadBytes, dst
+	}
+	return func(k int) (int, error) { return c.WriteBatch(ms[:min(len(ms), k)]) }
 }
 
 // BenchmarkVethCeiling is (b): the frames of (a), sent with our sendmmsg
@@ -263,49 +166,8 @@ func benchFrameFrom(b *testing.B, s, i int) []byte {
 // cost; "recvmmsg" / "ring" what the receive mechanism costs.
 func BenchmarkVethCeiling(b *testing.B) {
 	b.Run("ring", func(b *testing.B) {
-		benchCeiling(b, func(b *testing.B, v *netns.Veth, stop *atomic.Bool) ceilingReader {
-			var tp *gpafpacket.TPacket
-			require.NoError(b, v.B.NS.Do(func() error {
-				var err error
-				tp, err = gpafpacket.NewTPacket(
-					gpafpacket.OptInterface(v.B.Name),
-					gpafpacket.OptTPacketVersion(gpafpacket.TPacketVersion3),
-					gpafpacket.OptFrameSize(2048),
-					gpafpacket.OptBlockSize(1<<20),
-					gpafpacket.OptNumBlocks(benchRcvBuf>>20),
-					gpafpacket.OptBlockTimeout(time.Millisecond),
-					gpafpacket.OptPollTimeout(50*time.Millisecond),
-				)
-				return err
-			}))
-			return ceilingReader{
-				read: func() (int, error) {
-					for {
-						_, _, err := tp.ZeroCopyReadPacketData()
-						if errors.Is(err, gpafpacket.ErrTimeout) {
-							if stop.Load() {
-								return 0, net.ErrClosed
-							}
-							continue
-						}
-						if err != nil {
-							return 0, err
-						}
-						return 1, nil
-					}
-				},
-				// A TPacket must not be closed under a read: the read
-				// times out every 50 ms and then sees stop.
-				interrupt: func() {},
-				close:     tp.Close,
-				drops: func() uint64 {
-					_, st, err := tp.SocketStats()
-					if err != nil {
-						return 0
-					}
-					return uint64(st.Drops())
-				},
-			}
+		benchCeiling(b, func(b *testing.B, l *netns.Link) benchReader {
+			return tpacketReader(b, l, benchRcvBuf/benchRingBlock, 50*time.Millisecond)
 		})
 	})
 	for _, tc := range []struct {
@@ -315,99 +177,38 @@ func BenchmarkVethCeiling(b *testing.B) {
 		{"recvmmsg", afpacket.Config{ReadBufferSize: benchRcvBuf}},
 		{"afpacket-ring", afpacket.Config{Ring: benchRing()}},
 	} {
-		b.Run(tc.name, func(b *testing.B) { benchCeilingConn(b, tc.cfg) })
+		b.Run(tc.name, func(b *testing.B) {
+			benchCeiling(b, func(b *testing.B, l *netns.Link) benchReader {
+				return framesReader(open(b, l, tc.cfg))
+			})
+		})
 	}
-}
-
-// benchCeilingConn is (b) with a bare afpacket.Conn reader configured as
-// cfg, reading 64 frames a call.
-func benchCeilingConn(b *testing.B, cfg afpacket.Config) {
-	benchCeiling(b, func(b *testing.B, v *netns.Veth, _ *atomic.Bool) ceilingReader {
-		var c *afpacket.Conn
-		require.NoError(b, v.B.NS.Do(func() error {
-			var err error
-			c, err = afpacket.Open(v.B.Name, cfg)
-			return err
-		}))
-		bufs := make([][]byte, 64)
-		for i := range bufs {
-			bufs[i] = make([]byte, 2048)
-		}
-		lens := make([]int, len(bufs))
-		return ceilingReader{
-			read:      func() (int, error) { return c.ReadFrames(bufs, lens) },
-			interrupt: func() { _ = c.Close() },
-			close:     func() {},
-			drops:     func() uint64 { return c.Stats().Dropped },
-		}
-	})
-}
-
-// ceilingReader is the receiver of BenchmarkVethCeiling: read returns how
-// many frames it got; after interrupt, read fails soon; close frees what the
-// reader holds once read has returned for good; drops is the kernel's count
-// of frames lost to a full receive queue, from when read last returned.
-type ceilingReader struct {
-	read             func() (int, error)
-	interrupt, close func()
-	drops            func() uint64
 }
 
 // benchCeiling sends the frames of (a) with afpacket WriteFrames and counts
-// what the reader that mkReader makes on B gets.
-func benchCeiling(b *testing.B, mkReader func(*testing.B, *netns.Veth, *atomic.Bool) ceilingReader) {
-	v := netns.NewVeth(b, nil)
-	w := open(b, v.A, afpacket.Config{WriteBufferSize: 4 << 20})
-	f := benchFrame(b)
+// what the reader that mk makes on B gets. kdrop% is the share of the
+// frames that the reader's full queue lost in the kernel, read once the
+// reader has stopped.
+func benchCeiling(b *testing.B, mk func(*testing.B, *netns.Link) benchReader) {
+	w, v := benchWriter(b)
 	// The frames are for an emulated MAC. A veth filters no destination
 	// MAC, so the readers see them without promiscuous mode.
-	var stop atomic.Bool
-	rd := mkReader(b, v, &stop)
+	rd := mk(b, v.B)
 	var cnt counter
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			n, err := rd.read()
-			if err != nil {
-				return
-			}
-			cnt.add(n)
-		}
-	}()
+	cnt.start(rd.read)
 	var d0 uint64
 	defer func() {
-		stop.Store(true)
 		rd.interrupt()
-		<-done
+		cnt.wait()
 		if b.N > 1 {
 			b.ReportMetric(float64(rd.drops()-d0)/float64(b.N)*100, "kdrop%")
 		}
-		rd.close()
 	}()
-	batch := make([][]byte, 64)
-	for i := range batch {
-		batch[i] = f
-	}
-	_, err := w.WriteFrames(batch[:1])
-	require.NoError(b, err)
-	cnt.drain(1)
-	cnt.delivered.Store(0)
+	batch := repeat(benchFrame(b), benchBatch)
+	send := func(k int) (int, error) { return w.WriteFrames(batch[:min(len(batch), k)]) }
+	cnt.warmUp(b, 1, send)
 	d0 = rd.drops()
-
-	b.ReportAllocs()
-	b.ResetTimer()
-	start := time.Now()
-	for sent := 0; sent < b.N; {
-		n, err := w.WriteFrames(batch[:min(len(batch), b.N-sent)])
-		sent += n
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
-	end := cnt.drain(int64(b.N))
-	b.StopTimer()
-	cnt.report(b, b.N, start, end)
+	cnt.measure(b, send)
 }
 
 // kernelPair gives both veth ends an address and each other as a permanent
@@ -455,67 +256,31 @@ func BenchmarkVethKernelUDP(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			snd, rcv, _, ra := kernelPair(b)
 			var cnt counter
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				if !batch {
-					buf := make([]byte, 2048)
-					for {
-						if _, _, err := rcv.ReadFromUDPAddrPort(buf); err != nil {
-							return
-						}
-						cnt.add(1)
-					}
+			send := writeToSender(snd, ra)
+			if batch {
+				rpc := ipv4.NewPacketConn(rcv)
+				rms := make([]ipv4.Message, benchBatch)
+				for i := range rms {
+					rms[i].Buffers = [][]byte{make([]byte, 128)}
 				}
-				pc := ipv4.NewPacketConn(rcv)
-				ms := make([]ipv4.Message, 64)
+				cnt.start(func() (int, error) { return rpc.ReadBatch(rms, 0) })
+				pc := ipv4.NewPacketConn(snd)
+				dst := net.UDPAddrFromAddrPort(ra)
+				ms := make([]ipv4.Message, benchBatch)
 				for i := range ms {
-					ms[i].Buffers = [][]byte{make([]byte, 128)}
+					ms[i].Buffers = [][]byte{benchPayloadBytes}
+					ms[i].Addr = dst
 				}
-				for {
-					n, err := pc.ReadBatch(ms, 0)
-					if err != nil {
-						return
-					}
-					cnt.add(n)
-				}
-			}()
+				send = func(k int) (int, error) { return pc.WriteBatch(ms[:min(len(ms), k)], 0) }
+			} else {
+				cnt.start(readFromReader(rcv))
+			}
 			defer func() {
 				_ = rcv.Close()
-				<-done
+				cnt.wait()
 			}()
-			_, err := snd.WriteToUDPAddrPort(benchPayloadBytes, ra)
-			require.NoError(b, err)
-			cnt.drain(1)
-			cnt.delivered.Store(0)
-
-			pc := ipv4.NewPacketConn(snd)
-			dst := net.UDPAddrFromAddrPort(ra)
-			ms := make([]ipv4.Message, 64)
-			for i := range ms {
-				ms[i].Buffers = [][]byte{benchPayloadBytes}
-				ms[i].Addr = dst
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			start := time.Now()
-			for sent := 0; sent < b.N; {
-				if !batch {
-					if _, err := snd.WriteToUDPAddrPort(benchPayloadBytes, ra); err != nil {
-						b.Fatal(err)
-					}
-					sent++
-					continue
-				}
-				n, err := pc.WriteBatch(ms[:min(len(ms), b.N-sent)], 0)
-				sent += n
-				if err != nil {
-					b.Fatal(err)
-				}
-			}
-			end := cnt.drain(int64(b.N))
-			b.StopTimer()
-			cnt.report(b, b.N, start, end)
+			cnt.warmUp(b, 1, send)
+			cnt.measure(b, send)
 		})
 	}
 }

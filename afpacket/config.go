@@ -3,7 +3,6 @@ package afpacket
 import (
 	"time"
 
-	"github.com/etherconn/etherconn/backend"
 	"golang.org/x/net/bpf"
 )
 
@@ -129,12 +128,3 @@ func (m FanoutMode) String() string {
 	}
 	return "invalid"
 }
-
-// Interface checks: a *Conn is a full backend.
-var (
-	_ backend.PacketIO      = (*Conn)(nil)
-	_ backend.BatchReader   = (*Conn)(nil)
-	_ backend.BatchWriter   = (*Conn)(nil)
-	_ backend.StatsReporter = (*Conn)(nil)
-	_ bpf.Setter            = (*Conn)(nil)
-)

@@ -5,13 +5,14 @@ package afpacket
 import (
 	"fmt"
 	"math"
+	"net"
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
-	"github.com/etherconn/etherconn/backend"
 	"golang.org/x/sys/unix"
 )
 
@@ -51,17 +52,17 @@ type rxRing struct {
 	bufs  [][]byte
 	lens  []int
 	got   int
-	bytes int
 	trunc bool // a frame of the batch was cut
 
-	one    [1][]byte // ReadFrame's batch of one
+	one    [1][]byte // readFrame's batch of one
 	oneLen [1]int
-	fn     func(fd uintptr) bool
+	rc     syscall.RawConn
+	fn     func(fd uintptr) bool // r.fill, made once
 }
 
 // setupRing switches the socket to TPACKET_V3 and maps a receive ring as rc
 // asks. The socket still drops every frame (the setup filter).
-func (c *Conn) setupRing(rc *RingConfig) error {
+func (c *Conn) setupRing(rc *RingConfig) (*rxRing, error) {
 	bs, nb := rc.BlockSize, rc.Blocks
 	if bs == 0 {
 		bs = ringBlockSize
@@ -71,15 +72,15 @@ func (c *Conn) setupRing(rc *RingConfig) error {
 	}
 	page := os.Getpagesize()
 	if bs < page || bs&(bs-1) != 0 || bs > math.MaxInt32 {
-		return fmt.Errorf("ring: block size %d is not a power of two of at least the page size (%d)", rc.BlockSize, page)
+		return nil, fmt.Errorf("ring: block size %d is not a power of two of at least the page size (%d)", rc.BlockSize, page)
 	}
 	// The kernel counts blocks in 16 bits: with more, it wraps to block 0
 	// while the reader waits for block 65536.
 	if nb < 1 || nb > math.MaxUint16 || nb > math.MaxUint32/bs {
-		return fmt.Errorf("ring: %d blocks of %d bytes: need 1 to 65535 blocks and under 4 GiB in all", rc.Blocks, bs)
+		return nil, fmt.Errorf("ring: %d blocks of %d bytes: need 1 to 65535 blocks and under 4 GiB in all", rc.Blocks, bs)
 	}
 	if rc.Timeout < 0 {
-		return fmt.Errorf("ring: negative timeout %v", rc.Timeout)
+		return nil, fmt.Errorf("ring: negative timeout %v", rc.Timeout)
 	}
 	tov := (rc.Timeout + time.Millisecond - 1) / time.Millisecond
 	if tov < 1 {
@@ -90,7 +91,7 @@ func (c *Conn) setupRing(rc *RingConfig) error {
 		tov = math.MaxUint16
 	}
 	if err := c.setInt(unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V3, "PACKET_VERSION"); err != nil {
-		return err
+		return nil, err
 	}
 	req := unix.TpacketReq3{
 		Block_size:     uint32(bs),
@@ -101,7 +102,7 @@ func (c *Conn) setupRing(rc *RingConfig) error {
 	}
 	var mem []byte
 	var serr error
-	if err := c.rc.Control(func(fd uintptr) {
+	if err := c.sys.rc.Control(func(fd uintptr) {
 		if serr = unix.SetsockoptTpacketReq3(int(fd), unix.SOL_PACKET, unix.PACKET_RX_RING, &req); serr != nil {
 			serr = fmt.Errorf("setsockopt PACKET_RX_RING: %w", serr)
 			return
@@ -110,19 +111,18 @@ func (c *Conn) setupRing(rc *RingConfig) error {
 			serr = fmt.Errorf("mmap ring of %d bytes: %w", bs*nb, serr)
 		}
 	}); err != nil {
-		return err
+		return nil, err
 	}
 	if serr != nil {
-		return serr
+		return nil, serr
 	}
-	r := &rxRing{mem: mem, blockSize: bs, blocks: nb}
+	r := &rxRing{mem: mem, blockSize: bs, blocks: nb, rc: c.sys.rc}
 	r.fn = func(uintptr) bool { return r.fill() }
-	c.ring = r
-	return nil
+	return r, nil
 }
 
-// unmap releases the ring's memory; the socket is closed by then.
-func (r *rxRing) unmap() {
+// close unmaps the ring's memory; the socket is closed by then.
+func (r *rxRing) close() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.mem != nil {
@@ -193,7 +193,6 @@ func (r *rxRing) next() {
 			r.trunc = true
 		}
 		r.lens[r.got] = n
-		r.bytes += n
 		r.got++
 	}
 	if r.left--; r.left == 0 || h.Next_offset == 0 {
@@ -203,40 +202,39 @@ func (r *rxRing) next() {
 	r.off += int(h.Next_offset)
 }
 
-// readRing fills bufs and lens from the ring, waiting in the network poller
+// read fills bufs and lens from the ring, waiting in the network poller
 // until at least one frame is there. It reports whether a frame was cut.
-func (c *Conn) readRing(bufs [][]byte, lens []int) (int, bool, error) {
-	r := c.ring
+func (r *rxRing) read(bufs [][]byte, lens []int) (int, bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.mem == nil {
-		return 0, false, c.errClosedRead
+		return 0, false, net.ErrClosed
 	}
 	r.bufs, r.lens = bufs, lens
-	r.got, r.bytes, r.trunc = 0, 0, false
+	r.got, r.trunc = 0, false
 	// The callback returns true only with frames in the batch, so an error
 	// comes with none.
-	err := c.rc.Read(r.fn)
+	err := r.rc.Read(r.fn)
 	r.bufs, r.lens = nil, nil
 	if err != nil {
-		return 0, false, c.readError(err)
+		return 0, false, err
 	}
-	c.framesIn.Add(uint64(r.got))
-	c.bytesIn.Add(uint64(r.bytes))
 	return r.got, r.trunc, nil
 }
 
-// readFrameRing is ReadFrame on a ring.
-func (c *Conn) readFrameRing(b []byte) (int, error) {
-	r := c.ring
+// readFrame reads one frame through a batch of one.
+func (r *rxRing) readFrame(b []byte) (int, bool, error) {
 	r.one[0] = b
-	_, trunc, err := c.readRing(r.one[:], r.oneLen[:])
+	_, trunc, err := r.read(r.one[:], r.oneLen[:])
 	r.one[0] = nil
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	if trunc {
-		return r.oneLen[0], backend.ErrTruncated
-	}
-	return r.oneLen[0], nil
+	return r.oneLen[0], trunc, nil
+}
+
+// readFrames reads a batch; a cut frame is not an error here.
+func (r *rxRing) readFrames(bufs [][]byte, lens []int) (int, error) {
+	n, _, err := r.read(bufs, lens)
+	return n, err
 }

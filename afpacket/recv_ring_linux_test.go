@@ -3,8 +3,6 @@
 package afpacket_test
 
 import (
-	"encoding/binary"
-	"errors"
 	"os"
 	"testing"
 	"time"
@@ -14,7 +12,6 @@ import (
 	"github.com/etherconn/etherconn/internal/netns"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sys/unix"
 )
 
 func TestRingConfigErrors(t *testing.T) {
@@ -35,21 +32,12 @@ func TestRingConfigErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ring := tc.ring
-			err := v.A.NS.Do(func() error {
-				c, err := afpacket.Open(v.A.Name, afpacket.Config{Ring: &ring})
-				if err == nil {
-					_ = c.Close()
-				}
-				return err
-			})
+			err := openErr(v.A.NS, v.A.Name, afpacket.Config{Ring: &ring})
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), "afpacket: open "+v.A.Name+": ring: ")
 		})
 	}
 }
-
-// seqOf is the sequence number mkFrame put at the start of the payload.
-func seqOf(f []byte) uint32 { return binary.BigEndian.Uint32(f[14:]) }
 
 // TestRingWrapsInOrder runs many rounds of frames through a ring of four
 // small blocks, reading each round in batches before the next, so that the
@@ -104,18 +92,13 @@ func TestRingFullDropsAndRecovers(t *testing.T) {
 	require.Equal(t, n, sent)
 
 	kept, last := 0, -1
-	for {
-		f, err := read(t, b, 300*time.Millisecond)
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			break
-		}
-		require.NoError(t, err)
+	readUntilQuiet(t, b, 300*time.Millisecond, func(f []byte) {
 		s := int(seqOf(f))
 		require.Greater(t, s, last, "out of order")
 		require.Equal(t, frames[s], f)
 		last = s
 		kept++
-	}
+	})
 	require.Positive(t, kept)
 	st := b.Stats()
 	require.Less(t, kept, n, "a ring of 32 KiB kept every frame of 160 KB")
@@ -144,105 +127,4 @@ func TestRingTruncates(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
 	require.Equal(t, long[:100], buf[:lens[0]])
-}
-
-// TestSendOnlySocketFull sends through an interface whose queue holds
-// frames (a slow token bucket), with small send buffers, so that the
-// send-only socket fills up and writes finish on the main socket. Every
-// frame must leave in the order written, which a plain packet socket on the
-// sending end sees, and reach the other end once.
-//
-// The order is checked where frames leave, not where they arrive: the
-// token bucket releases frames from whichever CPU runs it, and a veth hands
-// each frame to its peer on the CPU that sent it, so the receiving end can
-// see neighbours swapped (observed) whatever the sender did.
-func TestSendOnlySocketFull(t *testing.T) {
-	t.Parallel()
-	v := netns.NewVeth(t, nil)
-	require.NoError(t, v.A.NS.Command("tc", "qdisc", "add", "dev", v.A.Name, "root",
-		"tbf", "rate", "8mbit", "burst", "16kb", "limit", "1mb").Run())
-	a := open(t, v.A, afpacket.Config{WriteBufferSize: 8 << 10})
-	b := open(t, v.B, afpacket.Config{ReadBufferSize: 4 << 20})
-	require.True(t, afpacket.HasTx(a))
-	tap := openTap(t, v.A)
-
-	const n = 2000 // 2000 × 120 B at 8 Mbit/s: about a quarter of a second
-	var frames [][]byte
-	for i := 0; i < n; i++ {
-		frames = append(frames, mkFrame(v.B.MAC, v.A.MAC, nil, etherTest, 106, uint32(i)))
-	}
-	done := make(chan error, 1)
-	go func() {
-		for i := 0; i < n; i += 100 {
-			if _, err := a.WriteFrames(frames[i : i+100]); err != nil {
-				done <- err
-				return
-			}
-		}
-		done <- nil
-	}()
-	buf := make([]byte, 2048)
-	for i := 0; i < n; i++ {
-		k := tap.read(t, buf)
-		require.Equal(t, frames[i], buf[:k], "frame %d out of A", i)
-	}
-	require.NoError(t, <-done)
-	seen := make([]bool, n)
-	for i := 0; i < n; i++ {
-		f, err := read(t, b, 5*time.Second)
-		require.NoError(t, err, "%d frames in", i)
-		s := int(seqOf(f))
-		require.Less(t, s, n)
-		require.False(t, seen[s], "frame %d twice", s)
-		require.Equal(t, frames[s], f)
-		seen[s] = true
-	}
-	assert.Positive(t, afpacket.TxBlocks(a), "the send-only socket never filled: the test did not test the fallback")
-	assert.Equal(t, uint64(n), a.Stats().FramesOut)
-	expectNothing(t, b, 100*time.Millisecond)
-}
-
-// rawTap is a plain packet socket that sees every frame on a link, the
-// outgoing ones too, in the order the link sends them.
-type rawTap struct{ fd int }
-
-func openTap(t *testing.T, l *netns.Link) *rawTap {
-	t.Helper()
-	const ethPAll = 0x0300 // htons(ETH_P_ALL)
-	tap := &rawTap{fd: -1}
-	require.NoError(t, l.NS.Do(func() error {
-		idx, err := l.Index()
-		if err != nil {
-			return err
-		}
-		if tap.fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, ethPAll); err != nil {
-			return err
-		}
-		if err := unix.Bind(tap.fd, &unix.SockaddrLinklayer{Protocol: ethPAll, Ifindex: idx}); err != nil {
-			return err
-		}
-		if err := unix.SetsockoptInt(tap.fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 4<<20); err != nil {
-			return err
-		}
-		return unix.SetsockoptTimeval(tap.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: 5})
-	}))
-	t.Cleanup(func() {
-		if tap.fd >= 0 {
-			_ = unix.Close(tap.fd)
-		}
-	})
-	return tap
-}
-
-// read reads the next frame into buf, failing t after 5 s without one.
-func (tap *rawTap) read(t *testing.T, buf []byte) int {
-	t.Helper()
-	for {
-		n, _, err := unix.Recvfrom(tap.fd, buf, 0)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		require.NoError(t, err)
-		return n
-	}
 }

@@ -1,0 +1,92 @@
+//go:build linux
+
+package afpacket
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The kernel takes the outer VLAN tag off every frame before a packet socket
+// sees it, and with PACKET_AUXDATA set passes it beside the frame: as a
+// control message after recvmsg and recvmmsg, in the frame's header in a
+// ring. The functions here put it back, so that a frame reads as it was on
+// the wire.
+
+// oobSize is the control buffer of one received message: room for the
+// PACKET_AUXDATA message and some slack.
+const oobSize = 64
+
+// sizeofAuxdata is the size of struct tpacket_auxdata.
+const sizeofAuxdata = int(unsafe.Sizeof(unix.TpacketAuxdata{}))
+
+// findAuxdata returns the PACKET_AUXDATA control message in oob, or nil.
+// The returned pointer points into oob.
+func findAuxdata(oob []byte) *unix.TpacketAuxdata {
+	for len(oob) >= unix.SizeofCmsghdr {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		l := int(h.Len)
+		if l < unix.SizeofCmsghdr || l > len(oob) {
+			return nil
+		}
+		if h.Level == unix.SOL_PACKET && h.Type == unix.PACKET_AUXDATA && l >= unix.CmsgLen(sizeofAuxdata) {
+			return (*unix.TpacketAuxdata)(unsafe.Pointer(&oob[unix.CmsgLen(0)]))
+		}
+		next := unix.CmsgSpace(l - unix.SizeofCmsghdr)
+		if next <= 0 || next >= len(oob) {
+			return nil
+		}
+		oob = oob[next:]
+	}
+	return nil
+}
+
+// auxVLAN returns the VLAN tag the kernel removed from the frame, if any.
+func auxVLAN(aux *unix.TpacketAuxdata) (tpid, tci uint16, ok bool) {
+	// Old kernels flag a tag only by a non-zero TCI.
+	if aux.Status&unix.TP_STATUS_VLAN_VALID == 0 && aux.Vlan_tci == 0 {
+		return 0, 0, false
+	}
+	tpid = tpid8021Q
+	if aux.Status&unix.TP_STATUS_VLAN_TPID_VALID != 0 && aux.Vlan_tpid != 0 {
+		tpid = aux.Vlan_tpid
+	}
+	return tpid, aux.Vlan_tci, true
+}
+
+// parseAuxdata finds the PACKET_AUXDATA control message in oob and returns
+// the VLAN tag the kernel removed from the frame, if any.
+func parseAuxdata(oob []byte) (tpid, tci uint16, ok bool) {
+	aux := findAuxdata(oob)
+	if aux == nil {
+		return 0, 0, false
+	}
+	return auxVLAN(aux)
+}
+
+// restore turns the n bytes the kernel gave into b back into the frame as it
+// was on the wire, as the frame's PACKET_AUXDATA (in oob) says: the outer
+// VLAN tag is put back, and a checksum the sender left to the hardware
+// (TP_STATUS_CSUMNOTREADY) is completed. It returns the new length and
+// whether bytes were lost because b was too short for the restored tag.
+func restore(b []byte, n int, oob []byte) (int, bool) {
+	aux := findAuxdata(oob)
+	if aux == nil {
+		return n, false
+	}
+	return restoreAux(b, n, aux)
+}
+
+// restoreAux is restore with the frame's side information at hand: from a
+// control message, or from the frame's header in a ring.
+func restoreAux(b []byte, n int, aux *unix.TpacketAuxdata) (int, bool) {
+	lost := false
+	if tpid, tci, ok := auxVLAN(aux); ok {
+		n, lost = insertTag(b, n, tpid, tci)
+	}
+	if aux.Status&unix.TP_STATUS_CSUMNOTREADY != 0 && !lost && int(aux.Snaplen) == int(aux.Len) {
+		completeChecksum(b[:n])
+	}
+	return n, lost
+}
