@@ -101,9 +101,7 @@ func (c *Conn) readFrames(bufs [][]byte, lens []int) (int, error) {
 	if err != nil {
 		return 0, c.readError(err)
 	}
-	for _, l := range lens[:k] {
-		c.counters.In(l)
-	}
+	c.counters.InBatch(lens[:k])
 	return k, nil
 }
 
