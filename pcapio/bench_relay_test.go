@@ -149,7 +149,7 @@ type replayRun struct {
 }
 
 func newReplayRun(b *testing.B, path string, eps []benchEndpoint, kind string) *replayRun {
-	off, err := pcapio.OpenOffline(path, pcapio.OfflineOptions{})
+	off, err := pcapio.OpenOffline(path, pcapio.OfflineConfig{})
 	require.NoError(b, err)
 	run := &replayRun{gate: gate(off)}
 	run.r = relay.New(run.gate, relay.Config{})

@@ -29,7 +29,7 @@
 // pair with single-tagged and QinQ frames.
 //
 // A read blocks in poll(2) on the capture socket, waking up at the latest
-// every [LiveOptions].PollInterval (50ms by default) to check whether the
+// every [LiveConfig].PollInterval (50ms by default) to check whether the
 // handle was closed. A frame wakes the poll at once, so the interval adds no
 // latency; an idle handle costs a few system calls per interval. Close
 // therefore returns within one poll interval. (libpcap's pcap_breakloop

@@ -62,7 +62,7 @@ func ExampleOpenOffline() {
 
 	// Speed: 0 replays as fast as possible; 1 would take the one second
 	// between the two captured frames.
-	o, err := pcapio.OpenOffline(path, pcapio.OfflineOptions{})
+	o, err := pcapio.OpenOffline(path, pcapio.OfflineConfig{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func ExampleNewRecorder() {
 	if err := writeCapture(path, frame("ping")); err != nil {
 		log.Fatal(err)
 	}
-	replay, err := pcapio.OpenOffline(path, pcapio.OfflineOptions{})
+	replay, err := pcapio.OpenOffline(path, pcapio.OfflineConfig{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func ExampleNewRecorder() {
 	// the recording reproducible.
 	var file bytes.Buffer
 	clock := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	rec, err := pcapio.NewRecorder(replay, &file, pcapio.RecorderOptions{
+	rec, err := pcapio.NewRecorder(replay, &file, pcapio.RecorderConfig{
 		Format: pcapio.FormatPcapNG,
 		Now:    func() time.Time { clock = clock.Add(time.Millisecond); return clock },
 	})

@@ -8,8 +8,8 @@ import (
 	"github.com/etherconn/etherconn/backend"
 )
 
-// LiveOptions configure OpenLive. The zero value is ready to use.
-type LiveOptions struct {
+// LiveConfig configures OpenLive. The zero value is ready to use.
+type LiveConfig struct {
 	// SnapLen is the largest frame captured whole. 0 means MaxSnapLen; it
 	// must be at least backend.MaxFrameLen so that jumbo frames with four
 	// VLAN tags fit. Frames that arrive longer than SnapLen are dropped and
@@ -37,7 +37,7 @@ type LiveOptions struct {
 	PollInterval time.Duration
 }
 
-// DefaultPollInterval is the LiveOptions.PollInterval used when it is zero.
+// DefaultPollInterval is the LiveConfig.PollInterval used when it is zero.
 const DefaultPollInterval = 50 * time.Millisecond
 
 // ErrLiveUnsupported is returned by OpenLive in a build without cgo, where
@@ -58,8 +58,8 @@ type CaptureStats struct {
 	IfDropped uint64
 }
 
-func (o *LiveOptions) withDefaults() (LiveOptions, error) {
-	v := *o
+func (c *LiveConfig) withDefaults() (LiveConfig, error) {
+	v := *c
 	if v.SnapLen == 0 {
 		v.SnapLen = MaxSnapLen
 	}

@@ -55,8 +55,8 @@ var openMu sync.Mutex
 // os.ErrNotExist); missing privileges (capturing needs CAP_NET_RAW) one
 // satisfying errors.Is(err, os.ErrPermission); an interface whose link type
 // is not Ethernet one satisfying errors.Is(err, ErrNotEthernet).
-func OpenLive(ifname string, opts LiveOptions) (*Live, error) {
-	o, err := opts.withDefaults()
+func OpenLive(ifname string, cfg LiveConfig) (*Live, error) {
+	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +66,7 @@ func OpenLive(ifname string, opts LiveOptions) (*Live, error) {
 		}
 		return nil, fmt.Errorf("pcapio: open %q: %w", ifname, err)
 	}
-	h, err := activate(ifname, o)
+	h, err := activate(ifname, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -81,9 +81,9 @@ func OpenLive(ifname string, opts LiveOptions) (*Live, error) {
 	if err := h.SetDirection(pcap.DirectionIn); err != nil {
 		return fail("set capture direction", err)
 	}
-	if o.Filter != "" {
-		if err := h.SetBPFFilter(o.Filter); err != nil {
-			return fail(fmt.Sprintf("BPF filter %q", o.Filter), err)
+	if cfg.Filter != "" {
+		if err := h.SetBPFFilter(cfg.Filter); err != nil {
+			return fail(fmt.Sprintf("BPF filter %q", cfg.Filter), err)
 		}
 	}
 	return &Live{
@@ -93,7 +93,7 @@ func OpenLive(ifname string, opts LiveOptions) (*Live, error) {
 	}, nil
 }
 
-func activate(ifname string, o LiveOptions) (*pcap.Handle, error) {
+func activate(ifname string, cfg LiveConfig) (*pcap.Handle, error) {
 	openMu.Lock()
 	defer openMu.Unlock()
 	ih, err := pcap.NewInactiveHandle(ifname)
@@ -105,20 +105,20 @@ func activate(ifname string, o LiveOptions) (*pcap.Handle, error) {
 		what string
 		err  error
 	}{
-		{"snap length", ih.SetSnapLen(o.SnapLen)},
-		{"promiscuous mode", ih.SetPromisc(!o.NoPromiscuous)},
+		{"snap length", ih.SetSnapLen(cfg.SnapLen)},
+		{"promiscuous mode", ih.SetPromisc(!cfg.NoPromiscuous)},
 		// Immediate mode: every frame is delivered at once (and libpcap
 		// picks TPACKET_V2, which has no block timeout).
 		{"immediate mode", ih.SetImmediateMode(true)},
 		// The timeout makes gopacket put the handle in non-blocking mode
 		// and poll(2) for at most this long, so a read notices Close.
-		{"timeout", ih.SetTimeout(o.PollInterval)},
+		{"timeout", ih.SetTimeout(cfg.PollInterval)},
 	}
-	if o.BufferSize > 0 {
+	if cfg.BufferSize > 0 {
 		steps = append(steps, struct {
 			what string
 			err  error
-		}{"buffer size", ih.SetBufferSize(o.BufferSize)})
+		}{"buffer size", ih.SetBufferSize(cfg.BufferSize)})
 	}
 	for _, s := range steps {
 		if s.err != nil {
@@ -250,7 +250,7 @@ func (l *Live) Stats() backend.Stats {
 }
 
 // Close closes the handle. It waits for a blocked ReadFrame to return, which
-// takes at most LiveOptions.PollInterval. Later calls of every method return
+// takes at most LiveConfig.PollInterval. Later calls of every method return
 // errors satisfying errors.Is(err, net.ErrClosed). Close is idempotent and
 // returns nil.
 func (l *Live) Close() error {

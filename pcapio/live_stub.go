@@ -13,7 +13,7 @@ import (
 type Live struct{}
 
 // OpenLive returns ErrLiveUnsupported: this build has no cgo.
-func OpenLive(ifname string, opts LiveOptions) (*Live, error) {
+func OpenLive(ifname string, cfg LiveConfig) (*Live, error) {
 	return nil, fmt.Errorf("pcapio: open %q: %w", ifname, ErrLiveUnsupported)
 }
 

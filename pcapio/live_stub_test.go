@@ -13,7 +13,7 @@ import (
 var _ backend.PacketIO = (*Live)(nil)
 
 func TestOpenLiveUnsupported(t *testing.T) {
-	l, err := OpenLive("lo", LiveOptions{})
+	l, err := OpenLive("lo", LiveConfig{})
 	assert.Nil(t, l)
 	assert.ErrorIs(t, err, ErrLiveUnsupported)
 	assert.ErrorContains(t, err, "cgo")

@@ -21,9 +21,9 @@ import (
 	"github.com/etherconn/etherconn/backend"
 )
 
-// OfflineOptions configure OpenOffline. The zero value replays every frame
+// OfflineConfig configures OpenOffline. The zero value replays every frame
 // as fast as possible and discards frames written during replay.
-type OfflineOptions struct {
+type OfflineConfig struct {
 	// Speed paces the replay by the capture timestamps: frame i is returned
 	// (t_i - t_0) / Speed after the first frame, so 1 replays in real time
 	// and 2.0 twice as fast. The schedule is absolute: a reader that falls
@@ -45,9 +45,9 @@ type OfflineOptions struct {
 	IncludeOutbound bool
 }
 
-func (o *OfflineOptions) validate() error {
-	if o.Speed < 0 || math.IsNaN(o.Speed) || math.IsInf(o.Speed, 0) {
-		return fmt.Errorf("pcapio: replay speed %v: must be a finite number >= 0", o.Speed)
+func (c *OfflineConfig) validate() error {
+	if c.Speed < 0 || math.IsNaN(c.Speed) || math.IsInf(c.Speed, 0) {
+		return fmt.Errorf("pcapio: replay speed %v: must be a finite number >= 0", c.Speed)
 	}
 	return nil
 }
@@ -61,7 +61,7 @@ const maxWait = 100 * 365 * 24 * time.Hour
 // backend.BatchReader and backend.StatsReporter.
 //
 // Frames written to an Offline are counted and discarded, or recorded (see
-// OfflineOptions.WritesTo). Like every PacketIO it is safe for one reader
+// OfflineConfig.WritesTo). Like every PacketIO it is safe for one reader
 // and any number of concurrent writers.
 type Offline struct {
 	name      string
@@ -91,15 +91,15 @@ type Offline struct {
 // Errors name the file; a malformed file gives an error that satisfies
 // errors.Is(err, ErrBadFile), a non-Ethernet one errors.Is(err,
 // ErrNotEthernet).
-func OpenOffline(path string, opts OfflineOptions) (*Offline, error) {
-	if err := opts.validate(); err != nil {
+func OpenOffline(path string, cfg OfflineConfig) (*Offline, error) {
+	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("pcapio: open capture: %w", err)
 	}
-	o, err := newOffline(f, path, f, opts)
+	o, err := newOffline(f, path, f, cfg)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -118,8 +118,8 @@ const (
 
 // newOffline sets up replay from r; name is used in errors, closer (may be
 // nil) is closed by Close.
-func newOffline(r io.Reader, name string, closer io.Closer, opts OfflineOptions) (o *Offline, err error) {
-	if err := opts.validate(); err != nil {
+func newOffline(r io.Reader, name string, closer io.Closer, cfg OfflineConfig) (o *Offline, err error) {
+	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -185,7 +185,7 @@ func newOffline(r io.Reader, name string, closer io.Closer, opts OfflineOptions)
 			if lt := nr.LinkType(); lt != layers.LinkTypeEthernet {
 				return nil, fmt.Errorf("pcapio: %s: %w: link type %d (%v)", name, ErrNotEthernet, uint32(lt), lt)
 			}
-			src = &ngSource{r: nr, includeOut: opts.IncludeOutbound}
+			src = &ngSource{r: nr, includeOut: cfg.IncludeOutbound}
 		}
 	default:
 		return nil, fmt.Errorf("pcapio: %s: %w: unknown magic number %#08x", name, ErrBadFile, m)
@@ -195,12 +195,12 @@ func newOffline(r io.Reader, name string, closer io.Closer, opts OfflineOptions)
 		name:      name,
 		closer:    closer,
 		src:       src,
-		speed:     opts.Speed,
+		speed:     cfg.Speed,
 		done:      make(chan struct{}),
 		errClosed: fmt.Errorf("pcapio: %s: %w", name, net.ErrClosed),
 	}
-	if opts.WritesTo != nil {
-		o.sink, err = newCapWriter(opts.WritesTo, opts.WritesFormat, 0, "replay", nil)
+	if cfg.WritesTo != nil {
+		o.sink, err = newCapWriter(cfg.WritesTo, cfg.WritesFormat, 0, "replay", nil)
 		if err != nil {
 			return nil, err
 		}
@@ -400,7 +400,7 @@ func (o *Offline) ReadFrames(bufs [][]byte, lens []int) (int, error) {
 	return i, nil
 }
 
-// WriteFrame accepts frame and records it to OfflineOptions.WritesTo, or
+// WriteFrame accepts frame and records it to OfflineConfig.WritesTo, or
 // discards it and counts it in Stats().Discarded. Frames shorter than an
 // Ethernet header are rejected with backend.ErrFrameTooShort.
 func (o *Offline) WriteFrame(frame []byte) error {

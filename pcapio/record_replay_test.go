@@ -231,7 +231,7 @@ func TestRecordReplayRelay(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "session."+tc.format.String())
-			live, liveStats := recordSession(t, path, pcapio.RecorderOptions{Format: tc.format, Direction: tc.dir})
+			live, liveStats := recordSession(t, path, pcapio.RecorderConfig{Format: tc.format, Direction: tc.dir})
 			replayed, replayStats := replaySession(t, path)
 			hosts := sessionHosts()
 			for i := range hosts {
@@ -255,7 +255,7 @@ func TestRecordReplayRelay(t *testing.T) {
 				wantAll += liveStats.FramesOut
 				assert.NotZero(t, liveStats.FramesOut)
 			}
-			assert.Equal(t, wantAll, countFrames(t, path, pcapio.OfflineOptions{IncludeOutbound: true}))
+			assert.Equal(t, wantAll, countFrames(t, path, pcapio.OfflineConfig{IncludeOutbound: true}))
 		})
 	}
 }
@@ -295,9 +295,9 @@ func payload(host, kind string, k int) []byte {
 // recordSession runs the live session over memio with a Recorder on the
 // hosts' side writing path, and returns what every host received and the
 // hosts' relay counters.
-func recordSession(t *testing.T, path string, opts pcapio.RecorderOptions) ([]hostResult, relay.Stats) {
+func recordSession(t *testing.T, path string, cfg pcapio.RecorderConfig) ([]hostResult, relay.Stats) {
 	a, b := memio.Pipe(memio.Config{QueueLen: 16384})
-	rec, err := pcapio.RecordToFile(b, path, opts)
+	rec, err := pcapio.RecordToFile(b, path, cfg)
 	require.NoError(t, err)
 	rHosts := relay.New(rec, relay.Config{QueueLen: 4096})
 	rPeers := relay.New(a, relay.Config{QueueLen: 4096})
@@ -409,7 +409,7 @@ func runPeer(h sessionHost, pec *etherconn.Conn, p4, p6, pb *rudp.Conn) error {
 // replaySession replays path into a fresh relay with the hosts' endpoints
 // registered before the first frame, and returns what each received.
 func replaySession(t *testing.T, path string) ([]hostResult, relay.Stats) {
-	off, err := pcapio.OpenOffline(path, pcapio.OfflineOptions{})
+	off, err := pcapio.OpenOffline(path, pcapio.OfflineConfig{})
 	require.NoError(t, err)
 	g := gate(off)
 	r := relay.New(g, relay.Config{QueueLen: 4096})
@@ -435,8 +435,8 @@ func replaySession(t *testing.T, path string) ([]hostResult, relay.Stats) {
 }
 
 // countFrames replays path into nothing and counts the frames.
-func countFrames(t *testing.T, path string, opts pcapio.OfflineOptions) uint64 {
-	off, err := pcapio.OpenOffline(path, opts)
+func countFrames(t *testing.T, path string, cfg pcapio.OfflineConfig) uint64 {
+	off, err := pcapio.OpenOffline(path, cfg)
 	require.NoError(t, err)
 	defer off.Close()
 	buf := make([]byte, backend.MaxFrameLen)

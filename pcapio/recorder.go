@@ -25,10 +25,10 @@ const (
 	RecordOut
 )
 
-// RecorderOptions configure NewRecorder and RecordToFile. The zero value
+// RecorderConfig configures NewRecorder and RecordToFile. The zero value
 // records both directions as pcap with nanosecond timestamps from the
 // system clock.
-type RecorderOptions struct {
+type RecorderConfig struct {
 	// Format is the file format. Only FormatPcapNG marks the direction of
 	// each frame; in a FormatPcap file received and sent frames cannot be
 	// told apart.
@@ -82,25 +82,25 @@ type Recorder struct {
 // NewRecorder returns a Recorder that passes through to inner and writes a
 // capture file to w. The file header is written at once. Close flushes the
 // file but does not close w. On error, inner is left open.
-func NewRecorder(inner backend.PacketIO, w io.Writer, opts RecorderOptions) (*Recorder, error) {
+func NewRecorder(inner backend.PacketIO, w io.Writer, cfg RecorderConfig) (*Recorder, error) {
 	if inner == nil {
 		return nil, errors.New("pcapio: NewRecorder: nil inner PacketIO")
 	}
 	if w == nil {
 		return nil, errors.New("pcapio: NewRecorder: nil writer")
 	}
-	if opts.Direction < RecordBoth || opts.Direction > RecordOut {
-		return nil, fmt.Errorf("pcapio: NewRecorder: unknown direction %d", opts.Direction)
+	if cfg.Direction < RecordBoth || cfg.Direction > RecordOut {
+		return nil, fmt.Errorf("pcapio: NewRecorder: unknown direction %d", cfg.Direction)
 	}
-	cw, err := newCapWriter(w, opts.Format, opts.SnapLen, opts.InterfaceName, opts.Now)
+	cw, err := newCapWriter(w, cfg.Format, cfg.SnapLen, cfg.InterfaceName, cfg.Now)
 	if err != nil {
 		return nil, err
 	}
 	r := &Recorder{
 		inner:  inner,
 		cw:     cw,
-		recIn:  opts.Direction != RecordOut,
-		recOut: opts.Direction != RecordIn,
+		recIn:  cfg.Direction != RecordOut,
+		recOut: cfg.Direction != RecordIn,
 	}
 	r.br, _ = inner.(backend.BatchReader)
 	r.bw, _ = inner.(backend.BatchWriter)
@@ -110,12 +110,12 @@ func NewRecorder(inner backend.PacketIO, w io.Writer, opts RecorderOptions) (*Re
 
 // RecordToFile is NewRecorder writing to a file it creates (or truncates) at
 // path; Close closes the file. On error, inner is left open.
-func RecordToFile(inner backend.PacketIO, path string, opts RecorderOptions) (*Recorder, error) {
+func RecordToFile(inner backend.PacketIO, path string, cfg RecorderConfig) (*Recorder, error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, fmt.Errorf("pcapio: create capture: %w", err)
 	}
-	r, err := NewRecorder(inner, f, opts)
+	r, err := NewRecorder(inner, f, cfg)
 	if err != nil {
 		f.Close()
 		os.Remove(path)
