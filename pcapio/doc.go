@@ -9,7 +9,9 @@
 //     io.EOF. It is pure Go (gopacket/pcapgo) and needs neither cgo nor
 //     libpcap.
 //   - [Recorder] wraps any backend.PacketIO and tees every frame read from
-//     it and written to it into a pcap or pcapng file. It is pure Go too.
+//     it and written to it into a pcap or pcapng file, forwarding every
+//     ability of what it wraps (batches, Stats, read deadline). It is pure
+//     Go too.
 //
 // # Live capture on Linux
 //

@@ -51,11 +51,17 @@ type RecorderConfig struct {
 // with timestamps. It is safe for one reader and any number of concurrent
 // writers: records are serialized by a mutex.
 //
-// Recorder always implements backend.BatchReader, backend.BatchWriter and
-// backend.StatsReporter. It passes them through when the inner PacketIO has
-// them and otherwise emulates them: ReadFrames reads one frame per call,
-// WriteFrames writes frame by frame, and Stats returns the Recorder's own
-// counts of the frames that passed through it.
+// Recorder forwards every ability of the inner PacketIO, as a wrapper must
+// (only the recording is its own): it always implements
+// backend.BatchReader, backend.BatchWriter, backend.StatsReporter and
+// backend.ReadDeadliner. It passes them through when the inner PacketIO has
+// them and otherwise emulates the first three: ReadFrames reads one frame
+// per call, WriteFrames writes frame by frame, and Stats returns the
+// Recorder's own counts of the frames that passed through it. A read
+// deadline cannot be emulated: without one on the inner PacketIO,
+// SetReadDeadline returns an error wrapping errors.ErrUnsupported, and
+// backend.ReadDeadlinerOf reports that the Recorder has none. With one, a
+// relay on the Recorder keeps its reader-led receive.
 //
 // Written frames are recorded when they are handed to the inner PacketIO,
 // before it sends them, so a reply never appears in the file before the
@@ -70,6 +76,7 @@ type Recorder struct {
 	br        backend.BatchReader
 	bw        backend.BatchWriter
 	sr        backend.StatsReporter
+	rd        backend.ReadDeadliner
 	cw        *capWriter
 	file      io.Closer
 	recIn     bool
@@ -105,6 +112,7 @@ func NewRecorder(inner backend.PacketIO, w io.Writer, cfg RecorderConfig) (*Reco
 	r.br, _ = inner.(backend.BatchReader)
 	r.bw, _ = inner.(backend.BatchWriter)
 	r.sr, _ = inner.(backend.StatsReporter)
+	r.rd, _ = inner.(backend.ReadDeadliner)
 	return r, nil
 }
 
@@ -206,6 +214,22 @@ func (r *Recorder) WriteFrames(frames [][]byte) (int, error) {
 		r.c.out(len(f))
 	}
 	return n, err
+}
+
+// errNoReadDeadline is SetReadDeadline's error over an inner PacketIO
+// without read deadlines.
+var errNoReadDeadline = fmt.Errorf("pcapio: Recorder: the wrapped PacketIO has no read deadline: %w", errors.ErrUnsupported)
+
+// SetReadDeadline implements backend.ReadDeadliner: it sets the inner
+// PacketIO's read deadline, which then applies to ReadFrame and ReadFrames
+// (a timed-out read records nothing). If the inner PacketIO has no
+// SetReadDeadline method it returns an error wrapping
+// errors.ErrUnsupported.
+func (r *Recorder) SetReadDeadline(t time.Time) error {
+	if r.rd == nil {
+		return errNoReadDeadline
+	}
+	return r.rd.SetReadDeadline(t)
 }
 
 // Stats returns the inner PacketIO's Stats if it has them, otherwise the

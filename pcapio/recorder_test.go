@@ -24,6 +24,7 @@ var (
 	_ backend.BatchReader   = (*Recorder)(nil)
 	_ backend.BatchWriter   = (*Recorder)(nil)
 	_ backend.StatsReporter = (*Recorder)(nil)
+	_ backend.ReadDeadliner = (*Recorder)(nil)
 )
 
 // TestRecorderBothDirections drives reads and writes in a fixed order
