@@ -7,7 +7,6 @@ import (
 	"io"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gopacket/gopacket"
@@ -202,30 +201,4 @@ func (c *capWriter) failed() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.err
-}
-
-// counters are the backend.Stats a PacketIO of this package keeps.
-type counters struct {
-	framesIn, bytesIn, framesOut, bytesOut, dropped, discarded atomic.Uint64
-}
-
-func (c *counters) in(n int) {
-	c.framesIn.Add(1)
-	c.bytesIn.Add(uint64(n))
-}
-
-func (c *counters) out(n int) {
-	c.framesOut.Add(1)
-	c.bytesOut.Add(uint64(n))
-}
-
-func (c *counters) snapshot() backend.Stats {
-	return backend.Stats{
-		FramesIn:  c.framesIn.Load(),
-		BytesIn:   c.bytesIn.Load(),
-		FramesOut: c.framesOut.Load(),
-		BytesOut:  c.bytesOut.Load(),
-		Dropped:   c.dropped.Load(),
-		Discarded: c.discarded.Load(),
-	}
 }

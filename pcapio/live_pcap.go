@@ -28,7 +28,7 @@ type Live struct {
 	name      string
 	h         *pcap.Handle
 	errClosed error
-	c         counters
+	c         backend.Counters
 	snapped   atomic.Uint64 // frames longer than the snap length, dropped
 
 	readMu  sync.Mutex // one reader at a time; Close waits for it to leave
@@ -182,7 +182,7 @@ func (l *Live) ReadFrame(b []byte) (int, error) {
 			continue
 		}
 		n := copy(b, data)
-		l.c.in(n)
+		l.c.In(n)
 		if n < len(data) {
 			return n, backend.ErrTruncated
 		}
@@ -208,7 +208,7 @@ func (l *Live) WriteFrame(frame []byte) error {
 		}
 		return fmt.Errorf("pcapio: write %s: %w", l.name, err)
 	}
-	l.c.out(len(frame))
+	l.c.Out(len(frame))
 	return nil
 }
 
@@ -243,7 +243,7 @@ func (l *Live) readStatsLocked() (CaptureStats, error) {
 // Stats returns the handle's counters. Dropped is the sum of libpcap's
 // Dropped and IfDropped and of frames dropped for exceeding the snap length.
 func (l *Live) Stats() backend.Stats {
-	s := l.c.snapshot()
+	s := l.c.Snapshot()
 	cs, _ := l.CaptureStats()
 	s.Dropped = cs.Dropped + cs.IfDropped + l.snapped.Load()
 	return s

@@ -73,7 +73,7 @@ type Offline struct {
 	closed    atomic.Bool
 	closeOnce sync.Once
 	errClosed error
-	c         counters
+	c         backend.Counters
 
 	readMu     sync.Mutex // guards the fields below
 	readErr    error      // final read error (io.EOF at the end)
@@ -342,7 +342,7 @@ func (o *Offline) wait(d time.Duration) error {
 func (o *Offline) take(b []byte) (int, bool) {
 	n := copy(b, o.pdata)
 	o.hasPending = false
-	o.c.in(n)
+	o.c.In(n)
 	return n, n < len(o.pdata)
 }
 
@@ -410,9 +410,9 @@ func (o *Offline) WriteFrame(frame []byte) error {
 	if len(frame) < backend.MinFrameLen {
 		return backend.ErrFrameTooShort
 	}
-	o.c.out(len(frame))
+	o.c.Out(len(frame))
 	if o.sink == nil {
-		o.c.discarded.Add(1)
+		o.c.Discard()
 		return nil
 	}
 	return o.sink.write(dirOut, frame)
@@ -421,7 +421,7 @@ func (o *Offline) WriteFrame(frame []byte) error {
 // Stats returns the Offline's counters: frames replayed (In), frames written
 // (Out) and, without a write sink, frames discarded.
 func (o *Offline) Stats() backend.Stats {
-	return o.c.snapshot()
+	return o.c.Snapshot()
 }
 
 // Close ends the replay: it unblocks a paced wait, closes the file and

@@ -81,7 +81,7 @@ type Recorder struct {
 	file      io.Closer
 	recIn     bool
 	recOut    bool
-	c         counters
+	c         backend.Counters
 	closed    atomic.Bool
 	closeOnce sync.Once
 }
@@ -140,7 +140,7 @@ func (r *Recorder) ReadFrame(b []byte) (int, error) {
 	}
 	n, err := r.inner.ReadFrame(b)
 	if err == nil || errors.Is(err, backend.ErrTruncated) {
-		r.c.in(n)
+		r.c.In(n)
 		if r.recIn {
 			r.cw.write(dirIn, b[:n])
 		}
@@ -167,7 +167,7 @@ func (r *Recorder) ReadFrames(bufs [][]byte, lens []int) (int, error) {
 	}
 	n, err := r.br.ReadFrames(bufs, lens)
 	for i := 0; i < n; i++ {
-		r.c.in(lens[i])
+		r.c.In(lens[i])
 		if r.recIn {
 			r.cw.write(dirIn, bufs[i][:lens[i]])
 		}
@@ -186,7 +186,7 @@ func (r *Recorder) WriteFrame(frame []byte) error {
 	if err := r.inner.WriteFrame(frame); err != nil {
 		return err
 	}
-	r.c.out(len(frame))
+	r.c.Out(len(frame))
 	return nil
 }
 
@@ -210,9 +210,7 @@ func (r *Recorder) WriteFrames(frames [][]byte) (int, error) {
 		}
 	}
 	n, err := r.bw.WriteFrames(frames)
-	for _, f := range frames[:n] {
-		r.c.out(len(f))
-	}
+	r.c.OutBatch(frames[:n])
 	return n, err
 }
 
@@ -238,7 +236,7 @@ func (r *Recorder) Stats() backend.Stats {
 	if r.sr != nil {
 		return r.sr.Stats()
 	}
-	return r.c.snapshot()
+	return r.c.Snapshot()
 }
 
 // Flush writes the records buffered so far through to the file.
