@@ -21,11 +21,6 @@ import (
 	"github.com/etherconn/etherconn/backend"
 )
 
-var (
-	_ backend.PacketIO      = (*Live)(nil)
-	_ backend.StatsReporter = (*Live)(nil)
-)
-
 const liveWait = 5 * time.Second
 
 // collect reads l on a goroutine and hands over copies of the frames; the
