@@ -28,7 +28,23 @@ func frame(payload string) []byte {
 	}, payload...)
 }
 
-// writeCapture writes a small pcap file with gopacket's writer.
+// tempCapture writes frames, one second apart, to a pcap file in a new
+// temporary directory with gopacket's writer and returns its path and a
+// function that removes the directory.
+func tempCapture(frames ...[]byte) (path string, remove func()) {
+	dir, err := os.MkdirTemp("", "pcapio-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	path = filepath.Join(dir, "in.pcap")
+	if err := writeCapture(path, frames...); err != nil {
+		os.RemoveAll(dir)
+		log.Fatal(err)
+	}
+	return path, func() { os.RemoveAll(dir) }
+}
+
+// writeCapture writes frames to a pcap file at path.
 func writeCapture(path string, frames ...[]byte) error {
 	f, err := os.Create(path)
 	if err != nil {
@@ -50,15 +66,8 @@ func writeCapture(path string, frames ...[]byte) error {
 }
 
 func ExampleOpenOffline() {
-	dir, err := os.MkdirTemp("", "pcapio-example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	path := filepath.Join(dir, "in.pcap")
-	if err := writeCapture(path, frame("hello"), frame("world!")); err != nil {
-		log.Fatal(err)
-	}
+	path, remove := tempCapture(frame("hello"), frame("world!"))
+	defer remove()
 
 	// Speed: 0 replays as fast as possible; 1 would take the one second
 	// between the two captured frames.
@@ -86,15 +95,8 @@ func ExampleOpenOffline() {
 }
 
 func ExampleNewRecorder() {
-	dir, err := os.MkdirTemp("", "pcapio-example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	path := filepath.Join(dir, "in.pcap")
-	if err := writeCapture(path, frame("ping")); err != nil {
-		log.Fatal(err)
-	}
+	path, remove := tempCapture(frame("ping"))
+	defer remove()
 	replay, err := pcapio.OpenOffline(path, pcapio.OfflineConfig{})
 	if err != nil {
 		log.Fatal(err)

@@ -114,21 +114,26 @@ func TestLiveVeth(t *testing.T) {
 	ca, cb, ca2 := collect(t, la), collect(t, lb), collect(t, la2)
 
 	var sentA, sentB int
+	dirs := []struct {
+		name     string
+		src, dst net.HardwareAddr
+		from     *Live
+		to       <-chan []byte
+		sent     *int
+	}{
+		{"a-to-b", macA, macB, la, cb, &sentA},
+		{"b-to-a", macB, macA, lb, ca, &sentB},
+	}
 	for _, s := range testSpecs() {
-		t.Run("a-to-b/"+s.name, func(t *testing.T) {
-			s.src, s.dst = macA, macB
-			f := s.build(t)
-			require.NoError(t, la.WriteFrame(f))
-			sentA++
-			assert.Equal(t, f, nextFrom(t, cb, macA))
-		})
-		t.Run("b-to-a/"+s.name, func(t *testing.T) {
-			s.src, s.dst = macB, macA
-			f := s.build(t)
-			require.NoError(t, lb.WriteFrame(f))
-			sentB++
-			assert.Equal(t, f, nextFrom(t, ca, macB))
-		})
+		for _, d := range dirs {
+			t.Run(d.name+"/"+s.name, func(t *testing.T) {
+				s.src, s.dst = d.src, d.dst
+				f := s.build(t)
+				require.NoError(t, d.from.WriteFrame(f))
+				*d.sent++
+				assert.Equal(t, f, nextFrom(t, d.to, d.src))
+			})
+		}
 	}
 
 	t.Run("own-frames-not-read", func(t *testing.T) {
@@ -220,25 +225,16 @@ func TestLiveFilter(t *testing.T) {
 func TestLiveCloseUnblocksRead(t *testing.T) {
 	v := newVethNS(t)
 	l := v.openLive(t, v.a, LiveConfig{PollInterval: 100 * time.Millisecond})
-	errc := make(chan error, 1)
-	go func() {
+	// A read on the idle interface blocks until Close.
+	requireCloseUnblocks(t, 300*time.Millisecond, func() error {
 		_, err := l.ReadFrame(make([]byte, backend.MaxFrameLen))
-		errc <- err
-	}()
-	select {
-	case err := <-errc:
-		t.Fatalf("read on an idle interface returned: %v", err)
-	case <-time.After(300 * time.Millisecond):
-	}
-	start := time.Now()
-	require.NoError(t, l.Close())
-	assert.Less(t, time.Since(start), 2*time.Second, "Close takes at most about one poll interval")
-	select {
-	case err := <-errc:
-		assert.ErrorIs(t, err, net.ErrClosed)
-	case <-time.After(liveWait):
-		t.Fatal("Close did not unblock the read")
-	}
+		return err
+	}, func() error {
+		start := time.Now()
+		err := l.Close()
+		assert.Less(t, time.Since(start), 2*time.Second, "Close takes at most about one poll interval")
+		return err
+	})
 	assert.NoError(t, l.Close(), "Close is idempotent")
 	_, err := l.ReadFrame(make([]byte, 100))
 	assert.ErrorIs(t, err, net.ErrClosed)

@@ -52,6 +52,12 @@ func (c *OfflineConfig) validate() error {
 	return nil
 }
 
+var (
+	_ backend.PacketIO      = (*Offline)(nil)
+	_ backend.BatchReader   = (*Offline)(nil)
+	_ backend.StatsReporter = (*Offline)(nil)
+)
+
 // maxWait bounds a single paced wait so that float arithmetic on absurd
 // timestamps cannot overflow a time.Duration.
 const maxWait = 100 * 365 * 24 * time.Hour
@@ -338,6 +344,18 @@ func (o *Offline) wait(d time.Duration) error {
 	}
 }
 
+// awaitNext fetches the next record and waits for its time: the start of
+// ReadFrame and ReadFrames. readMu is held.
+func (o *Offline) awaitNext() error {
+	if err := o.fetch(); err != nil {
+		return err
+	}
+	if d := o.due(); d > 0 {
+		return o.wait(d)
+	}
+	return nil
+}
+
 // take copies the pending record into b. readMu is held.
 func (o *Offline) take(b []byte) (int, bool) {
 	n := copy(b, o.pdata)
@@ -354,13 +372,8 @@ func (o *Offline) take(b []byte) (int, bool) {
 func (o *Offline) ReadFrame(b []byte) (int, error) {
 	o.readMu.Lock()
 	defer o.readMu.Unlock()
-	if err := o.fetch(); err != nil {
+	if err := o.awaitNext(); err != nil {
 		return 0, err
-	}
-	if d := o.due(); d > 0 {
-		if err := o.wait(d); err != nil {
-			return 0, err
-		}
 	}
 	n, truncated := o.take(b)
 	if truncated {
@@ -381,13 +394,8 @@ func (o *Offline) ReadFrames(bufs [][]byte, lens []int) (int, error) {
 	}
 	o.readMu.Lock()
 	defer o.readMu.Unlock()
-	if err := o.fetch(); err != nil {
+	if err := o.awaitNext(); err != nil {
 		return 0, err
-	}
-	if d := o.due(); d > 0 {
-		if err := o.wait(d); err != nil {
-			return 0, err
-		}
 	}
 	lens[0], _ = o.take(bufs[0])
 	i := 1

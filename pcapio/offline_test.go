@@ -21,12 +21,6 @@ import (
 	"github.com/etherconn/etherconn/backend"
 )
 
-var (
-	_ backend.PacketIO      = (*Offline)(nil)
-	_ backend.BatchReader   = (*Offline)(nil)
-	_ backend.StatsReporter = (*Offline)(nil)
-)
-
 func TestOfflineReplayByteExact(t *testing.T) {
 	frames := testFrames(t)
 	for _, flavour := range allFlavours {
@@ -194,29 +188,15 @@ func TestOfflineCloseUnblocksPacedWait(t *testing.T) {
 		_, err = o.ReadFrame(buf)
 		require.NoError(t, err)
 
-		errc := make(chan error, 1)
-		go func() {
+		// The second frame is due in an hour.
+		requireCloseUnblocks(t, 50*time.Millisecond, func() error {
 			if batch {
 				_, err := o.ReadFrames([][]byte{buf}, []int{0})
-				errc <- err
-				return
+				return err
 			}
 			_, err := o.ReadFrame(buf)
-			errc <- err
-		}()
-		time.Sleep(50 * time.Millisecond)
-		select {
-		case err := <-errc:
-			t.Fatalf("read returned before its time: %v", err)
-		default:
-		}
-		require.NoError(t, o.Close())
-		select {
-		case err := <-errc:
-			assert.ErrorIs(t, err, net.ErrClosed)
-		case <-time.After(5 * time.Second):
-			t.Fatal("Close did not unblock a paced read")
-		}
+			return err
+		}, o.Close)
 	}
 }
 

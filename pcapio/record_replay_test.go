@@ -141,50 +141,60 @@ func (hc hostConns) close() {
 // received is what one endpoint read, one line per read: payload and source.
 type received []string
 
-// readUDP reads c until it has want datagrams (want > 0, live) or its input
-// ends (want < 0, replay), answering each one if echo is set.
-func readUDP(c *rudp.Conn, want int, echo bool) (received, error) {
-	var got received
-	buf := make([]byte, 2048)
-	for want < 0 || len(got) < want {
-		if want > 0 {
-			c.SetReadDeadline(time.Now().Add(10 * time.Second))
-		}
-		n, from, err := c.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			if want < 0 && errors.Is(err, relay.ErrInputEnded) {
-				return got, nil
-			}
-			return got, fmt.Errorf("%v: after %d datagrams: %w", c.LocalAddr(), len(got), err)
-		}
-		got = append(got, fmt.Sprintf("%q from %v", buf[:n], from))
-		if echo {
-			if _, err := c.WriteToUDPAddrPort(buf[:n], from); err != nil {
-				return got, err
-			}
-		}
-	}
-	return got, nil
+// endpointConn is what readN needs of an endpoint besides its read.
+type endpointConn interface {
+	SetReadDeadline(time.Time) error
+	LocalAddr() net.Addr
 }
 
-// readRaw reads the Ethernet payloads that no rudp.Conn took.
-func readRaw(c *etherconn.Conn, want int) (received, error) {
+// readN reads c with read, which returns a line for each message, until it
+// has want messages (want > 0, live: each read with a deadline) or its
+// input ends (want < 0, replay). what names the messages in errors.
+func readN(c endpointConn, want int, what string, read func(buf []byte) (string, error)) (received, error) {
 	var got received
 	buf := make([]byte, backend.MaxFrameLen)
 	for want < 0 || len(got) < want {
 		if want > 0 {
 			c.SetReadDeadline(time.Now().Add(10 * time.Second))
 		}
-		n, from, err := c.ReadFrom(buf)
+		line, err := read(buf)
 		if err != nil {
 			if want < 0 && errors.Is(err, relay.ErrInputEnded) {
 				return got, nil
 			}
-			return got, fmt.Errorf("%v: after %d frames: %w", c.LocalAddr(), len(got), err)
+			return got, fmt.Errorf("%v: after %d %s: %w", c.LocalAddr(), len(got), what, err)
 		}
-		got = append(got, fmt.Sprintf("% x from %v", buf[:n], from))
+		got = append(got, line)
 	}
 	return got, nil
+}
+
+// readUDP reads c until it has want datagrams (want > 0, live) or its input
+// ends (want < 0, replay), answering each one if echo is set.
+func readUDP(c *rudp.Conn, want int, echo bool) (received, error) {
+	return readN(c, want, "datagrams", func(buf []byte) (string, error) {
+		n, from, err := c.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			return "", err
+		}
+		if echo {
+			if _, err := c.WriteToUDPAddrPort(buf[:n], from); err != nil {
+				return "", fmt.Errorf("echo: %w", err)
+			}
+		}
+		return fmt.Sprintf("%q from %v", buf[:n], from), nil
+	})
+}
+
+// readRaw reads the Ethernet payloads that no rudp.Conn took.
+func readRaw(c *etherconn.Conn, want int) (received, error) {
+	return readN(c, want, "frames", func(buf []byte) (string, error) {
+		n, from, err := c.ReadFrom(buf)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("% x from %v", buf[:n], from), nil
+	})
 }
 
 // hostResult is what a host's three endpoints received.

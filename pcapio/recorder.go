@@ -46,6 +46,14 @@ type RecorderConfig struct {
 	InterfaceName string
 }
 
+var (
+	_ backend.PacketIO      = (*Recorder)(nil)
+	_ backend.BatchReader   = (*Recorder)(nil)
+	_ backend.BatchWriter   = (*Recorder)(nil)
+	_ backend.StatsReporter = (*Recorder)(nil)
+	_ backend.ReadDeadliner = (*Recorder)(nil)
+)
+
 // Recorder is a backend.PacketIO that passes every call through to an inner
 // PacketIO and records the frames it reads and writes into a capture file,
 // with timestamps. It is safe for one reader and any number of concurrent

@@ -19,14 +19,6 @@ import (
 	"github.com/etherconn/etherconn/backend"
 )
 
-var (
-	_ backend.PacketIO      = (*Recorder)(nil)
-	_ backend.BatchReader   = (*Recorder)(nil)
-	_ backend.BatchWriter   = (*Recorder)(nil)
-	_ backend.StatsReporter = (*Recorder)(nil)
-	_ backend.ReadDeadliner = (*Recorder)(nil)
-)
-
 // TestRecorderBothDirections drives reads and writes in a fixed order
 // through a Recorder and checks the file record by record: data, original
 // length, timestamp from the clock, and (pcapng) direction.
@@ -333,19 +325,10 @@ func TestRecorderClosed(t *testing.T) {
 	fake := newFakeIO(1)
 	r, err := NewRecorder(fake, io.Discard, RecorderConfig{})
 	require.NoError(t, err)
-	errc := make(chan error, 1)
-	go func() {
+	requireCloseUnblocks(t, 20*time.Millisecond, func() error {
 		_, err := r.ReadFrame(make([]byte, 100))
-		errc <- err
-	}()
-	time.Sleep(20 * time.Millisecond)
-	require.NoError(t, r.Close())
-	select {
-	case err := <-errc:
-		assert.ErrorIs(t, err, net.ErrClosed)
-	case <-time.After(5 * time.Second):
-		t.Fatal("Close did not unblock a read")
-	}
+		return err
+	}, r.Close)
 	_, err = r.ReadFrame(make([]byte, 100))
 	assert.ErrorIs(t, err, net.ErrClosed)
 	_, err = r.ReadFrames([][]byte{make([]byte, 100)}, []int{0})
