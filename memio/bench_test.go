@@ -11,14 +11,24 @@ func reportPPS(b *testing.B, frames int) {
 	b.ReportMetric(float64(frames)/b.Elapsed().Seconds(), "pkts/s")
 }
 
-func BenchmarkPipe(b *testing.B) {
-	pa, pb := memio.Pipe(memio.Config{})
-	defer pa.Close()
-	defer pb.Close()
-	f := mkFrame(macB, macA, 0, 64)
-	buf := make([]byte, 1514)
+// benchPipe returns the ends of a pipe configured by cfg, closed when the
+// benchmark ends, and a 64-byte frame from A to B whose bytes it counts per
+// op; allocations are reported.
+func benchPipe(b *testing.B, cfg memio.Config) (pa, pb *memio.Port, f []byte) {
+	pa, pb = memio.Pipe(cfg)
+	b.Cleanup(func() {
+		pa.Close()
+		pb.Close()
+	})
+	f = mkFrame(macB, macA, 0, 64)
 	b.SetBytes(int64(len(f)))
 	b.ReportAllocs()
+	return pa, pb, f
+}
+
+func BenchmarkPipe(b *testing.B) {
+	pa, pb, f := benchPipe(b, memio.Config{})
+	buf := make([]byte, 1514)
 	for b.Loop() {
 		if err := pa.WriteFrame(f); err != nil {
 			b.Fatal(err)
@@ -33,12 +43,7 @@ func BenchmarkPipe(b *testing.B) {
 // BenchmarkPipeConcurrent has a writer and a reader on separate goroutines,
 // as a relay does; the queue is large enough that nothing is dropped.
 func BenchmarkPipeConcurrent(b *testing.B) {
-	pa, pb := memio.Pipe(memio.Config{QueueLen: 1 << 16})
-	defer pa.Close()
-	defer pb.Close()
-	f := mkFrame(macB, macA, 0, 64)
-	b.SetBytes(int64(len(f)))
-	b.ReportAllocs()
+	pa, pb, f := benchPipe(b, memio.Config{QueueLen: 1 << 16})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -124,13 +129,8 @@ func BenchmarkSwitchUnicast(b *testing.B) {
 }
 
 func BenchmarkPipeFaults(b *testing.B) {
-	pa, pb := memio.Pipe(memio.Config{Faults: memio.Faults{Seed: 1, Corrupt: 0.01, Duplicate: 0.01, Reorder: 0.01}})
-	defer pa.Close()
-	defer pb.Close()
-	f := mkFrame(macB, macA, 0, 64)
+	pa, pb, f := benchPipe(b, memio.Config{Faults: memio.Faults{Seed: 1, Corrupt: 0.01, Duplicate: 0.01, Reorder: 0.01}})
 	buf := make([]byte, 1514)
-	b.SetBytes(int64(len(f)))
-	b.ReportAllocs()
 	for b.Loop() {
 		if err := pa.WriteFrame(f); err != nil {
 			b.Fatal(err)

@@ -151,9 +151,7 @@ type Port struct {
 	peer *Port
 	sw   *Switch
 
-	framesIn, bytesIn   atomic.Uint64
-	framesOut, bytesOut atomic.Uint64
-	dropped, discarded  atomic.Uint64
+	c backend.Counters
 }
 
 func newPort(cfg Config, stream uint64) *Port {
@@ -198,8 +196,7 @@ func (p *Port) ReadFrame(b []byte) (int, error) {
 	n := copy(b, f.buf)
 	full := len(f.buf)
 	putFrame(f)
-	p.framesIn.Add(1)
-	p.bytesIn.Add(uint64(n))
+	p.c.In(n)
 	if n < full {
 		return n, errTruncated
 	}
@@ -267,11 +264,9 @@ func (p *Port) ReadFrames(bufs [][]byte, lens []int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	var bytes uint64
 	n := 0
 	for {
 		lens[n] = copy(bufs[n], f.buf)
-		bytes += uint64(lens[n])
 		putFrame(f)
 		n++
 		if n == limit {
@@ -284,8 +279,7 @@ func (p *Port) ReadFrames(bufs [][]byte, lens []int) (int, error) {
 		}
 		break
 	}
-	p.framesIn.Add(uint64(n))
-	p.bytesIn.Add(bytes)
+	p.c.InBatch(lens[:n])
 	return n, nil
 }
 
@@ -330,14 +324,13 @@ func (p *Port) checkWrite(frame []byte) error {
 }
 
 func (p *Port) transmit(frame []byte) {
-	p.framesOut.Add(1)
-	p.bytesOut.Add(uint64(len(frame)))
+	p.c.Out(len(frame))
 	if p.sw != nil {
 		p.sw.forward(p, frame)
 		return
 	}
 	if p.peer.closed.Load() {
-		p.discarded.Add(1)
+		p.c.Discard()
 		return
 	}
 	p.peer.in.send(frame)
@@ -353,7 +346,7 @@ func (p *Port) enqueue(f *frame) {
 	select {
 	case p.rx <- f:
 	default:
-		p.dropped.Add(1)
+		p.c.Drop(1)
 		putFrame(f)
 	}
 }
@@ -390,14 +383,7 @@ func (p *Port) Close() error {
 // switch port to forward to) or lost to injected faults. Dropped counts frames
 // that reached this port while its queue was full.
 func (p *Port) Stats() backend.Stats {
-	return backend.Stats{
-		FramesIn:  p.framesIn.Load(),
-		BytesIn:   p.bytesIn.Load(),
-		FramesOut: p.framesOut.Load(),
-		BytesOut:  p.bytesOut.Load(),
-		Dropped:   p.dropped.Load(),
-		Discarded: p.discarded.Load(),
-	}
+	return p.c.Snapshot()
 }
 
 // FaultStats reports the faults injected into frames headed for this port.

@@ -89,7 +89,7 @@ func (s *Switch) forward(in *Port, frame []byte) {
 			if out == in {
 				// The destination sits behind the ingress port; a real
 				// switch filters the frame.
-				in.discarded.Add(1)
+				in.c.Discard()
 				return
 			}
 			out.in.send(frame)
@@ -104,7 +104,7 @@ func (s *Switch) forward(in *Port, frame []byte) {
 		}
 	}
 	if !sent {
-		in.discarded.Add(1)
+		in.c.Discard()
 	}
 }
 

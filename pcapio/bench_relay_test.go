@@ -150,7 +150,7 @@ type replayRun struct {
 }
 
 func newReplayRun(b *testing.B, path string, eps []benchEndpoint, kind string) *replayRun {
-	off, err := pcapio.OpenOffline(path, pcapio.OfflineOptions{})
+	off, err := pcapio.OpenOffline(path, pcapio.OfflineConfig{})
 	require.NoError(b, err)
 	run := &replayRun{gate: gate(off)}
 	run.r = relay.New(run.gate, relay.Config{})
@@ -184,11 +184,7 @@ func (run *replayRun) drainEther(ec *etherconn.Conn, ps []*relay.Packet) {
 		for _, p := range ps[:n] {
 			p.Release()
 		}
-		run.received.Add(uint64(n))
-		if err != nil {
-			if !errors.Is(err, relay.ErrInputEnded) {
-				panic(err)
-			}
+		if run.count(n, err) {
 			return
 		}
 	}
@@ -197,15 +193,21 @@ func (run *replayRun) drainEther(ec *etherconn.Conn, ps []*relay.Packet) {
 func (run *replayRun) drainUDP(c *rudp.Conn, ms []rudp.Message) {
 	defer run.wg.Done()
 	for {
-		n, err := c.ReadBatch(ms)
-		run.received.Add(uint64(n))
-		if err != nil {
-			if !errors.Is(err, relay.ErrInputEnded) {
-				panic(err)
-			}
+		if run.count(c.ReadBatch(ms)) {
 			return
 		}
 	}
+}
+
+// count adds the n messages of a read that returned err to the received
+// ones and reports whether the reader is done: the replay ended. Any other
+// error panics, as the benchmark cannot go on.
+func (run *replayRun) count(n int, err error) bool {
+	run.received.Add(uint64(n))
+	if err != nil && !errors.Is(err, relay.ErrInputEnded) {
+		panic(err)
+	}
+	return err != nil
 }
 
 func (run *replayRun) close() {

@@ -79,7 +79,7 @@ func BenchmarkOfflineReplay(b *testing.B) {
 				b.SetBytes(total)
 				b.ReportAllocs()
 				for b.Loop() {
-					o, err := OpenOffline(path, OfflineOptions{})
+					o, err := OpenOffline(path, OfflineConfig{})
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -124,7 +124,7 @@ func BenchmarkRecorderWrite(b *testing.B) {
 	fr := frameSpec{payload: 128 - 42}.build(b)
 	for _, format := range []Format{FormatPcap, FormatPcapNG} {
 		b.Run(format.String(), func(b *testing.B) {
-			r, err := NewRecorder(nullIO{}, io.Discard, RecorderOptions{Format: format})
+			r, err := NewRecorder(nullIO{}, io.Discard, RecorderConfig{Format: format})
 			require.NoError(b, err)
 			defer r.Close()
 			b.SetBytes(int64(len(fr)))

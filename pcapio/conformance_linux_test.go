@@ -41,5 +41,5 @@ func TestConformanceLive(t *testing.T) {
 }
 
 func openLive(ifname string) (backend.PacketIO, error) {
-	return pcapio.OpenLive(ifname, pcapio.LiveOptions{})
+	return pcapio.OpenLive(ifname, pcapio.LiveConfig{})
 }

@@ -9,7 +9,9 @@
 //     io.EOF. It is pure Go (gopacket/pcapgo) and needs neither cgo nor
 //     libpcap.
 //   - [Recorder] wraps any backend.PacketIO and tees every frame read from
-//     it and written to it into a pcap or pcapng file. It is pure Go too.
+//     it and written to it into a pcap or pcapng file, forwarding every
+//     ability of what it wraps (batches, Stats, read deadline). It is pure
+//     Go too.
 //
 // # Live capture on Linux
 //
@@ -29,7 +31,7 @@
 // pair with single-tagged and QinQ frames.
 //
 // A read blocks in poll(2) on the capture socket, waking up at the latest
-// every [LiveOptions].PollInterval (50ms by default) to check whether the
+// every [LiveConfig].PollInterval (50ms by default) to check whether the
 // handle was closed. A frame wakes the poll at once, so the interval adds no
 // latency; an idle handle costs a few system calls per interval. Close
 // therefore returns within one poll interval. (libpcap's pcap_breakloop

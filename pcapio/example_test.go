@@ -28,7 +28,23 @@ func exampleFrame(payload string) []byte {
 	}, payload...)
 }
 
-// writeCapture writes a small pcap file with gopacket's writer.
+// tempCapture writes frames, one second apart, to a pcap file in a new
+// temporary directory with gopacket's writer and returns its path and a
+// function that removes the directory.
+func tempCapture(frames ...[]byte) (path string, remove func()) {
+	dir, err := os.MkdirTemp("", "pcapio-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	path = filepath.Join(dir, "in.pcap")
+	if err := writeCapture(path, frames...); err != nil {
+		os.RemoveAll(dir)
+		log.Fatal(err)
+	}
+	return path, func() { os.RemoveAll(dir) }
+}
+
+// writeCapture writes frames to a pcap file at path.
 func writeCapture(path string, frames ...[]byte) error {
 	f, err := os.Create(path)
 	if err != nil {
@@ -50,19 +66,12 @@ func writeCapture(path string, frames ...[]byte) error {
 }
 
 func ExampleOpenOffline() {
-	dir, err := os.MkdirTemp("", "pcapio-example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	path := filepath.Join(dir, "in.pcap")
-	if err := writeCapture(path, exampleFrame("hello"), exampleFrame("world!")); err != nil {
-		log.Fatal(err)
-	}
+	path, remove := tempCapture(exampleFrame("hello"), exampleFrame("world!"))
+	defer remove()
 
 	// Speed: 0 replays as fast as possible; 1 would take the one second
 	// between the two captured frames.
-	o, err := pcapio.OpenOffline(path, pcapio.OfflineOptions{})
+	o, err := pcapio.OpenOffline(path, pcapio.OfflineConfig{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -86,16 +95,9 @@ func ExampleOpenOffline() {
 }
 
 func ExampleNewRecorder() {
-	dir, err := os.MkdirTemp("", "pcapio-example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	path := filepath.Join(dir, "in.pcap")
-	if err := writeCapture(path, exampleFrame("ping")); err != nil {
-		log.Fatal(err)
-	}
-	replay, err := pcapio.OpenOffline(path, pcapio.OfflineOptions{})
+	path, remove := tempCapture(exampleFrame("ping"))
+	defer remove()
+	replay, err := pcapio.OpenOffline(path, pcapio.OfflineConfig{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -105,7 +107,7 @@ func ExampleNewRecorder() {
 	// the recording reproducible.
 	var file bytes.Buffer
 	clock := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	rec, err := pcapio.NewRecorder(replay, &file, pcapio.RecorderOptions{
+	rec, err := pcapio.NewRecorder(replay, &file, pcapio.RecorderConfig{
 		Format: pcapio.FormatPcapNG,
 		Now:    func() time.Time { clock = clock.Add(time.Millisecond); return clock },
 	})

@@ -7,7 +7,6 @@ import (
 	"io"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gopacket/gopacket"
@@ -152,14 +151,17 @@ func (c *capWriter) write(dir direction, frame []byte) error {
 		CaptureLength: len(data),
 		Length:        len(frame),
 	}
-	var err error
 	if c.pw != nil {
-		err = c.pw.WritePacket(ci, data)
-	} else {
-		err = c.nw.WritePacketWithOptions(ci, data, c.opts[dir])
+		return c.keep("record frame", c.pw.WritePacket(ci, data))
 	}
+	return c.keep("record frame", c.nw.WritePacketWithOptions(ci, data, c.opts[dir]))
+}
+
+// keep makes err, if not nil, the writer's first error, after which it
+// records nothing, and returns the writer's error. c.mu is held.
+func (c *capWriter) keep(what string, err error) error {
 	if err != nil {
-		c.err = fmt.Errorf("pcapio: record frame: %w", err)
+		c.err = fmt.Errorf("pcapio: %s: %w", what, err)
 	}
 	return c.err
 }
@@ -175,16 +177,10 @@ func (c *capWriter) flushLocked() error {
 	if c.closed || c.err != nil {
 		return c.err
 	}
-	var err error
 	if c.bw != nil {
-		err = c.bw.Flush()
-	} else {
-		err = c.nw.Flush()
+		return c.keep("flush capture", c.bw.Flush())
 	}
-	if err != nil {
-		c.err = fmt.Errorf("pcapio: flush capture: %w", err)
-	}
-	return c.err
+	return c.keep("flush capture", c.nw.Flush())
 }
 
 // close flushes and stops recording. It returns the first error the writer
@@ -202,30 +198,4 @@ func (c *capWriter) failed() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.err
-}
-
-// counters are the backend.Stats a PacketIO of this package keeps.
-type counters struct {
-	framesIn, bytesIn, framesOut, bytesOut, dropped, discarded atomic.Uint64
-}
-
-func (c *counters) in(n int) {
-	c.framesIn.Add(1)
-	c.bytesIn.Add(uint64(n))
-}
-
-func (c *counters) out(n int) {
-	c.framesOut.Add(1)
-	c.bytesOut.Add(uint64(n))
-}
-
-func (c *counters) snapshot() backend.Stats {
-	return backend.Stats{
-		FramesIn:  c.framesIn.Load(),
-		BytesIn:   c.bytesIn.Load(),
-		FramesOut: c.framesOut.Load(),
-		BytesOut:  c.bytesOut.Load(),
-		Dropped:   c.dropped.Load(),
-		Discarded: c.discarded.Load(),
-	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
@@ -173,14 +174,14 @@ var allFlavours = []string{flavPcapMicro, flavPcapNano, flavPcapBE, flavPcapGzip
 func captureBytes(t testing.TB, flavour string, linkType layers.LinkType, recs []rec) []byte {
 	t.Helper()
 	var buf bytes.Buffer
+	var w io.Writer = &buf
+	var gz *gzip.Writer
+	if flavour == flavPcapGzip || flavour == flavPcapNGGzip {
+		gz = gzip.NewWriter(&buf)
+		w = gz
+	}
 	switch flavour {
 	case flavPcapMicro, flavPcapNano, flavPcapGzip:
-		var w io.Writer = &buf
-		var gz *gzip.Writer
-		if flavour == flavPcapGzip {
-			gz = gzip.NewWriter(&buf)
-			w = gz
-		}
 		pw := pcapgo.NewWriterNanos(w)
 		if flavour == flavPcapMicro {
 			pw = pcapgo.NewWriter(w)
@@ -188,9 +189,6 @@ func captureBytes(t testing.TB, flavour string, linkType layers.LinkType, recs [
 		require.NoError(t, pw.WriteFileHeader(MaxSnapLen, linkType))
 		for _, r := range recs {
 			require.NoError(t, pw.WritePacket(gopacket.CaptureInfo{Timestamp: r.ts, CaptureLength: len(r.data), Length: len(r.data)}, r.data))
-		}
-		if gz != nil {
-			require.NoError(t, gz.Close())
 		}
 	case flavPcapBE:
 		be := binary.BigEndian
@@ -211,12 +209,6 @@ func captureBytes(t testing.TB, flavour string, linkType layers.LinkType, recs [
 			buf.Write(r.data)
 		}
 	case flavPcapNG, flavPcapNGGzip:
-		var w io.Writer = &buf
-		var gz *gzip.Writer
-		if flavour == flavPcapNGGzip {
-			gz = gzip.NewWriter(&buf)
-			w = gz
-		}
 		nw, err := pcapgo.NewNgWriter(w, linkType)
 		require.NoError(t, err)
 		for _, r := range recs {
@@ -227,11 +219,11 @@ func captureBytes(t testing.TB, flavour string, linkType layers.LinkType, recs [
 			require.NoError(t, nw.WritePacketWithOptions(gopacket.CaptureInfo{Timestamp: r.ts, CaptureLength: len(r.data), Length: len(r.data)}, r.data, opts))
 		}
 		require.NoError(t, nw.Flush())
-		if gz != nil {
-			require.NoError(t, gz.Close())
-		}
 	default:
 		t.Fatalf("unknown flavour %q", flavour)
+	}
+	if gz != nil {
+		require.NoError(t, gz.Close())
 	}
 	return buf.Bytes()
 }
@@ -409,6 +401,27 @@ func (f *fakeBatchIO) WriteFrames(frames [][]byte) (int, error) {
 }
 
 func (f *fakeBatchIO) Stats() backend.Stats { return backend.Stats{Dropped: 4242} }
+
+// requireCloseUnblocks runs read on a goroutine, checks that it is still
+// blocked after d, calls closeFn and checks that the read then returns an
+// error satisfying errors.Is(err, net.ErrClosed) within 5 seconds.
+func requireCloseUnblocks(t *testing.T, d time.Duration, read, closeFn func() error) {
+	t.Helper()
+	errc := make(chan error, 1)
+	go func() { errc <- read() }()
+	select {
+	case err := <-errc:
+		t.Fatalf("read returned before Close: %v", err)
+	case <-time.After(d):
+	}
+	require.NoError(t, closeFn())
+	select {
+	case err := <-errc:
+		assert.ErrorIs(t, err, net.ErrClosed)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not unblock the read")
+	}
+}
 
 // stepClock returns a clock that advances by step on every call.
 func stepClock(start time.Time, step time.Duration) func() time.Time {

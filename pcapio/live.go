@@ -3,13 +3,14 @@ package pcapio
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/etherconn/etherconn/backend"
 )
 
-// LiveOptions configure OpenLive. The zero value is ready to use.
-type LiveOptions struct {
+// LiveConfig configures OpenLive. The zero value is ready to use.
+type LiveConfig struct {
 	// SnapLen is the largest frame captured whole. 0 means MaxSnapLen; it
 	// must be at least backend.MaxFrameLen so that jumbo frames with four
 	// VLAN tags fit. Frames that arrive longer than SnapLen are dropped and
@@ -37,7 +38,7 @@ type LiveOptions struct {
 	PollInterval time.Duration
 }
 
-// DefaultPollInterval is the LiveOptions.PollInterval used when it is zero.
+// DefaultPollInterval is the LiveConfig.PollInterval used when it is zero.
 const DefaultPollInterval = 50 * time.Millisecond
 
 // ErrLiveUnsupported is returned by OpenLive in a build without cgo, where
@@ -58,8 +59,8 @@ type CaptureStats struct {
 	IfDropped uint64
 }
 
-func (o *LiveOptions) withDefaults() (LiveOptions, error) {
-	v := *o
+func (c *LiveConfig) withDefaults() (LiveConfig, error) {
+	v := *c
 	if v.SnapLen == 0 {
 		v.SnapLen = MaxSnapLen
 	}
@@ -76,4 +77,78 @@ func (o *LiveOptions) withDefaults() (LiveOptions, error) {
 		return v, fmt.Errorf("pcapio: negative buffer size %d", v.BufferSize)
 	}
 	return v, nil
+}
+
+var (
+	_ backend.PacketIO      = (*Live)(nil)
+	_ backend.StatsReporter = (*Live)(nil)
+)
+
+// Live is a backend.PacketIO on a network interface through libpcap. It
+// implements backend.StatsReporter; Stats().Dropped adds up libpcap's drop
+// counters and the frames dropped for exceeding the snap length.
+//
+// A Live handle is bound to the network namespace of the thread that opened
+// it; it can be used from any goroutine afterwards.
+//
+// In a build without cgo OpenLive always fails with ErrLiveUnsupported, so
+// no open Live exists; the methods of a zero Live then return
+// ErrLiveUnsupported (Close nil, Stats zero, Name empty).
+type Live struct {
+	name      string
+	errClosed error
+	c         backend.Counters
+	snapped   atomic.Uint64 // frames longer than the snap length, dropped
+	liveState               // the libpcap handle (live_pcap.go); empty without cgo (live_stub.go)
+}
+
+// OpenLive opens the network interface ifname for capture and injection.
+// ifname is looked up in the network namespace of the calling thread: to
+// open an interface in another namespace, call OpenLive on a goroutine that
+// has called runtime.LockOSThread and setns(2).
+//
+// Errors: an unknown interface gives an error satisfying errors.Is(err,
+// os.ErrNotExist); missing privileges (capturing needs CAP_NET_RAW) one
+// satisfying errors.Is(err, os.ErrPermission); an interface whose link type
+// is not Ethernet one satisfying errors.Is(err, ErrNotEthernet). In a build
+// without cgo it always fails with an error satisfying errors.Is(err,
+// ErrLiveUnsupported).
+func OpenLive(ifname string, cfg LiveConfig) (*Live, error) {
+	return openLive(ifname, cfg)
+}
+
+// Name returns the name of the interface.
+func (l *Live) Name() string { return l.name }
+
+// ReadFrame blocks until a frame arrives and copies it into b, VLAN tags in
+// place. A frame longer than b is truncated with backend.ErrTruncated.
+// Frames this host transmits are never returned. An error other than
+// ErrTruncated (the interface went down or was removed) is final.
+func (l *Live) ReadFrame(b []byte) (int, error) { return l.readFrame(b) }
+
+// WriteFrame sends frame on the interface as given (pcap_sendpacket). A
+// frame longer than the interface accepts gives an error satisfying
+// errors.Is(err, backend.ErrFrameTooLong).
+func (l *Live) WriteFrame(frame []byte) error { return l.writeFrame(frame) }
+
+// CaptureStats returns libpcap's counters. After Close it returns the last
+// values read, which Close refreshes.
+func (l *Live) CaptureStats() (CaptureStats, error) { return l.captureStats() }
+
+// Stats returns the handle's counters. Dropped is the sum of libpcap's
+// Dropped and IfDropped and of frames dropped for exceeding the snap length.
+func (l *Live) Stats() backend.Stats {
+	s := l.c.Snapshot()
+	cs, _ := l.CaptureStats()
+	s.Dropped = cs.Dropped + cs.IfDropped + l.snapped.Load()
+	return s
+}
+
+// Close closes the handle. It waits for a blocked ReadFrame to return, which
+// takes at most LiveConfig.PollInterval. Later calls of every method return
+// errors satisfying errors.Is(err, net.ErrClosed). Close is idempotent and
+// returns nil.
+func (l *Live) Close() error {
+	l.close()
+	return nil
 }

@@ -21,11 +21,6 @@ import (
 	"github.com/etherconn/etherconn/backend"
 )
 
-var (
-	_ backend.PacketIO      = (*Live)(nil)
-	_ backend.StatsReporter = (*Live)(nil)
-)
-
 const liveWait = 5 * time.Second
 
 // collect reads l on a goroutine and hands over copies of the frames; the
@@ -111,29 +106,34 @@ func noneFrom(t *testing.T, ch <-chan []byte, src net.HardwareAddr, d time.Durat
 // tags in place, and that no handle reads its own transmissions.
 func TestLiveVeth(t *testing.T) {
 	v := newVethNS(t)
-	la := v.openLive(t, v.a, LiveOptions{})
-	lb := v.openLive(t, v.b, LiveOptions{})
+	la := v.openLive(t, v.a, LiveConfig{})
+	lb := v.openLive(t, v.b, LiveConfig{})
 	// A second handle on a: it must not read what la sends either, since
 	// that is outgoing traffic on its interface.
-	la2 := v.openLive(t, v.a, LiveOptions{})
+	la2 := v.openLive(t, v.a, LiveConfig{})
 	ca, cb, ca2 := collect(t, la), collect(t, lb), collect(t, la2)
 
 	var sentA, sentB int
+	dirs := []struct {
+		name     string
+		src, dst net.HardwareAddr
+		from     *Live
+		to       <-chan []byte
+		sent     *int
+	}{
+		{"a-to-b", macA, macB, la, cb, &sentA},
+		{"b-to-a", macB, macA, lb, ca, &sentB},
+	}
 	for _, s := range testSpecs() {
-		t.Run("a-to-b/"+s.name, func(t *testing.T) {
-			s.src, s.dst = macA, macB
-			f := s.build(t)
-			require.NoError(t, la.WriteFrame(f))
-			sentA++
-			assert.Equal(t, f, nextFrom(t, cb, macA))
-		})
-		t.Run("b-to-a/"+s.name, func(t *testing.T) {
-			s.src, s.dst = macB, macA
-			f := s.build(t)
-			require.NoError(t, lb.WriteFrame(f))
-			sentB++
-			assert.Equal(t, f, nextFrom(t, ca, macB))
-		})
+		for _, d := range dirs {
+			t.Run(d.name+"/"+s.name, func(t *testing.T) {
+				s.src, s.dst = d.src, d.dst
+				f := s.build(t)
+				require.NoError(t, d.from.WriteFrame(f))
+				*d.sent++
+				assert.Equal(t, f, nextFrom(t, d.to, d.src))
+			})
+		}
 	}
 
 	t.Run("own-frames-not-read", func(t *testing.T) {
@@ -176,8 +176,8 @@ func TestLiveVeth(t *testing.T) {
 
 func TestLiveTruncatedRead(t *testing.T) {
 	v := newVethNS(t)
-	la := v.openLive(t, v.a, LiveOptions{})
-	lb := v.openLive(t, v.b, LiveOptions{})
+	la := v.openLive(t, v.a, LiveConfig{})
+	lb := v.openLive(t, v.b, LiveConfig{})
 	f1 := frameSpec{src: macA, dst: macB, payload: 100, marker: 1}.build(t)
 	f2 := frameSpec{src: macA, dst: macB, tags: []tag{{0x8100, 7}}, payload: 100, marker: 2}.build(t)
 	require.NoError(t, la.WriteFrame(f1))
@@ -206,8 +206,8 @@ func TestLiveTruncatedRead(t *testing.T) {
 
 func TestLiveFilter(t *testing.T) {
 	v := newVethNS(t)
-	la := v.openLive(t, v.a, LiveOptions{})
-	lb := v.openLive(t, v.b, LiveOptions{Filter: "ether src " + macA.String(), NoPromiscuous: true, BufferSize: 4 << 20})
+	la := v.openLive(t, v.a, LiveConfig{})
+	lb := v.openLive(t, v.b, LiveConfig{Filter: "ether src " + macA.String(), NoPromiscuous: true, BufferSize: 4 << 20})
 	cb := collect(t, lb)
 	macC := net.HardwareAddr{0x02, 0x00, 0x5e, 0x10, 0x00, 0x0c}
 	other := frameSpec{src: macC, dst: macB, payload: 10}.build(t)
@@ -224,26 +224,17 @@ func TestLiveFilter(t *testing.T) {
 
 func TestLiveCloseUnblocksRead(t *testing.T) {
 	v := newVethNS(t)
-	l := v.openLive(t, v.a, LiveOptions{PollInterval: 100 * time.Millisecond})
-	errc := make(chan error, 1)
-	go func() {
+	l := v.openLive(t, v.a, LiveConfig{PollInterval: 100 * time.Millisecond})
+	// A read on the idle interface blocks until Close.
+	requireCloseUnblocks(t, 300*time.Millisecond, func() error {
 		_, err := l.ReadFrame(make([]byte, backend.MaxFrameLen))
-		errc <- err
-	}()
-	select {
-	case err := <-errc:
-		t.Fatalf("read on an idle interface returned: %v", err)
-	case <-time.After(300 * time.Millisecond):
-	}
-	start := time.Now()
-	require.NoError(t, l.Close())
-	assert.Less(t, time.Since(start), 2*time.Second, "Close takes at most about one poll interval")
-	select {
-	case err := <-errc:
-		assert.ErrorIs(t, err, net.ErrClosed)
-	case <-time.After(liveWait):
-		t.Fatal("Close did not unblock the read")
-	}
+		return err
+	}, func() error {
+		start := time.Now()
+		err := l.Close()
+		assert.Less(t, time.Since(start), 2*time.Second, "Close takes at most about one poll interval")
+		return err
+	})
 	assert.NoError(t, l.Close(), "Close is idempotent")
 	_, err := l.ReadFrame(make([]byte, 100))
 	assert.ErrorIs(t, err, net.ErrClosed)
@@ -256,8 +247,8 @@ func TestLiveCloseUnblocksRead(t *testing.T) {
 // handle.
 func TestLiveConcurrentWriters(t *testing.T) {
 	v := newVethNS(t)
-	la := v.openLive(t, v.a, LiveOptions{PollInterval: 5 * time.Millisecond})
-	lb := v.openLive(t, v.b, LiveOptions{})
+	la := v.openLive(t, v.a, LiveConfig{PollInterval: 5 * time.Millisecond})
+	lb := v.openLive(t, v.b, LiveConfig{})
 	cb := collect(t, lb)
 	go func() {
 		buf := make([]byte, backend.MaxFrameLen)
@@ -291,10 +282,10 @@ func TestLiveConcurrentWriters(t *testing.T) {
 // TestLiveRecorder tees a live handle into a pcapng file.
 func TestLiveRecorder(t *testing.T) {
 	v := newVethNS(t)
-	la := v.openLive(t, v.a, LiveOptions{})
-	lb := v.openLive(t, v.b, LiveOptions{})
+	la := v.openLive(t, v.a, LiveConfig{})
+	lb := v.openLive(t, v.b, LiveConfig{})
 	var file bytes.Buffer
-	r, err := NewRecorder(lb, &file, RecorderOptions{Format: FormatPcapNG, InterfaceName: v.b})
+	r, err := NewRecorder(lb, &file, RecorderConfig{Format: FormatPcapNG, InterfaceName: v.b})
 	require.NoError(t, err)
 	cr := collect(t, r)
 	in := frameSpec{src: macA, dst: macB, tags: []tag{{0x88a8, 5}, {0x8100, 6}}, payload: 50}.build(t)
@@ -326,7 +317,7 @@ func TestOpenLiveNotEthernet(t *testing.T) {
 	}
 	runCmd(t, "ip", "-n", v.name, "link", "set", "tun0", "up")
 	err := v.do(func() error {
-		l, err := OpenLive("tun0", LiveOptions{})
+		l, err := OpenLive("tun0", LiveConfig{})
 		if err == nil {
 			l.Close()
 		}
@@ -339,19 +330,19 @@ func TestOpenLiveErrors(t *testing.T) {
 	tests := []struct {
 		name   string
 		ifname string
-		opts   LiveOptions
+		cfg    LiveConfig
 		is     error
 		text   string
 	}{
-		{"no-such-interface", "pcapio-nope0", LiveOptions{}, os.ErrNotExist, "no such network interface"},
-		{"snaplen-below-max-frame", "lo", LiveOptions{SnapLen: 1500}, nil, "snap length"},
-		{"snaplen-too-big", "lo", LiveOptions{SnapLen: MaxSnapLen + 1}, nil, "snap length"},
-		{"poll-interval", "lo", LiveOptions{PollInterval: time.Microsecond}, nil, "poll interval"},
-		{"buffer-size", "lo", LiveOptions{BufferSize: -1}, nil, "buffer size"},
+		{"no-such-interface", "pcapio-nope0", LiveConfig{}, os.ErrNotExist, "no such network interface"},
+		{"snaplen-below-max-frame", "lo", LiveConfig{SnapLen: 1500}, nil, "snap length"},
+		{"snaplen-too-big", "lo", LiveConfig{SnapLen: MaxSnapLen + 1}, nil, "snap length"},
+		{"poll-interval", "lo", LiveConfig{PollInterval: time.Microsecond}, nil, "poll interval"},
+		{"buffer-size", "lo", LiveConfig{BufferSize: -1}, nil, "buffer size"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			l, err := OpenLive(tc.ifname, tc.opts)
+			l, err := OpenLive(tc.ifname, tc.cfg)
 			require.Error(t, err)
 			assert.Nil(t, l)
 			if tc.is != nil {
@@ -382,7 +373,7 @@ func TestOpenLivePermission(t *testing.T) {
 				return
 			}
 		}
-		l, err := OpenLive("lo", LiveOptions{})
+		l, err := OpenLive("lo", LiveConfig{})
 		if err == nil {
 			l.Close()
 			err = errors.New("OpenLive succeeded without CAP_NET_RAW")
@@ -396,7 +387,7 @@ func TestOpenLivePermission(t *testing.T) {
 
 func TestLiveInterfaceRemoved(t *testing.T) {
 	v := newVethNS(t)
-	l := v.openLive(t, v.a, LiveOptions{})
+	l := v.openLive(t, v.a, LiveConfig{})
 	errc := make(chan error, 1)
 	go func() {
 		buf := make([]byte, backend.MaxFrameLen)
@@ -427,8 +418,8 @@ func TestLiveInterfaceRemoved(t *testing.T) {
 // latency through libpcap and the kernel.
 func BenchmarkLiveVeth(b *testing.B) {
 	v := newVethNS(b)
-	la := v.openLive(b, v.a, LiveOptions{})
-	lb := v.openLive(b, v.b, LiveOptions{})
+	la := v.openLive(b, v.a, LiveConfig{})
+	lb := v.openLive(b, v.b, LiveConfig{})
 	f := frameSpec{src: macA, dst: macB, payload: 128 - 42}.build(b)
 	buf := make([]byte, backend.MaxFrameLen)
 	b.SetBytes(int64(len(f)))

@@ -18,18 +18,9 @@ import (
 	"github.com/etherconn/etherconn/backend"
 )
 
-// Live is a backend.PacketIO on a network interface through libpcap. It
-// implements backend.StatsReporter; Stats().Dropped adds up libpcap's drop
-// counters and the frames dropped for exceeding the snap length.
-//
-// A Live handle is bound to the network namespace of the thread that opened
-// it; it can be used from any goroutine afterwards.
-type Live struct {
-	name      string
-	h         *pcap.Handle
-	errClosed error
-	c         counters
-	snapped   atomic.Uint64 // frames longer than the snap length, dropped
+// liveState is the part of a Live that holds the libpcap handle.
+type liveState struct {
+	h *pcap.Handle
 
 	readMu  sync.Mutex // one reader at a time; Close waits for it to leave
 	readErr error      // a final read error, under readMu
@@ -46,17 +37,8 @@ type Live struct {
 // activation error in a package variable.
 var openMu sync.Mutex
 
-// OpenLive opens the network interface ifname for capture and injection.
-// ifname is looked up in the network namespace of the calling thread: to
-// open an interface in another namespace, call OpenLive on a goroutine that
-// has called runtime.LockOSThread and setns(2).
-//
-// Errors: an unknown interface gives an error satisfying errors.Is(err,
-// os.ErrNotExist); missing privileges (capturing needs CAP_NET_RAW) one
-// satisfying errors.Is(err, os.ErrPermission); an interface whose link type
-// is not Ethernet one satisfying errors.Is(err, ErrNotEthernet).
-func OpenLive(ifname string, opts LiveOptions) (*Live, error) {
-	o, err := opts.withDefaults()
+func openLive(ifname string, cfg LiveConfig) (*Live, error) {
+	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +48,7 @@ func OpenLive(ifname string, opts LiveOptions) (*Live, error) {
 		}
 		return nil, fmt.Errorf("pcapio: open %q: %w", ifname, err)
 	}
-	h, err := activate(ifname, o)
+	h, err := activate(ifname, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -81,19 +63,19 @@ func OpenLive(ifname string, opts LiveOptions) (*Live, error) {
 	if err := h.SetDirection(pcap.DirectionIn); err != nil {
 		return fail("set capture direction", err)
 	}
-	if o.Filter != "" {
-		if err := h.SetBPFFilter(o.Filter); err != nil {
-			return fail(fmt.Sprintf("BPF filter %q", o.Filter), err)
+	if cfg.Filter != "" {
+		if err := h.SetBPFFilter(cfg.Filter); err != nil {
+			return fail(fmt.Sprintf("BPF filter %q", cfg.Filter), err)
 		}
 	}
 	return &Live{
 		name:      ifname,
-		h:         h,
 		errClosed: fmt.Errorf("pcapio: %s: %w", ifname, net.ErrClosed),
+		liveState: liveState{h: h},
 	}, nil
 }
 
-func activate(ifname string, o LiveOptions) (*pcap.Handle, error) {
+func activate(ifname string, cfg LiveConfig) (*pcap.Handle, error) {
 	openMu.Lock()
 	defer openMu.Unlock()
 	ih, err := pcap.NewInactiveHandle(ifname)
@@ -105,20 +87,20 @@ func activate(ifname string, o LiveOptions) (*pcap.Handle, error) {
 		what string
 		err  error
 	}{
-		{"snap length", ih.SetSnapLen(o.SnapLen)},
-		{"promiscuous mode", ih.SetPromisc(!o.NoPromiscuous)},
+		{"snap length", ih.SetSnapLen(cfg.SnapLen)},
+		{"promiscuous mode", ih.SetPromisc(!cfg.NoPromiscuous)},
 		// Immediate mode: every frame is delivered at once (and libpcap
 		// picks TPACKET_V2, which has no block timeout).
 		{"immediate mode", ih.SetImmediateMode(true)},
 		// The timeout makes gopacket put the handle in non-blocking mode
 		// and poll(2) for at most this long, so a read notices Close.
-		{"timeout", ih.SetTimeout(o.PollInterval)},
+		{"timeout", ih.SetTimeout(cfg.PollInterval)},
 	}
-	if o.BufferSize > 0 {
+	if cfg.BufferSize > 0 {
 		steps = append(steps, struct {
 			what string
 			err  error
-		}{"buffer size", ih.SetBufferSize(o.BufferSize)})
+		}{"buffer size", ih.SetBufferSize(cfg.BufferSize)})
 	}
 	for _, s := range steps {
 		if s.err != nil {
@@ -146,14 +128,7 @@ func activateError(ifname string, err error) error {
 	return fmt.Errorf("pcapio: open %q: %w", ifname, err)
 }
 
-// Name returns the name of the interface.
-func (l *Live) Name() string { return l.name }
-
-// ReadFrame blocks until a frame arrives and copies it into b, VLAN tags in
-// place. A frame longer than b is truncated with backend.ErrTruncated.
-// Frames this host transmits are never returned. An error other than
-// ErrTruncated (the interface went down or was removed) is final.
-func (l *Live) ReadFrame(b []byte) (int, error) {
+func (l *Live) readFrame(b []byte) (int, error) {
 	l.readMu.Lock()
 	defer l.readMu.Unlock()
 	for {
@@ -182,7 +157,7 @@ func (l *Live) ReadFrame(b []byte) (int, error) {
 			continue
 		}
 		n := copy(b, data)
-		l.c.in(n)
+		l.c.In(n)
 		if n < len(data) {
 			return n, backend.ErrTruncated
 		}
@@ -190,10 +165,7 @@ func (l *Live) ReadFrame(b []byte) (int, error) {
 	}
 }
 
-// WriteFrame sends frame on the interface as given (pcap_sendpacket). A
-// frame longer than the interface accepts gives an error satisfying
-// errors.Is(err, backend.ErrFrameTooLong).
-func (l *Live) WriteFrame(frame []byte) error {
+func (l *Live) writeFrame(frame []byte) error {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if l.closed.Load() {
@@ -208,13 +180,11 @@ func (l *Live) WriteFrame(frame []byte) error {
 		}
 		return fmt.Errorf("pcapio: write %s: %w", l.name, err)
 	}
-	l.c.out(len(frame))
+	l.c.Out(len(frame))
 	return nil
 }
 
-// CaptureStats returns libpcap's counters. After Close it returns the last
-// values read, which Close refreshes.
-func (l *Live) CaptureStats() (CaptureStats, error) {
+func (l *Live) captureStats() (CaptureStats, error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	l.statsMu.Lock()
@@ -240,20 +210,7 @@ func (l *Live) readStatsLocked() (CaptureStats, error) {
 	return l.last, nil
 }
 
-// Stats returns the handle's counters. Dropped is the sum of libpcap's
-// Dropped and IfDropped and of frames dropped for exceeding the snap length.
-func (l *Live) Stats() backend.Stats {
-	s := l.c.snapshot()
-	cs, _ := l.CaptureStats()
-	s.Dropped = cs.Dropped + cs.IfDropped + l.snapped.Load()
-	return s
-}
-
-// Close closes the handle. It waits for a blocked ReadFrame to return, which
-// takes at most LiveOptions.PollInterval. Later calls of every method return
-// errors satisfying errors.Is(err, net.ErrClosed). Close is idempotent and
-// returns nil.
-func (l *Live) Close() error {
+func (l *Live) close() {
 	l.closeOnce.Do(func() {
 		l.closed.Store(true)
 		l.readMu.Lock()
@@ -265,5 +222,4 @@ func (l *Live) Close() error {
 		l.mu.Unlock()
 		l.readMu.Unlock()
 	})
-	return nil
 }

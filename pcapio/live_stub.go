@@ -2,35 +2,19 @@
 
 package pcapio
 
-import (
-	"fmt"
+import "fmt"
 
-	"github.com/etherconn/etherconn/backend"
-)
+// liveState is empty: without cgo there is no libpcap handle.
+type liveState struct{}
 
-// Live would be a libpcap handle; this build has no cgo, so OpenLive always
-// fails with ErrLiveUnsupported and no Live value exists.
-type Live struct{}
-
-// OpenLive returns ErrLiveUnsupported: this build has no cgo.
-func OpenLive(ifname string, opts LiveOptions) (*Live, error) {
+func openLive(ifname string, _ LiveConfig) (*Live, error) {
 	return nil, fmt.Errorf("pcapio: open %q: %w", ifname, ErrLiveUnsupported)
 }
 
-// ReadFrame returns ErrLiveUnsupported.
-func (l *Live) ReadFrame(b []byte) (int, error) { return 0, ErrLiveUnsupported }
+func (l *Live) readFrame([]byte) (int, error) { return 0, ErrLiveUnsupported }
 
-// WriteFrame returns ErrLiveUnsupported.
-func (l *Live) WriteFrame(frame []byte) error { return ErrLiveUnsupported }
+func (l *Live) writeFrame([]byte) error { return ErrLiveUnsupported }
 
-// Close does nothing.
-func (l *Live) Close() error { return nil }
+func (l *Live) captureStats() (CaptureStats, error) { return CaptureStats{}, ErrLiveUnsupported }
 
-// Stats returns zero Stats.
-func (l *Live) Stats() backend.Stats { return backend.Stats{} }
-
-// CaptureStats returns ErrLiveUnsupported.
-func (l *Live) CaptureStats() (CaptureStats, error) { return CaptureStats{}, ErrLiveUnsupported }
-
-// Name returns the empty string.
-func (l *Live) Name() string { return "" }
+func (l *Live) close() {}

@@ -60,11 +60,11 @@ func newVethNS(t testing.TB) *vethNS {
 func (v *vethNS) do(fn func() error) error { return v.ns.Do(fn) }
 
 // openLive opens ifname inside the namespace; the test closes it.
-func (v *vethNS) openLive(t testing.TB, ifname string, opts LiveOptions) *Live {
+func (v *vethNS) openLive(t testing.TB, ifname string, cfg LiveConfig) *Live {
 	t.Helper()
 	var l *Live
 	err := v.do(func() (err error) {
-		l, err = OpenLive(ifname, opts)
+		l, err = OpenLive(ifname, cfg)
 		return err
 	})
 	if err != nil {

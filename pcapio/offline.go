@@ -21,9 +21,9 @@ import (
 	"github.com/etherconn/etherconn/backend"
 )
 
-// OfflineOptions configure OpenOffline. The zero value replays every frame
+// OfflineConfig configures OpenOffline. The zero value replays every frame
 // as fast as possible and discards frames written during replay.
-type OfflineOptions struct {
+type OfflineConfig struct {
 	// Speed paces the replay by the capture timestamps: frame i is returned
 	// (t_i - t_0) / Speed after the first frame, so 1 replays in real time
 	// and 2.0 twice as fast. The schedule is absolute: a reader that falls
@@ -45,12 +45,18 @@ type OfflineOptions struct {
 	IncludeOutbound bool
 }
 
-func (o *OfflineOptions) validate() error {
-	if o.Speed < 0 || math.IsNaN(o.Speed) || math.IsInf(o.Speed, 0) {
-		return fmt.Errorf("pcapio: replay speed %v: must be a finite number >= 0", o.Speed)
+func (c *OfflineConfig) validate() error {
+	if c.Speed < 0 || math.IsNaN(c.Speed) || math.IsInf(c.Speed, 0) {
+		return fmt.Errorf("pcapio: replay speed %v: must be a finite number >= 0", c.Speed)
 	}
 	return nil
 }
+
+var (
+	_ backend.PacketIO      = (*Offline)(nil)
+	_ backend.BatchReader   = (*Offline)(nil)
+	_ backend.StatsReporter = (*Offline)(nil)
+)
 
 // maxWait bounds a single paced wait so that float arithmetic on absurd
 // timestamps cannot overflow a time.Duration.
@@ -61,7 +67,7 @@ const maxWait = 100 * 365 * 24 * time.Hour
 // backend.BatchReader and backend.StatsReporter.
 //
 // Frames written to an Offline are counted and discarded, or recorded (see
-// OfflineOptions.WritesTo). Like every PacketIO it is safe for one reader
+// OfflineConfig.WritesTo). Like every PacketIO it is safe for one reader
 // and any number of concurrent writers.
 type Offline struct {
 	name      string
@@ -73,7 +79,7 @@ type Offline struct {
 	closed    atomic.Bool
 	closeOnce sync.Once
 	errClosed error
-	c         counters
+	c         backend.Counters
 
 	readMu     sync.Mutex // guards the fields below
 	readErr    error      // final read error (io.EOF at the end)
@@ -91,15 +97,15 @@ type Offline struct {
 // Errors name the file; a malformed file gives an error that satisfies
 // errors.Is(err, ErrBadFile), a non-Ethernet one errors.Is(err,
 // ErrNotEthernet).
-func OpenOffline(path string, opts OfflineOptions) (*Offline, error) {
-	if err := opts.validate(); err != nil {
+func OpenOffline(path string, cfg OfflineConfig) (*Offline, error) {
+	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("pcapio: open capture: %w", err)
 	}
-	o, err := newOffline(f, path, f, opts)
+	o, err := newOffline(f, path, f, cfg)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -118,8 +124,8 @@ const (
 
 // newOffline sets up replay from r; name is used in errors, closer (may be
 // nil) is closed by Close.
-func newOffline(r io.Reader, name string, closer io.Closer, opts OfflineOptions) (o *Offline, err error) {
-	if err := opts.validate(); err != nil {
+func newOffline(r io.Reader, name string, closer io.Closer, cfg OfflineConfig) (o *Offline, err error) {
+	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -185,7 +191,7 @@ func newOffline(r io.Reader, name string, closer io.Closer, opts OfflineOptions)
 			if lt := nr.LinkType(); lt != layers.LinkTypeEthernet {
 				return nil, fmt.Errorf("pcapio: %s: %w: link type %d (%v)", name, ErrNotEthernet, uint32(lt), lt)
 			}
-			src = &ngSource{r: nr, includeOut: opts.IncludeOutbound}
+			src = &ngSource{r: nr, includeOut: cfg.IncludeOutbound}
 		}
 	default:
 		return nil, fmt.Errorf("pcapio: %s: %w: unknown magic number %#08x", name, ErrBadFile, m)
@@ -195,12 +201,12 @@ func newOffline(r io.Reader, name string, closer io.Closer, opts OfflineOptions)
 		name:      name,
 		closer:    closer,
 		src:       src,
-		speed:     opts.Speed,
+		speed:     cfg.Speed,
 		done:      make(chan struct{}),
 		errClosed: fmt.Errorf("pcapio: %s: %w", name, net.ErrClosed),
 	}
-	if opts.WritesTo != nil {
-		o.sink, err = newCapWriter(opts.WritesTo, opts.WritesFormat, 0, "replay", nil)
+	if cfg.WritesTo != nil {
+		o.sink, err = newCapWriter(cfg.WritesTo, cfg.WritesFormat, 0, "replay", nil)
 		if err != nil {
 			return nil, err
 		}
@@ -338,11 +344,23 @@ func (o *Offline) wait(d time.Duration) error {
 	}
 }
 
+// awaitNext fetches the next record and waits for its time: the start of
+// ReadFrame and ReadFrames. readMu is held.
+func (o *Offline) awaitNext() error {
+	if err := o.fetch(); err != nil {
+		return err
+	}
+	if d := o.due(); d > 0 {
+		return o.wait(d)
+	}
+	return nil
+}
+
 // take copies the pending record into b. readMu is held.
 func (o *Offline) take(b []byte) (int, bool) {
 	n := copy(b, o.pdata)
 	o.hasPending = false
-	o.c.in(n)
+	o.c.In(n)
 	return n, n < len(o.pdata)
 }
 
@@ -354,13 +372,8 @@ func (o *Offline) take(b []byte) (int, bool) {
 func (o *Offline) ReadFrame(b []byte) (int, error) {
 	o.readMu.Lock()
 	defer o.readMu.Unlock()
-	if err := o.fetch(); err != nil {
+	if err := o.awaitNext(); err != nil {
 		return 0, err
-	}
-	if d := o.due(); d > 0 {
-		if err := o.wait(d); err != nil {
-			return 0, err
-		}
 	}
 	n, truncated := o.take(b)
 	if truncated {
@@ -381,13 +394,8 @@ func (o *Offline) ReadFrames(bufs [][]byte, lens []int) (int, error) {
 	}
 	o.readMu.Lock()
 	defer o.readMu.Unlock()
-	if err := o.fetch(); err != nil {
+	if err := o.awaitNext(); err != nil {
 		return 0, err
-	}
-	if d := o.due(); d > 0 {
-		if err := o.wait(d); err != nil {
-			return 0, err
-		}
 	}
 	lens[0], _ = o.take(bufs[0])
 	i := 1
@@ -400,7 +408,7 @@ func (o *Offline) ReadFrames(bufs [][]byte, lens []int) (int, error) {
 	return i, nil
 }
 
-// WriteFrame accepts frame and records it to OfflineOptions.WritesTo, or
+// WriteFrame accepts frame and records it to OfflineConfig.WritesTo, or
 // discards it and counts it in Stats().Discarded. Frames shorter than an
 // Ethernet header are rejected with backend.ErrFrameTooShort.
 func (o *Offline) WriteFrame(frame []byte) error {
@@ -410,9 +418,9 @@ func (o *Offline) WriteFrame(frame []byte) error {
 	if len(frame) < backend.MinFrameLen {
 		return backend.ErrFrameTooShort
 	}
-	o.c.out(len(frame))
+	o.c.Out(len(frame))
 	if o.sink == nil {
-		o.c.discarded.Add(1)
+		o.c.Discard()
 		return nil
 	}
 	return o.sink.write(dirOut, frame)
@@ -421,7 +429,7 @@ func (o *Offline) WriteFrame(frame []byte) error {
 // Stats returns the Offline's counters: frames replayed (In), frames written
 // (Out) and, without a write sink, frames discarded.
 func (o *Offline) Stats() backend.Stats {
-	return o.c.snapshot()
+	return o.c.Snapshot()
 }
 
 // Close ends the replay: it unblocks a paced wait, closes the file and

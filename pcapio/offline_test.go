@@ -21,18 +21,12 @@ import (
 	"github.com/etherconn/etherconn/backend"
 )
 
-var (
-	_ backend.PacketIO      = (*Offline)(nil)
-	_ backend.BatchReader   = (*Offline)(nil)
-	_ backend.StatsReporter = (*Offline)(nil)
-)
-
 func TestOfflineReplayByteExact(t *testing.T) {
 	frames := testFrames(t)
 	for _, flavour := range allFlavours {
 		t.Run(flavour, func(t *testing.T) {
 			path := writeFile(t, t.TempDir(), "in."+flavour, captureBytes(t, flavour, layers.LinkTypeEthernet, recsEvery(frames, time.Millisecond)))
-			o, err := OpenOffline(path, OfflineOptions{})
+			o, err := OpenOffline(path, OfflineConfig{})
 			require.NoError(t, err)
 			defer o.Close()
 
@@ -68,7 +62,7 @@ func TestOfflineReadFrames(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			path := writeFile(t, t.TempDir(), "in.pcapng", captureBytes(t, flavPcapNG, layers.LinkTypeEthernet, recsEvery(frames, time.Millisecond)))
-			o, err := OpenOffline(path, OfflineOptions{Speed: tc.speed})
+			o, err := OpenOffline(path, OfflineConfig{Speed: tc.speed})
 			require.NoError(t, err)
 			defer o.Close()
 			bufs := make([][]byte, tc.batch)
@@ -100,7 +94,7 @@ func TestOfflineReadFrames(t *testing.T) {
 func TestOfflineTruncatedRead(t *testing.T) {
 	frames := testFrames(t)
 	path := writeFile(t, t.TempDir(), "in.pcap", captureBytes(t, flavPcapNano, layers.LinkTypeEthernet, recsEvery(frames, 0)))
-	o, err := OpenOffline(path, OfflineOptions{})
+	o, err := OpenOffline(path, OfflineConfig{})
 	require.NoError(t, err)
 	defer o.Close()
 
@@ -144,7 +138,7 @@ func TestOfflinePaced(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			path := writeFile(t, t.TempDir(), "in.pcap", captureBytes(t, flavPcapNano, layers.LinkTypeEthernet, recsEvery(frames, tc.gap)))
-			o, err := OpenOffline(path, OfflineOptions{Speed: tc.speed})
+			o, err := OpenOffline(path, OfflineConfig{Speed: tc.speed})
 			require.NoError(t, err)
 			defer o.Close()
 
@@ -174,7 +168,7 @@ func TestOfflineBackwardsTimestampsReplayAtOnce(t *testing.T) {
 	frames := testFrames(t)[:3]
 	recs := []rec{{ts: epoch, data: frames[0]}, {ts: epoch.Add(-time.Hour), data: frames[1]}, {ts: epoch, data: frames[2]}}
 	path := writeFile(t, t.TempDir(), "in.pcap", captureBytes(t, flavPcapNano, layers.LinkTypeEthernet, recs))
-	o, err := OpenOffline(path, OfflineOptions{Speed: 1})
+	o, err := OpenOffline(path, OfflineConfig{Speed: 1})
 	require.NoError(t, err)
 	defer o.Close()
 	start := time.Now()
@@ -188,41 +182,27 @@ func TestOfflineCloseUnblocksPacedWait(t *testing.T) {
 	frames := testFrames(t)[:2]
 	path := writeFile(t, t.TempDir(), "in.pcap", captureBytes(t, flavPcapNano, layers.LinkTypeEthernet, recsEvery(frames, time.Hour)))
 	for _, batch := range []bool{false, true} {
-		o, err := OpenOffline(path, OfflineOptions{Speed: 1})
+		o, err := OpenOffline(path, OfflineConfig{Speed: 1})
 		require.NoError(t, err)
 		buf := make([]byte, backend.MaxFrameLen)
 		_, err = o.ReadFrame(buf)
 		require.NoError(t, err)
 
-		errc := make(chan error, 1)
-		go func() {
+		// The second frame is due in an hour.
+		requireCloseUnblocks(t, 50*time.Millisecond, func() error {
 			if batch {
 				_, err := o.ReadFrames([][]byte{buf}, []int{0})
-				errc <- err
-				return
+				return err
 			}
 			_, err := o.ReadFrame(buf)
-			errc <- err
-		}()
-		time.Sleep(50 * time.Millisecond)
-		select {
-		case err := <-errc:
-			t.Fatalf("read returned before its time: %v", err)
-		default:
-		}
-		require.NoError(t, o.Close())
-		select {
-		case err := <-errc:
-			assert.ErrorIs(t, err, net.ErrClosed)
-		case <-time.After(5 * time.Second):
-			t.Fatal("Close did not unblock a paced read")
-		}
+			return err
+		}, o.Close)
 	}
 }
 
 func TestOfflineClosed(t *testing.T) {
 	path := writeFile(t, t.TempDir(), "in.pcap", captureBytes(t, flavPcapNano, layers.LinkTypeEthernet, recsEvery(testFrames(t), 0)))
-	o, err := OpenOffline(path, OfflineOptions{})
+	o, err := OpenOffline(path, OfflineConfig{})
 	require.NoError(t, err)
 	require.NoError(t, o.Close())
 	require.NoError(t, o.Close(), "Close is idempotent")
@@ -232,7 +212,7 @@ func TestOfflineClosed(t *testing.T) {
 	assert.ErrorIs(t, err, net.ErrClosed)
 	assert.ErrorIs(t, o.WriteFrame(make([]byte, 60)), net.ErrClosed)
 	// At the end of the capture, Close still turns io.EOF into ErrClosed.
-	o, err = OpenOffline(path, OfflineOptions{})
+	o, err = OpenOffline(path, OfflineConfig{})
 	require.NoError(t, err)
 	_, err = readAll(t, o)
 	require.Equal(t, io.EOF, err)
@@ -243,7 +223,7 @@ func TestOfflineClosed(t *testing.T) {
 
 func TestOfflineWritesDiscarded(t *testing.T) {
 	path := writeFile(t, t.TempDir(), "in.pcap", captureBytes(t, flavPcapNano, layers.LinkTypeEthernet, nil))
-	o, err := OpenOffline(path, OfflineOptions{})
+	o, err := OpenOffline(path, OfflineConfig{})
 	require.NoError(t, err)
 	defer o.Close()
 	frames := testFrames(t)
@@ -264,7 +244,7 @@ func TestOfflineWritesRecorded(t *testing.T) {
 		t.Run(format.String(), func(t *testing.T) {
 			path := writeFile(t, t.TempDir(), "in.pcap", captureBytes(t, flavPcapNano, layers.LinkTypeEthernet, recsEvery(frames[:2], 0)))
 			var sink bytes.Buffer
-			o, err := OpenOffline(path, OfflineOptions{WritesTo: &sink, WritesFormat: format})
+			o, err := OpenOffline(path, OfflineConfig{WritesTo: &sink, WritesFormat: format})
 			require.NoError(t, err)
 			var wg sync.WaitGroup
 			for _, f := range frames {
@@ -304,15 +284,15 @@ func TestOfflinePcapngDirection(t *testing.T) {
 	path := writeFile(t, t.TempDir(), "in.pcapng", captureBytes(t, flavPcapNG, layers.LinkTypeEthernet, recs))
 	tests := []struct {
 		name string
-		opts OfflineOptions
+		cfg  OfflineConfig
 		want [][]byte
 	}{
-		{"default-skips-outbound", OfflineOptions{}, [][]byte{frames[0], frames[2]}},
-		{"include-outbound", OfflineOptions{IncludeOutbound: true}, frames},
+		{"default-skips-outbound", OfflineConfig{}, [][]byte{frames[0], frames[2]}},
+		{"include-outbound", OfflineConfig{IncludeOutbound: true}, frames},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			o, err := OpenOffline(path, tc.opts)
+			o, err := OpenOffline(path, tc.cfg)
 			require.NoError(t, err)
 			defer o.Close()
 			got, err := readAll(t, o)
@@ -322,13 +302,13 @@ func TestOfflinePcapngDirection(t *testing.T) {
 	}
 }
 
-func TestOfflineOptionsInvalid(t *testing.T) {
+func TestOfflineConfigInvalid(t *testing.T) {
 	path := writeFile(t, t.TempDir(), "in.pcap", captureBytes(t, flavPcapNano, layers.LinkTypeEthernet, nil))
 	for _, speed := range []float64{-1, math.Inf(1), math.NaN()} {
-		_, err := OpenOffline(path, OfflineOptions{Speed: speed})
+		_, err := OpenOffline(path, OfflineConfig{Speed: speed})
 		assert.Error(t, err, "speed %v", speed)
 	}
-	_, err := OpenOffline(path, OfflineOptions{WritesTo: io.Discard, WritesFormat: Format(7)})
+	_, err := OpenOffline(path, OfflineConfig{WritesTo: io.Discard, WritesFormat: Format(7)})
 	assert.ErrorContains(t, err, "Format(7)")
 }
 
@@ -414,7 +394,7 @@ func TestOfflineBadInput(t *testing.T) {
 	for _, tc := range badCaptures(t) {
 		t.Run(tc.name, func(t *testing.T) {
 			path := writeFile(t, t.TempDir(), "bad-"+tc.name, tc.data)
-			o, err := OpenOffline(path, OfflineOptions{})
+			o, err := OpenOffline(path, OfflineConfig{})
 			if tc.frames < 0 {
 				require.Error(t, err)
 				require.Nil(t, o)
@@ -454,7 +434,7 @@ func TestOfflineEmptyCaptures(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			path := writeFile(t, t.TempDir(), "in", tc.data)
-			o, err := OpenOffline(path, OfflineOptions{})
+			o, err := OpenOffline(path, OfflineConfig{})
 			require.NoError(t, err)
 			defer o.Close()
 			got, err := readAll(t, o)
@@ -466,9 +446,9 @@ func TestOfflineEmptyCaptures(t *testing.T) {
 
 func TestOpenOfflineFileErrors(t *testing.T) {
 	dir := t.TempDir()
-	_, err := OpenOffline(dir+"/does-not-exist.pcap", OfflineOptions{})
+	_, err := OpenOffline(dir+"/does-not-exist.pcap", OfflineConfig{})
 	assert.ErrorIs(t, err, os.ErrNotExist)
-	_, err = OpenOffline(dir, OfflineOptions{})
+	_, err = OpenOffline(dir, OfflineConfig{})
 	require.Error(t, err, "a directory is not a capture")
 	assert.Contains(t, err.Error(), dir)
 }
@@ -484,7 +464,7 @@ func FuzzOpenOffline(f *testing.F) {
 		f.Add(tc.data)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		o, err := newOffline(bytes.NewReader(data), "fuzz-input", nil, OfflineOptions{IncludeOutbound: len(data)%2 == 0})
+		o, err := newOffline(bytes.NewReader(data), "fuzz-input", nil, OfflineConfig{IncludeOutbound: len(data)%2 == 0})
 		if err != nil {
 			require.Nil(t, o)
 			require.Contains(t, err.Error(), "fuzz-input")

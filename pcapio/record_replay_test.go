@@ -142,50 +142,60 @@ func (hc hostConns) close() {
 // received is what one endpoint read, one line per read: payload and source.
 type received []string
 
-// readUDP reads c until it has want datagrams (want > 0, live) or its input
-// ends (want < 0, replay), answering each one if echo is set.
-func readUDP(c *rudp.Conn, want int, echo bool) (received, error) {
-	var got received
-	buf := make([]byte, 2048)
-	for want < 0 || len(got) < want {
-		if want > 0 {
-			c.SetReadDeadline(time.Now().Add(10 * time.Second))
-		}
-		n, from, err := c.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			if want < 0 && errors.Is(err, relay.ErrInputEnded) {
-				return got, nil
-			}
-			return got, fmt.Errorf("%v: after %d datagrams: %w", c.LocalAddr(), len(got), err)
-		}
-		got = append(got, fmt.Sprintf("%q from %v", buf[:n], from))
-		if echo {
-			if _, err := c.WriteToUDPAddrPort(buf[:n], from); err != nil {
-				return got, err
-			}
-		}
-	}
-	return got, nil
+// endpointConn is what readN needs of an endpoint besides its read.
+type endpointConn interface {
+	SetReadDeadline(time.Time) error
+	LocalAddr() net.Addr
 }
 
-// readRaw reads the Ethernet payloads that no rudp.Conn took.
-func readRaw(c *etherconn.Conn, want int) (received, error) {
+// readN reads c with read, which returns a line for each message, until it
+// has want messages (want > 0, live: each read with a deadline) or its
+// input ends (want < 0, replay). what names the messages in errors.
+func readN(c endpointConn, want int, what string, read func(buf []byte) (string, error)) (received, error) {
 	var got received
 	buf := make([]byte, backend.MaxFrameLen)
 	for want < 0 || len(got) < want {
 		if want > 0 {
 			c.SetReadDeadline(time.Now().Add(10 * time.Second))
 		}
-		n, from, err := c.ReadFrom(buf)
+		line, err := read(buf)
 		if err != nil {
 			if want < 0 && errors.Is(err, relay.ErrInputEnded) {
 				return got, nil
 			}
-			return got, fmt.Errorf("%v: after %d frames: %w", c.LocalAddr(), len(got), err)
+			return got, fmt.Errorf("%v: after %d %s: %w", c.LocalAddr(), len(got), what, err)
 		}
-		got = append(got, fmt.Sprintf("% x from %v", buf[:n], from))
+		got = append(got, line)
 	}
 	return got, nil
+}
+
+// readUDP reads c until it has want datagrams (want > 0, live) or its input
+// ends (want < 0, replay), answering each one if echo is set.
+func readUDP(c *rudp.Conn, want int, echo bool) (received, error) {
+	return readN(c, want, "datagrams", func(buf []byte) (string, error) {
+		n, from, err := c.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			return "", err
+		}
+		if echo {
+			if _, err := c.WriteToUDPAddrPort(buf[:n], from); err != nil {
+				return "", fmt.Errorf("echo: %w", err)
+			}
+		}
+		return fmt.Sprintf("%q from %v", buf[:n], from), nil
+	})
+}
+
+// readRaw reads the Ethernet payloads that no rudp.Conn took.
+func readRaw(c *etherconn.Conn, want int) (received, error) {
+	return readN(c, want, "frames", func(buf []byte) (string, error) {
+		n, from, err := c.ReadFrom(buf)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("% x from %v", buf[:n], from), nil
+	})
 }
 
 // hostResult is what a host's three endpoints received.
@@ -232,7 +242,7 @@ func TestRecordReplayRelay(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "session."+tc.format.String())
-			live, liveStats := recordSession(t, path, pcapio.RecorderOptions{Format: tc.format, Direction: tc.dir})
+			live, liveStats := recordSession(t, path, pcapio.RecorderConfig{Format: tc.format, Direction: tc.dir})
 			replayed, replayStats := replaySession(t, path)
 			hosts := sessionHosts()
 			for i := range hosts {
@@ -256,7 +266,7 @@ func TestRecordReplayRelay(t *testing.T) {
 				wantAll += liveStats.FramesOut
 				assert.NotZero(t, liveStats.FramesOut)
 			}
-			assert.Equal(t, wantAll, countFrames(t, path, pcapio.OfflineOptions{IncludeOutbound: true}))
+			assert.Equal(t, wantAll, countFrames(t, path, pcapio.OfflineConfig{IncludeOutbound: true}))
 		})
 	}
 }
@@ -296,9 +306,9 @@ func payload(host, kind string, k int) []byte {
 // recordSession runs the live session over memio with a Recorder on the
 // hosts' side writing path, and returns what every host received and the
 // hosts' relay counters.
-func recordSession(t *testing.T, path string, opts pcapio.RecorderOptions) ([]hostResult, relay.Stats) {
+func recordSession(t *testing.T, path string, cfg pcapio.RecorderConfig) ([]hostResult, relay.Stats) {
 	a, b := memio.Pipe(memio.Config{QueueLen: 16384})
-	rec, err := pcapio.RecordToFile(b, path, opts)
+	rec, err := pcapio.RecordToFile(b, path, cfg)
 	require.NoError(t, err)
 	rHosts := relay.New(rec, relay.Config{QueueLen: 4096})
 	rPeers := relay.New(a, relay.Config{QueueLen: 4096})
@@ -410,7 +420,7 @@ func runPeer(h sessionHost, pec *etherconn.Conn, p4, p6, pb *rudp.Conn) error {
 // replaySession replays path into a fresh relay with the hosts' endpoints
 // registered before the first frame, and returns what each received.
 func replaySession(t *testing.T, path string) ([]hostResult, relay.Stats) {
-	off, err := pcapio.OpenOffline(path, pcapio.OfflineOptions{})
+	off, err := pcapio.OpenOffline(path, pcapio.OfflineConfig{})
 	require.NoError(t, err)
 	g := gate(off)
 	r := relay.New(g, relay.Config{QueueLen: 4096})
@@ -436,8 +446,8 @@ func replaySession(t *testing.T, path string) ([]hostResult, relay.Stats) {
 }
 
 // countFrames replays path into nothing and counts the frames.
-func countFrames(t *testing.T, path string, opts pcapio.OfflineOptions) uint64 {
-	off, err := pcapio.OpenOffline(path, opts)
+func countFrames(t *testing.T, path string, cfg pcapio.OfflineConfig) uint64 {
+	off, err := pcapio.OpenOffline(path, cfg)
 	require.NoError(t, err)
 	defer off.Close()
 	buf := make([]byte, backend.MaxFrameLen)

@@ -25,10 +25,10 @@ const (
 	RecordOut
 )
 
-// RecorderOptions configure NewRecorder and RecordToFile. The zero value
+// RecorderConfig configures NewRecorder and RecordToFile. The zero value
 // records both directions as pcap with nanosecond timestamps from the
 // system clock.
-type RecorderOptions struct {
+type RecorderConfig struct {
 	// Format is the file format. Only FormatPcapNG marks the direction of
 	// each frame; in a FormatPcap file received and sent frames cannot be
 	// told apart.
@@ -46,16 +46,30 @@ type RecorderOptions struct {
 	InterfaceName string
 }
 
+var (
+	_ backend.PacketIO      = (*Recorder)(nil)
+	_ backend.BatchReader   = (*Recorder)(nil)
+	_ backend.BatchWriter   = (*Recorder)(nil)
+	_ backend.StatsReporter = (*Recorder)(nil)
+	_ backend.ReadDeadliner = (*Recorder)(nil)
+)
+
 // Recorder is a backend.PacketIO that passes every call through to an inner
 // PacketIO and records the frames it reads and writes into a capture file,
 // with timestamps. It is safe for one reader and any number of concurrent
 // writers: records are serialized by a mutex.
 //
-// Recorder always implements backend.BatchReader, backend.BatchWriter and
-// backend.StatsReporter. It passes them through when the inner PacketIO has
-// them and otherwise emulates them: ReadFrames reads one frame per call,
-// WriteFrames writes frame by frame, and Stats returns the Recorder's own
-// counts of the frames that passed through it.
+// Recorder forwards every ability of the inner PacketIO, as a wrapper must
+// (only the recording is its own): it always implements
+// backend.BatchReader, backend.BatchWriter, backend.StatsReporter and
+// backend.ReadDeadliner. It passes them through when the inner PacketIO has
+// them and otherwise emulates the first three: ReadFrames reads one frame
+// per call, WriteFrames writes frame by frame, and Stats returns the
+// Recorder's own counts of the frames that passed through it. A read
+// deadline cannot be emulated: without one on the inner PacketIO,
+// SetReadDeadline returns an error wrapping errors.ErrUnsupported, and
+// backend.ReadDeadlinerOf reports that the Recorder has none. With one, a
+// relay on the Recorder keeps its reader-led receive.
 //
 // Written frames are recorded when they are handed to the inner PacketIO,
 // before it sends them, so a reply never appears in the file before the
@@ -70,11 +84,12 @@ type Recorder struct {
 	br        backend.BatchReader
 	bw        backend.BatchWriter
 	sr        backend.StatsReporter
+	rd        backend.ReadDeadliner
 	cw        *capWriter
 	file      io.Closer
 	recIn     bool
 	recOut    bool
-	c         counters
+	c         backend.Counters
 	closed    atomic.Bool
 	closeOnce sync.Once
 }
@@ -82,40 +97,41 @@ type Recorder struct {
 // NewRecorder returns a Recorder that passes through to inner and writes a
 // capture file to w. The file header is written at once. Close flushes the
 // file but does not close w. On error, inner is left open.
-func NewRecorder(inner backend.PacketIO, w io.Writer, opts RecorderOptions) (*Recorder, error) {
+func NewRecorder(inner backend.PacketIO, w io.Writer, cfg RecorderConfig) (*Recorder, error) {
 	if inner == nil {
 		return nil, errors.New("pcapio: NewRecorder: nil inner PacketIO")
 	}
 	if w == nil {
 		return nil, errors.New("pcapio: NewRecorder: nil writer")
 	}
-	if opts.Direction < RecordBoth || opts.Direction > RecordOut {
-		return nil, fmt.Errorf("pcapio: NewRecorder: unknown direction %d", opts.Direction)
+	if cfg.Direction < RecordBoth || cfg.Direction > RecordOut {
+		return nil, fmt.Errorf("pcapio: NewRecorder: unknown direction %d", cfg.Direction)
 	}
-	cw, err := newCapWriter(w, opts.Format, opts.SnapLen, opts.InterfaceName, opts.Now)
+	cw, err := newCapWriter(w, cfg.Format, cfg.SnapLen, cfg.InterfaceName, cfg.Now)
 	if err != nil {
 		return nil, err
 	}
 	r := &Recorder{
 		inner:  inner,
 		cw:     cw,
-		recIn:  opts.Direction != RecordOut,
-		recOut: opts.Direction != RecordIn,
+		recIn:  cfg.Direction != RecordOut,
+		recOut: cfg.Direction != RecordIn,
 	}
 	r.br, _ = inner.(backend.BatchReader)
 	r.bw, _ = inner.(backend.BatchWriter)
 	r.sr, _ = inner.(backend.StatsReporter)
+	r.rd, _ = inner.(backend.ReadDeadliner)
 	return r, nil
 }
 
 // RecordToFile is NewRecorder writing to a file it creates (or truncates) at
 // path; Close closes the file. On error, inner is left open.
-func RecordToFile(inner backend.PacketIO, path string, opts RecorderOptions) (*Recorder, error) {
+func RecordToFile(inner backend.PacketIO, path string, cfg RecorderConfig) (*Recorder, error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, fmt.Errorf("pcapio: create capture: %w", err)
 	}
-	r, err := NewRecorder(inner, f, opts)
+	r, err := NewRecorder(inner, f, cfg)
 	if err != nil {
 		f.Close()
 		os.Remove(path)
@@ -132,7 +148,7 @@ func (r *Recorder) ReadFrame(b []byte) (int, error) {
 	}
 	n, err := r.inner.ReadFrame(b)
 	if err == nil || errors.Is(err, backend.ErrTruncated) {
-		r.c.in(n)
+		r.c.In(n)
 		if r.recIn {
 			r.cw.write(dirIn, b[:n])
 		}
@@ -158,8 +174,8 @@ func (r *Recorder) ReadFrames(bufs [][]byte, lens []int) (int, error) {
 		return 1, nil
 	}
 	n, err := r.br.ReadFrames(bufs, lens)
+	r.c.InBatch(lens[:n])
 	for i := 0; i < n; i++ {
-		r.c.in(lens[i])
 		if r.recIn {
 			r.cw.write(dirIn, bufs[i][:lens[i]])
 		}
@@ -178,7 +194,7 @@ func (r *Recorder) WriteFrame(frame []byte) error {
 	if err := r.inner.WriteFrame(frame); err != nil {
 		return err
 	}
-	r.c.out(len(frame))
+	r.c.Out(len(frame))
 	return nil
 }
 
@@ -202,10 +218,24 @@ func (r *Recorder) WriteFrames(frames [][]byte) (int, error) {
 		}
 	}
 	n, err := r.bw.WriteFrames(frames)
-	for _, f := range frames[:n] {
-		r.c.out(len(f))
-	}
+	r.c.OutBatch(frames[:n])
 	return n, err
+}
+
+// errNoReadDeadline is SetReadDeadline's error over an inner PacketIO
+// without read deadlines.
+var errNoReadDeadline = fmt.Errorf("pcapio: Recorder: the wrapped PacketIO has no read deadline: %w", errors.ErrUnsupported)
+
+// SetReadDeadline implements backend.ReadDeadliner: it sets the inner
+// PacketIO's read deadline, which then applies to ReadFrame and ReadFrames
+// (a timed-out read records nothing). If the inner PacketIO has no
+// SetReadDeadline method it returns an error wrapping
+// errors.ErrUnsupported.
+func (r *Recorder) SetReadDeadline(t time.Time) error {
+	if r.rd == nil {
+		return errNoReadDeadline
+	}
+	return r.rd.SetReadDeadline(t)
 }
 
 // Stats returns the inner PacketIO's Stats if it has them, otherwise the
@@ -214,7 +244,7 @@ func (r *Recorder) Stats() backend.Stats {
 	if r.sr != nil {
 		return r.sr.Stats()
 	}
-	return r.c.snapshot()
+	return r.c.Snapshot()
 }
 
 // Flush writes the records buffered so far through to the file.

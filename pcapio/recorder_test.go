@@ -19,13 +19,6 @@ import (
 	"github.com/etherconn/etherconn/backend"
 )
 
-var (
-	_ backend.PacketIO      = (*Recorder)(nil)
-	_ backend.BatchReader   = (*Recorder)(nil)
-	_ backend.BatchWriter   = (*Recorder)(nil)
-	_ backend.StatsReporter = (*Recorder)(nil)
-)
-
 // TestRecorderBothDirections drives reads and writes in a fixed order
 // through a Recorder and checks the file record by record: data, original
 // length, timestamp from the clock, and (pcapng) direction.
@@ -41,7 +34,7 @@ func TestRecorderBothDirections(t *testing.T) {
 				}
 				var file bytes.Buffer
 				clock := stepClock(epoch, time.Microsecond)
-				r, err := NewRecorder(inner, &file, RecorderOptions{Format: format, Now: clock})
+				r, err := NewRecorder(inner, &file, RecorderConfig{Format: format, Now: clock})
 				require.NoError(t, err)
 
 				type want struct {
@@ -102,21 +95,21 @@ func TestRecorderDirectionAndSnapLen(t *testing.T) {
 	jumbo := frames[len(frames)-1]
 	tests := []struct {
 		name    string
-		opts    RecorderOptions
+		cfg     RecorderConfig
 		wantIn  bool
 		wantOut bool
 		caplen  int
 	}{
-		{"both", RecorderOptions{}, true, true, len(jumbo)},
-		{"in-only", RecorderOptions{Direction: RecordIn}, true, false, len(jumbo)},
-		{"out-only", RecorderOptions{Direction: RecordOut, Format: FormatPcapNG}, false, true, len(jumbo)},
-		{"snaplen-64", RecorderOptions{SnapLen: 64, Format: FormatPcapNG}, true, true, 64},
+		{"both", RecorderConfig{}, true, true, len(jumbo)},
+		{"in-only", RecorderConfig{Direction: RecordIn}, true, false, len(jumbo)},
+		{"out-only", RecorderConfig{Direction: RecordOut, Format: FormatPcapNG}, false, true, len(jumbo)},
+		{"snaplen-64", RecorderConfig{SnapLen: 64, Format: FormatPcapNG}, true, true, 64},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			fake := newFakeIO(1)
 			var file bytes.Buffer
-			r, err := NewRecorder(fake, &file, tc.opts)
+			r, err := NewRecorder(fake, &file, tc.cfg)
 			require.NoError(t, err)
 			fake.in <- jumbo
 			buf := make([]byte, backend.MaxFrameLen)
@@ -124,7 +117,7 @@ func TestRecorderDirectionAndSnapLen(t *testing.T) {
 			require.NoError(t, err)
 			require.NoError(t, r.WriteFrame(jumbo))
 			require.NoError(t, r.Close())
-			recs := readCapture(t, file.Bytes(), tc.opts.Format)
+			recs := readCapture(t, file.Bytes(), tc.cfg.Format)
 			want := 0
 			if tc.wantIn {
 				want++
@@ -151,7 +144,7 @@ func TestRecorderConcurrent(t *testing.T) {
 		t.Run(format.String(), func(t *testing.T) {
 			fake := newFakeIO(64)
 			path := filepath.Join(t.TempDir(), "rec."+format.String())
-			r, err := RecordToFile(fake, path, RecorderOptions{Format: format})
+			r, err := RecordToFile(fake, path, RecorderConfig{Format: format})
 			require.NoError(t, err)
 
 			mk := func(kind, id, seq int) []byte {
@@ -232,7 +225,7 @@ func TestRecorderRoundTripThroughOffline(t *testing.T) {
 	frames := testFrames(t)
 	fake := newFakeIO(len(frames))
 	path := filepath.Join(t.TempDir(), "rec.pcapng")
-	r, err := RecordToFile(fake, path, RecorderOptions{Format: FormatPcapNG, Now: stepClock(epoch, 10*time.Millisecond)})
+	r, err := RecordToFile(fake, path, RecorderConfig{Format: FormatPcapNG, Now: stepClock(epoch, 10*time.Millisecond)})
 	require.NoError(t, err)
 	buf := make([]byte, backend.MaxFrameLen)
 	var in [][]byte
@@ -249,14 +242,14 @@ func TestRecorderRoundTripThroughOffline(t *testing.T) {
 	require.NoError(t, r.Close())
 
 	// Replay gives back what was received, not what was sent.
-	o, err := OpenOffline(path, OfflineOptions{})
+	o, err := OpenOffline(path, OfflineConfig{})
 	require.NoError(t, err)
 	defer o.Close()
 	got, err := readAll(t, o)
 	require.Equal(t, io.EOF, err)
 	assert.Equal(t, in, got)
 
-	all, err := OpenOffline(path, OfflineOptions{IncludeOutbound: true})
+	all, err := OpenOffline(path, OfflineConfig{IncludeOutbound: true})
 	require.NoError(t, err)
 	defer all.Close()
 	got, err = readAll(t, all)
@@ -267,7 +260,7 @@ func TestRecorderRoundTripThroughOffline(t *testing.T) {
 func TestRecorderStats(t *testing.T) {
 	frames := testFrames(t)[:2]
 	fake := newFakeIO(2)
-	r, err := NewRecorder(fake, io.Discard, RecorderOptions{})
+	r, err := NewRecorder(fake, io.Discard, RecorderConfig{})
 	require.NoError(t, err)
 	fake.in <- frames[0]
 	_, err = r.ReadFrame(make([]byte, backend.MaxFrameLen))
@@ -278,7 +271,7 @@ func TestRecorderStats(t *testing.T) {
 		"own counts when the inner PacketIO has no Stats")
 	require.NoError(t, r.Close())
 
-	rb, err := NewRecorder(&fakeBatchIO{fakeIO: newFakeIO(0)}, io.Discard, RecorderOptions{})
+	rb, err := NewRecorder(&fakeBatchIO{fakeIO: newFakeIO(0)}, io.Discard, RecorderConfig{})
 	require.NoError(t, err)
 	assert.Equal(t, backend.Stats{Dropped: 4242}, rb.Stats(), "inner Stats are passed through")
 	require.NoError(t, rb.Close())
@@ -288,7 +281,7 @@ func TestRecorderTruncatedRead(t *testing.T) {
 	frame := testFrames(t)[1]
 	fake := newFakeIO(2)
 	var file bytes.Buffer
-	r, err := NewRecorder(fake, &file, RecorderOptions{})
+	r, err := NewRecorder(fake, &file, RecorderConfig{})
 	require.NoError(t, err)
 	fake.in <- frame
 	fake.in <- frame
@@ -311,7 +304,7 @@ func TestRecorderFileWriteError(t *testing.T) {
 	frames := testFrames(t)
 	fake := newFakeIO(0)
 	// Room for the header; pcapng's header is bigger than 24 bytes.
-	r, err := NewRecorder(fake, &failWriter{limit: 24}, RecorderOptions{})
+	r, err := NewRecorder(fake, &failWriter{limit: 24}, RecorderConfig{})
 	require.NoError(t, err)
 	for range 100 {
 		for _, f := range frames {
@@ -324,27 +317,18 @@ func TestRecorderFileWriteError(t *testing.T) {
 	assert.ErrorContains(t, r.Close(), "disk full")
 	assert.NoError(t, r.Close(), "only the first Close reports")
 
-	_, err = NewRecorder(newFakeIO(0), &failWriter{limit: 0}, RecorderOptions{Format: FormatPcapNG})
+	_, err = NewRecorder(newFakeIO(0), &failWriter{limit: 0}, RecorderConfig{Format: FormatPcapNG})
 	assert.Error(t, err, "header write fails at once")
 }
 
 func TestRecorderClosed(t *testing.T) {
 	fake := newFakeIO(1)
-	r, err := NewRecorder(fake, io.Discard, RecorderOptions{})
+	r, err := NewRecorder(fake, io.Discard, RecorderConfig{})
 	require.NoError(t, err)
-	errc := make(chan error, 1)
-	go func() {
+	requireCloseUnblocks(t, 20*time.Millisecond, func() error {
 		_, err := r.ReadFrame(make([]byte, 100))
-		errc <- err
-	}()
-	time.Sleep(20 * time.Millisecond)
-	require.NoError(t, r.Close())
-	select {
-	case err := <-errc:
-		assert.ErrorIs(t, err, net.ErrClosed)
-	case <-time.After(5 * time.Second):
-		t.Fatal("Close did not unblock a read")
-	}
+		return err
+	}, r.Close)
 	_, err = r.ReadFrame(make([]byte, 100))
 	assert.ErrorIs(t, err, net.ErrClosed)
 	_, err = r.ReadFrames([][]byte{make([]byte, 100)}, []int{0})
@@ -361,26 +345,26 @@ func TestRecorderInvalidArguments(t *testing.T) {
 		name  string
 		inner backend.PacketIO
 		w     io.Writer
-		opts  RecorderOptions
+		cfg   RecorderConfig
 	}{
-		{"nil-inner", nil, io.Discard, RecorderOptions{}},
-		{"nil-writer", newFakeIO(0), nil, RecorderOptions{}},
-		{"bad-format", newFakeIO(0), io.Discard, RecorderOptions{Format: 9}},
-		{"bad-direction", newFakeIO(0), io.Discard, RecorderOptions{Direction: 5}},
-		{"snaplen-too-small", newFakeIO(0), io.Discard, RecorderOptions{SnapLen: 10}},
-		{"snaplen-too-big", newFakeIO(0), io.Discard, RecorderOptions{SnapLen: MaxSnapLen + 1}},
+		{"nil-inner", nil, io.Discard, RecorderConfig{}},
+		{"nil-writer", newFakeIO(0), nil, RecorderConfig{}},
+		{"bad-format", newFakeIO(0), io.Discard, RecorderConfig{Format: 9}},
+		{"bad-direction", newFakeIO(0), io.Discard, RecorderConfig{Direction: 5}},
+		{"snaplen-too-small", newFakeIO(0), io.Discard, RecorderConfig{SnapLen: 10}},
+		{"snaplen-too-big", newFakeIO(0), io.Discard, RecorderConfig{SnapLen: MaxSnapLen + 1}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r, err := NewRecorder(tc.inner, tc.w, tc.opts)
+			r, err := NewRecorder(tc.inner, tc.w, tc.cfg)
 			assert.Error(t, err)
 			assert.Nil(t, r)
 		})
 	}
 	dir := t.TempDir()
-	_, err := RecordToFile(newFakeIO(0), filepath.Join(dir, "no-such-dir", "x.pcap"), RecorderOptions{})
+	_, err := RecordToFile(newFakeIO(0), filepath.Join(dir, "no-such-dir", "x.pcap"), RecorderConfig{})
 	assert.ErrorIs(t, err, os.ErrNotExist)
-	_, err = RecordToFile(newFakeIO(0), filepath.Join(dir, "x.pcap"), RecorderOptions{Format: 9})
+	_, err = RecordToFile(newFakeIO(0), filepath.Join(dir, "x.pcap"), RecorderConfig{Format: 9})
 	assert.Error(t, err)
 	_, statErr := os.Stat(filepath.Join(dir, "x.pcap"))
 	assert.ErrorIs(t, statErr, os.ErrNotExist, "a failed RecordToFile leaves no file")

@@ -30,7 +30,7 @@ func TestOpenOfflineShortGzip(t *testing.T) {
 	for name, data := range map[string][]byte{"empty.gz": empty.Bytes(), "short.gz": short.Bytes(), "trunc.gz": trunc} {
 		p := filepath.Join(dir, name)
 		require.NoError(t, os.WriteFile(p, data, 0o644))
-		_, err := pcapio.OpenOffline(p, pcapio.OfflineOptions{})
+		_, err := pcapio.OpenOffline(p, pcapio.OfflineConfig{})
 		require.Error(t, err, name)
 		assert.ErrorIs(t, err, pcapio.ErrBadFile, name)
 		assert.NotContains(t, err.Error(), "runtime error", name)
@@ -53,7 +53,7 @@ func TestOfflineCloseUnblocksFIFO(t *testing.T) {
 		f.Write(hdr)
 		writer <- f
 	}()
-	o, err := pcapio.OpenOffline(p, pcapio.OfflineOptions{})
+	o, err := pcapio.OpenOffline(p, pcapio.OfflineConfig{})
 	require.NoError(t, err)
 	f := <-writer
 	require.NotNil(t, f)

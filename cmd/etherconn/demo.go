@@ -118,7 +118,7 @@ func demoRelays(name, ifname, peer string, rec io.Writer) (ra, rb *relay.Relay, 
 		if rp == nil {
 			rp = pa
 		}
-		r, err := pcapio.NewRecorder(rp, rec, pcapio.RecorderOptions{Format: pcapio.FormatPcapNG})
+		r, err := pcapio.NewRecorder(rp, rec, pcapio.RecorderConfig{Format: pcapio.FormatPcapNG})
 		if err != nil {
 			return nil, nil, err
 		}

@@ -86,7 +86,7 @@ func replay(args []string, stdout, stderr io.Writer) error {
 		specs = append(specs, s)
 	}
 
-	pio, err := pcapio.OpenOffline(fs.Arg(0), pcapio.OfflineOptions{Speed: *speed, IncludeOutbound: *outbound})
+	pio, err := pcapio.OpenOffline(fs.Arg(0), pcapio.OfflineConfig{Speed: *speed, IncludeOutbound: *outbound})
 	if err != nil {
 		return err
 	}
