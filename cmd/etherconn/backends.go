@@ -12,7 +12,7 @@ import (
 type opener func(ifname string) (backend.PacketIO, error)
 
 // backends are the real-interface backends built into this binary; memio is
-// handled by each command. Files for afpacket and pcap add themselves.
+// handled by each command. The file for afpacket adds itself (Linux only).
 var backends = map[string]opener{}
 
 func openBackend(name, ifname string) (backend.PacketIO, error) {

@@ -1,10 +1,14 @@
 // Command etherconn shows the library at work.
 //
-//	etherconn demo [--backend memio|afpacket|afpacket-ring|pcap] [--interface IF [--peer IF]] [--count N]
+//	etherconn demo [--backend memio|afpacket|afpacket-ring] [--interface IF [--peer IF]] [--count N]
+//	etherconn replay [--endpoint MAC[/VLANS][#ETHERTYPE,...]]... [flags] FILE
 //
 // demo starts two emulated hosts with made-up MACs on VLAN 100 and exchanges
 // UDP both ways over IPv4 and IPv6 with rudp.Conn, then prints the relay
 // counters. On the memio backend (the default) it needs no privileges.
+//
+// replay reads a pcap or pcapng file into a relay and prints what each
+// endpoint receives.
 package main
 
 import (
