@@ -35,7 +35,7 @@ func TestConformance(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			opts := &netns.VethOptions{Options: netns.Options{MTU: tc.mtu}}
-			conformance.Run(t, conformance.Config{
+			cfg := conformance.Config{
 				MaxPayload: tc.mtu,
 				NewPair: func(t *testing.T) (backend.PacketIO, backend.PacketIO) {
 					a, b, _ := netns.OpenPair(t, func(ifname string) (backend.PacketIO, error) {
@@ -43,7 +43,9 @@ func TestConformance(t *testing.T) {
 					}, opts)
 					return a, b
 				},
-			})
+			}
+			conformance.Run(t, cfg)
+			conformance.RunStack(t, cfg)
 		})
 	}
 }

@@ -1,28 +1,15 @@
-// Package conformance is the behaviour suite every backend.PacketIO runs, the
-// same tests for all, in the spirit of golang.org/x/net/nettest.
-//
-// A backend's test calls Run with a factory of two connected PacketIOs (a
-// memio pipe, two ports of a memio switch, the two ends of a veth pair) and
-// the suite checks, over the real link: byte-exact frames with VLAN and QinQ
-// tags, that a backend never reads its own frames, short frames, demux by MAC,
-// VLAN stack and EtherType, broadcast and multicast, the default endpoint,
-// UDP over IPv4 and IPv6 with every header checked by an independent decoder
-// (gopacket), Ethernet padding, deadlines and Close, the backend's own read
-// deadline when it has one, concurrency, malformed input and counters. Third-party backends can run it too.
-//
-// TestPacketConn is the net.PacketConn part on its own: it takes a factory of
-// two connected net.PacketConns, so it can check any UDP-like connection.
 package conformance
 
 import (
 	"bytes"
-	"fmt"
+	"io"
 	"net"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/etherconn/etherconn/backend"
+	"github.com/etherconn/etherconn/internal/testkit"
 )
 
 // Config describes the backend under test.
@@ -38,7 +25,18 @@ type Config struct {
 	// Timeout bounds every wait for a frame (default 5 s). Tests that check
 	// that a frame does not arrive wait Quiet (default 200 ms).
 	Timeout, Quiet time.Duration
+	// Watchdog bounds each subtest as a whole (default DefaultWatchdog): a
+	// subtest still running after it fails with a dump of every goroutine
+	// and has its PacketIOs closed, instead of hanging the test binary. A
+	// negative value turns the watchdog off.
+	Watchdog time.Duration
 }
+
+// DefaultWatchdog is the time limit of one subtest when Config.Watchdog is
+// zero, and that of every subtest of TestPacketConn. A subtest's own waits
+// are bounded by Config.Timeout, so only a call that blocks for good (or a
+// link far slower than the defaults assume) reaches it.
+const DefaultWatchdog = 30 * time.Second
 
 func (c *Config) defaults() {
 	if c.MaxPayload == 0 {
@@ -50,124 +48,219 @@ func (c *Config) defaults() {
 	if c.Quiet == 0 {
 		c.Quiet = 200 * time.Millisecond
 	}
+	if c.Watchdog == 0 {
+		c.Watchdog = DefaultWatchdog
+	}
 }
 
-// Run runs the whole suite as subtests of t.
+// Run runs the backend.PacketIO contract suite as subtests of t: what every
+// backend promises on its own, without the relay and the layers above it.
+// The package documentation lists what it checks.
 func Run(t *testing.T, cfg Config) {
-	cfg.defaults()
-	s := &suite{cfg: cfg}
-	t.Run("Frames", s.testFrames)
-	t.Run("NoOwnFrames", s.testNoOwnFrames)
-	t.Run("ShortFrames", s.testShortFrames)
-	t.Run("CloseUnblocksRead", s.testCloseUnblocksRead)
-	t.Run("ReadDeadline", s.testReadDeadline)
-	t.Run("Demux", s.testDemux)
-	t.Run("BroadcastMulticast", s.testGroup)
-	t.Run("DefaultEndpoint", s.testDefault)
-	t.Run("EtherConn", s.testEtherConn)
-	t.Run("UDP", s.testUDP)
-	t.Run("UDPPadding", s.testPadding)
-	t.Run("UDPBadChecksum", s.testBadChecksum)
-	t.Run("UDPShared", s.testShared)
-	t.Run("Malformed", s.testMalformed)
-	t.Run("Concurrency", s.testConcurrency)
-	t.Run("Counters", s.testCounters)
+	s := newSuite(t, cfg)
+	s.run(t, "Frames", s.testFrames)
+	s.run(t, "GroupDestinations", s.testGroupDestinations)
+	s.run(t, "NoOwnFrames", s.testNoOwnFrames)
+	s.run(t, "ShortFrames", s.testShortFrames)
+	s.run(t, "MalformedCarried", s.testMalformedCarried)
+	s.run(t, "Truncation", s.testTruncation)
+	s.run(t, "CloseUnblocksRead", s.testCloseUnblocksRead)
+	s.run(t, "CloseWhileWriting", s.testCloseWhileWriting)
+	s.run(t, "ReadDeadline", s.testReadDeadline)
+	s.run(t, "BatchWriter", s.testBatchWriter)
+	s.run(t, "BatchReader", s.testBatchReader)
+	s.run(t, "Concurrency", s.testConcurrency)
+	s.run(t, "Stats", s.testStats)
+}
+
+// RunStack runs the stack suite as subtests of t: relay, etherconn and rudp
+// behaviour over pairs from cfg.NewPair. Its subtests are named apart from
+// Run's, so one test can run both. The package documentation lists what it
+// checks.
+func RunStack(t *testing.T, cfg Config) {
+	s := newSuite(t, cfg)
+	s.run(t, "Demux", s.testDemux)
+	s.run(t, "BroadcastMulticast", s.testGroup)
+	s.run(t, "DefaultEndpoint", s.testDefault)
+	s.run(t, "EtherConn", s.testEtherConn)
+	s.run(t, "UDP", s.testUDP)
+	s.run(t, "UDPPadding", s.testPadding)
+	s.run(t, "UDPBadChecksum", s.testBadChecksum)
+	s.run(t, "UDPShared", s.testShared)
+	s.run(t, "Malformed", s.testMalformed)
+	s.run(t, "ConcurrentFlows", s.testConcurrentFlows)
+	s.run(t, "Counters", s.testCounters)
+	// Each TestPacketConn subtest has a watchdog of its own, which closes
+	// the two rudp.Conns; the pairs under them close at its end.
 	t.Run("PacketConn", func(t *testing.T) {
-		TestPacketConn(t, s.packetConnPair)
+		testPacketConn(t, s.packetConnPair, s.cfg.Watchdog)
 	})
 }
 
-type suite struct{ cfg Config }
+// suite is one Run or RunStack call.
+type suite struct {
+	cfg Config
+	// dog is the watchdog of the subtest running, which closes the pairs
+	// the subtest made if it hangs; nil outside s.run.
+	dog atomic.Pointer[watchdog]
+}
 
-// pair makes a fresh pair for one test and closes it at the end.
+func newSuite(t *testing.T, cfg Config) *suite {
+	t.Helper()
+	if cfg.NewPair == nil {
+		t.Fatal("conformance: Config.NewPair is nil")
+	}
+	cfg.defaults()
+	return &suite{cfg: cfg}
+}
+
+// run runs f as subtest name of t under the watchdog.
+func (s *suite) run(t *testing.T, name string, f func(t *testing.T)) {
+	t.Run(name, func(t *testing.T) {
+		w := newWatchdog(s.cfg.Watchdog)
+		s.dog.Store(w)
+		defer s.dog.CompareAndSwap(w, nil)
+		w.run(t, func() { f(t) })
+	})
+}
+
+// pair makes a fresh pair for one test and closes it at the end, or when the
+// subtest's watchdog fires.
 func (s *suite) pair(t *testing.T) (a, b backend.PacketIO) {
 	t.Helper()
 	a, b = s.cfg.NewPair(t)
+	if a == nil || b == nil {
+		t.Fatalf("conformance: Config.NewPair returned a nil PacketIO (%v, %v)", a, b)
+	}
+	if w := s.dog.Load(); w != nil {
+		w.add(a, b)
+	}
 	t.Cleanup(func() {
-		a.Close()
-		b.Close()
+		closeWithin(t, "closing the pair", s.cfg.Timeout, func() {
+			a.Close()
+			b.Close()
+		})
 	})
 	return a, b
 }
 
-// Every frame the suite sends has a source MAC starting 02:c0, so links
-// that carry frames of their own (a kernel's) can be filtered.
-func testMAC(i int) net.HardwareAddr {
-	return net.HardwareAddr{0x02, 0xc0, 0, byte(i >> 16), byte(i >> 8), byte(i)}
+// closeWithin runs fn and waits for it for at most timeout: a close that
+// does not return fails the test instead of hanging it, and is left running.
+func closeWithin(t testing.TB, what string, timeout time.Duration, fn func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	select {
+	case <-done:
+	case <-time.After(timeout):
+		t.Errorf("%s did not return within %v; left running", what, timeout)
+	}
 }
 
-func ours(f []byte) bool { return len(f) >= 12 && f[6] == 0x02 && f[7] == 0xc0 }
+// Every frame the suite sends has a source MAC starting 02:c0, so links
+// that carry frames of their own (a kernel's) can be filtered.
+func testMAC(i int) net.HardwareAddr { m := testkit.MAC(i); return m[:] }
+
+// mac6 is testMAC(i) as the builders take it.
+func mac6(i int) [6]byte { return testkit.MAC(i) }
+
+// ours reports whether f is one of the suite's frames.
+func ours(f []byte) bool { return testkit.FromTestMAC(f) }
 
 // collector reads a PacketIO on a goroutine until it is closed, keeping the
 // suite's own frames.
 type collector struct {
 	frames chan []byte
 	done   chan struct{}
+	err    error // the read error that ended it; set before done is closed
 }
 
-func collect(t *testing.T, p backend.PacketIO) *collector {
+// collect starts a collector on p, reading with ReadFrame, and registers
+// its end (closing p) with t.Cleanup.
+func (s *suite) collect(t *testing.T, p backend.PacketIO) *collector {
+	return s.startCollector(t, p, func(buf []byte) ([][]byte, error) {
+		n, err := p.ReadFrame(buf)
+		if err != nil {
+			return nil, err
+		}
+		return [][]byte{buf[:n]}, nil
+	})
+}
+
+// collectBatch is collect with ReadFrames, four frames at a time, checking
+// that every call that succeeds returns at least one frame.
+func (s *suite) collectBatch(t *testing.T, p backend.PacketIO, br backend.BatchReader) *collector {
+	const batch = 4
+	bufs := make([][]byte, batch)
+	for i := range bufs {
+		bufs[i] = make([]byte, backend.MaxFrameLen)
+	}
+	lens := make([]int, batch)
+	return s.startCollector(t, p, func([]byte) ([][]byte, error) {
+		n, err := br.ReadFrames(bufs, lens)
+		if err != nil {
+			return nil, err
+		}
+		if n < 1 || n > batch {
+			t.Errorf("ReadFrames returned %d frames and no error into %d buffers; it must block until it has 1 to %d", n, batch, batch)
+			return nil, io.ErrNoProgress
+		}
+		out := make([][]byte, n)
+		for i := range n {
+			out[i] = bufs[i][:lens[i]]
+		}
+		return out, nil
+	})
+}
+
+func (s *suite) startCollector(t *testing.T, p backend.PacketIO, read func(buf []byte) ([][]byte, error)) *collector {
 	c := &collector{frames: make(chan []byte, 4096), done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
 		buf := make([]byte, backend.MaxFrameLen)
 		for {
-			n, err := p.ReadFrame(buf)
+			fs, err := read(buf)
 			if err != nil {
+				c.err = err
 				return
 			}
-			if ours(buf[:n]) {
-				c.frames <- bytes.Clone(buf[:n])
+			for _, f := range fs {
+				if ours(f) {
+					c.frames <- bytes.Clone(f)
+				}
 			}
 		}
 	}()
 	t.Cleanup(func() {
-		p.Close()
-		<-c.done
+		closeWithin(t, "closing a PacketIO with a reader blocked on it", s.cfg.Timeout, func() {
+			p.Close()
+			<-c.done
+		})
 	})
 	return c
 }
 
+// next returns the next frame, failing the test after timeout.
 func (c *collector) next(t *testing.T, timeout time.Duration) []byte {
 	t.Helper()
 	select {
 	case f := <-c.frames:
 		return f
 	case <-time.After(timeout):
-		t.Fatalf("no frame within %v", timeout)
+		t.Fatalf("no frame arrived within %v", timeout)
 		return nil
 	}
 }
 
+// none checks that no frame arrives for quiet.
 func (c *collector) none(t *testing.T, quiet time.Duration) {
 	t.Helper()
 	select {
 	case f := <-c.frames:
-		t.Fatalf("unexpected frame % x", f)
+		t.Fatalf("a frame arrived, want none: % x", head(f))
 	case <-time.After(quiet):
 	}
-}
-
-// eventually polls cond until it holds or the timeout passes.
-func eventually(t *testing.T, timeout time.Duration, cond func() bool, format string, args ...any) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v: %s", timeout, fmt.Sprintf(format, args...))
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// parallel runs f n times concurrently and waits.
-func parallel(n int, f func(i int)) {
-	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f(i)
-		}()
-	}
-	wg.Wait()
 }

@@ -3,7 +3,6 @@ package conformance_test
 import (
 	"testing"
 
-	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
 	"github.com/etherconn/etherconn/backend"
@@ -13,25 +12,55 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
+// TestMemioPipe runs both suites over a memio pipe, as the package
+// documentation shows a backend doing.
 func TestMemioPipe(t *testing.T) {
-	conformance.Run(t, conformance.Config{
+	cfg := conformance.Config{
 		NewPair: func(t *testing.T) (backend.PacketIO, backend.PacketIO) {
 			a, b := memio.Pipe(memio.Config{QueueLen: 1024})
 			return a, b
 		},
-	})
+	}
+	conformance.Run(t, cfg)
+	conformance.RunStack(t, cfg)
 }
 
+// TestMemioSwitch runs both suites over two ports of a memio switch.
 func TestMemioSwitch(t *testing.T) {
-	conformance.Run(t, conformance.Config{
+	cfg := conformance.Config{
 		NewPair: func(t *testing.T) (backend.PacketIO, backend.PacketIO) {
 			sw := memio.NewSwitch(memio.Config{QueueLen: 1024})
 			t.Cleanup(func() { sw.Close() })
 			a, err := sw.AddPort()
-			require.NoError(t, err)
+			if err != nil {
+				t.Fatalf("AddPort: %v", err)
+			}
 			b, err := sw.AddPort()
-			require.NoError(t, err)
+			if err != nil {
+				t.Fatalf("AddPort: %v", err)
+			}
 			return a, b
+		},
+	}
+	conformance.Run(t, cfg)
+	conformance.RunStack(t, cfg)
+}
+
+// TestPlainPacketIO runs the contract suite over a memio pipe seen through
+// the PacketIO interface alone, so that the subtests for optional abilities
+// skip and the rest hold without them.
+func TestPlainPacketIO(t *testing.T) {
+	conformance.Run(t, conformance.Config{
+		NewPair: func(t *testing.T) (backend.PacketIO, backend.PacketIO) {
+			a, b := memio.Pipe(memio.Config{QueueLen: 1024})
+			return plain{a}, plain{b}
 		},
 	})
 }
+
+// plain hides every optional ability of a PacketIO.
+type plain struct{ p backend.PacketIO }
+
+func (p plain) ReadFrame(b []byte) (int, error) { return p.p.ReadFrame(b) }
+func (p plain) WriteFrame(f []byte) error       { return p.p.WriteFrame(f) }
+func (p plain) Close() error                    { return p.p.Close() }

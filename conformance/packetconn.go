@@ -5,13 +5,9 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"os"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/etherconn/etherconn/etherconn"
 	"github.com/etherconn/etherconn/frame"
@@ -26,8 +22,14 @@ type MakePacketPair func(t *testing.T) (c1, c2 net.PacketConn)
 
 // TestPacketConn checks that a net.PacketConn behaves as Go users expect of
 // net.UDPConn: datagram boundaries, truncation, deadlines, Close and
-// concurrent use.
+// concurrent use. Each subtest gets a fresh pair from mk and runs under a
+// watchdog of DefaultWatchdog, which closes the pair if the subtest hangs.
 func TestPacketConn(t *testing.T, mk MakePacketPair) {
+	testPacketConn(t, mk, DefaultWatchdog)
+}
+
+// testPacketConn is TestPacketConn with the watchdog's limit.
+func testPacketConn(t *testing.T, mk MakePacketPair, limit time.Duration) {
 	tests := []struct {
 		name string
 		f    func(t *testing.T, c1, c2 net.PacketConn)
@@ -46,12 +48,16 @@ func TestPacketConn(t *testing.T, mk MakePacketPair) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c1, c2 := mk(t)
-			t.Cleanup(func() {
-				c1.Close()
-				c2.Close()
+			w := newWatchdog(limit)
+			w.run(t, func() {
+				c1, c2 := mk(t)
+				w.add(c1, c2)
+				t.Cleanup(func() {
+					c1.Close()
+					c2.Close()
+				})
+				tc.f(t, c1, c2)
 			})
-			tc.f(t, c1, c2)
 		})
 	}
 }
@@ -60,9 +66,9 @@ const packetTimeout = 5 * time.Second
 
 func readWithin(t *testing.T, c net.PacketConn, buf []byte) (int, net.Addr) {
 	t.Helper()
-	require.NoError(t, c.SetReadDeadline(time.Now().Add(packetTimeout)))
+	must(t, c.SetReadDeadline(time.Now().Add(packetTimeout)), "SetReadDeadline")
 	n, from, err := c.ReadFrom(buf)
-	require.NoError(t, err)
+	must(t, err, "ReadFrom on %v", c.LocalAddr())
 	return n, from
 }
 
@@ -71,64 +77,65 @@ func testBasicIO(t *testing.T, c1, c2 net.PacketConn) {
 	for _, size := range []int{0, 1, 100, 1000} {
 		msg := bytes.Repeat([]byte{byte(size)}, size)
 		n, err := c1.WriteTo(msg, c2.LocalAddr())
-		require.NoError(t, err)
-		require.Equal(t, size, n)
+		must(t, err, "WriteTo of %d bytes", size)
+		check(t, n, size, "WriteTo's count")
 		n, from := readWithin(t, c2, buf)
-		assert.Equal(t, msg, buf[:n], "one datagram, boundaries kept")
-		assert.Equal(t, c1.LocalAddr().String(), from.String())
-		assert.Equal(t, c1.LocalAddr().Network(), from.Network())
+		checkBytes(t, buf[:n], msg, "one datagram of %d bytes, boundaries kept", size)
+		check(t, from.String(), c1.LocalAddr().String(), "ReadFrom's address")
+		check(t, from.Network(), c1.LocalAddr().Network(), "ReadFrom's address's network")
 
 		_, err = c2.WriteTo(msg, from)
-		require.NoError(t, err, "reply to the address ReadFrom returned")
+		must(t, err, "reply to the address ReadFrom returned")
 		n, from = readWithin(t, c1, buf)
-		assert.Equal(t, msg, buf[:n])
-		assert.Equal(t, c2.LocalAddr().String(), from.String())
+		checkBytes(t, buf[:n], msg, "the reply of %d bytes", size)
+		check(t, from.String(), c2.LocalAddr().String(), "the reply's address")
 	}
 }
 
 func testTruncate(t *testing.T, c1, c2 net.PacketConn) {
 	_, err := c1.WriteTo([]byte("0123456789abcdef"), c2.LocalAddr())
-	require.NoError(t, err)
+	must(t, err, "WriteTo")
 	buf := make([]byte, 10)
 	n, _ := readWithin(t, c2, buf)
-	assert.Equal(t, "0123456789", string(buf[:n]), "a long datagram is truncated to the buffer, as on Linux")
+	check(t, string(buf[:n]), "0123456789", "a long datagram is truncated to the buffer, as on Linux")
 	// The rest of the datagram is gone: the next read gets the next one.
 	_, err = c1.WriteTo([]byte("next"), c2.LocalAddr())
-	require.NoError(t, err)
+	must(t, err, "WriteTo")
 	n, _ = readWithin(t, c2, buf)
-	assert.Equal(t, "next", string(buf[:n]))
+	check(t, string(buf[:n]), "next", "the datagram after a truncated one")
 }
 
+// assertTimeout checks that err is a deadline's: os.ErrDeadlineExceeded in
+// a *net.OpError that is a net.Error with Timeout() true.
 func assertTimeout(t *testing.T, err error) {
 	t.Helper()
-	require.Error(t, err)
-	assert.True(t, errors.Is(err, os.ErrDeadlineExceeded), "errors.Is(%v, os.ErrDeadlineExceeded)", err)
-	var ne net.Error
-	require.True(t, errors.As(err, &ne), "%T is not a net.Error", err)
-	assert.True(t, ne.Timeout(), "Timeout()")
+	if err == nil {
+		t.Fatal("the call succeeded; want a deadline's error")
+	}
+	checkTimeout(t, err, "a call past its deadline")
 	var oe *net.OpError
-	assert.True(t, errors.As(err, &oe), "%T is not a *net.OpError", err)
+	checkf(t, errors.As(err, &oe), "%v (%T) is not a *net.OpError", err, err)
 }
 
 func testPastDeadline(t *testing.T, c1, c2 net.PacketConn) {
 	// Even with a datagram waiting, a past deadline fails at once.
 	_, err := c1.WriteTo([]byte("waiting"), c2.LocalAddr())
-	require.NoError(t, err)
+	must(t, err, "WriteTo")
 	time.Sleep(50 * time.Millisecond)
-	require.NoError(t, c2.SetReadDeadline(time.Now().Add(-time.Second)))
+	must(t, c2.SetReadDeadline(time.Now().Add(-time.Second)), "SetReadDeadline")
 	start := time.Now()
 	_, _, err = c2.ReadFrom(make([]byte, 100))
 	assertTimeout(t, err)
-	assert.Less(t, time.Since(start), time.Second)
+	checkf(t, time.Since(start) < time.Second, "ReadFrom past its deadline took %v, want it at once", time.Since(start))
 }
 
 func testFutureDeadline(t *testing.T, c1, c2 net.PacketConn) {
 	const d = 50 * time.Millisecond
-	require.NoError(t, c2.SetReadDeadline(time.Now().Add(d)))
+	must(t, c2.SetReadDeadline(time.Now().Add(d)), "SetReadDeadline")
 	start := time.Now()
 	_, _, err := c2.ReadFrom(make([]byte, 100))
 	assertTimeout(t, err)
-	assert.GreaterOrEqual(t, time.Since(start), d-5*time.Millisecond, "returned before the deadline")
+	checkf(t, time.Since(start) >= d-5*time.Millisecond, "ReadFrom returned after %v, before its deadline of %v", time.Since(start), d)
 	// Still failing on later reads until the deadline changes.
 	_, _, err = c2.ReadFrom(make([]byte, 100))
 	assertTimeout(t, err)
@@ -149,7 +156,7 @@ func waitErr(t *testing.T, done <-chan error) error {
 	case err := <-done:
 		return err
 	case <-time.After(packetTimeout):
-		t.Fatal("blocked read did not return")
+		t.Fatalf("blocked read did not return within %v", packetTimeout)
 		return nil
 	}
 }
@@ -157,75 +164,75 @@ func waitErr(t *testing.T, done <-chan error) error {
 func testDeadlineWhileBlocked(t *testing.T, c1, c2 net.PacketConn) {
 	done := blockedRead(c2)
 	time.Sleep(30 * time.Millisecond)
-	require.NoError(t, c2.SetReadDeadline(time.Now().Add(30*time.Millisecond)))
+	must(t, c2.SetReadDeadline(time.Now().Add(30*time.Millisecond)), "SetReadDeadline")
 	assertTimeout(t, waitErr(t, done))
 
 	// Shortening a deadline that was far away also applies at once.
-	require.NoError(t, c2.SetReadDeadline(time.Now().Add(time.Hour)))
+	must(t, c2.SetReadDeadline(time.Now().Add(time.Hour)), "SetReadDeadline")
 	done = blockedRead(c2)
 	time.Sleep(30 * time.Millisecond)
-	require.NoError(t, c2.SetReadDeadline(time.Now().Add(-time.Second)))
+	must(t, c2.SetReadDeadline(time.Now().Add(-time.Second)), "SetReadDeadline")
 	assertTimeout(t, waitErr(t, done))
 }
 
 func testExtendDeadline(t *testing.T, c1, c2 net.PacketConn) {
-	require.NoError(t, c2.SetReadDeadline(time.Now().Add(50*time.Millisecond)))
+	must(t, c2.SetReadDeadline(time.Now().Add(50*time.Millisecond)), "SetReadDeadline")
 	done := make(chan error, 1)
 	buf := make([]byte, 100)
 	go func() {
 		_, _, err := c2.ReadFrom(buf)
 		done <- err
 	}()
-	require.NoError(t, c2.SetReadDeadline(time.Now().Add(packetTimeout)))
+	must(t, c2.SetReadDeadline(time.Now().Add(packetTimeout)), "SetReadDeadline")
 	time.Sleep(150 * time.Millisecond)
 	_, err := c1.WriteTo([]byte("late"), c2.LocalAddr())
-	require.NoError(t, err)
-	require.NoError(t, waitErr(t, done), "the extended deadline applies to the blocked read")
-	assert.Equal(t, "late", string(buf[:4]))
+	must(t, err, "WriteTo")
+	must(t, waitErr(t, done), "the extended deadline applies to the blocked read")
+	check(t, string(buf[:4]), "late", "the datagram read")
 }
 
 func testClearDeadline(t *testing.T, c1, c2 net.PacketConn) {
-	require.NoError(t, c2.SetReadDeadline(time.Now().Add(-time.Second)))
+	must(t, c2.SetReadDeadline(time.Now().Add(-time.Second)), "SetReadDeadline")
 	_, _, err := c2.ReadFrom(make([]byte, 100))
 	assertTimeout(t, err)
-	require.NoError(t, c2.SetReadDeadline(time.Time{}))
+	must(t, c2.SetReadDeadline(time.Time{}), "SetReadDeadline(zero)")
 	_, err = c1.WriteTo([]byte("after"), c2.LocalAddr())
-	require.NoError(t, err)
+	must(t, err, "WriteTo")
 	done := blockedRead(c2)
-	require.NoError(t, waitErr(t, done), "a zero deadline means none")
+	must(t, waitErr(t, done), "a zero deadline means none")
 }
 
 func testWriteDeadline(t *testing.T, c1, c2 net.PacketConn) {
-	require.NoError(t, c1.SetWriteDeadline(time.Now().Add(-time.Second)))
+	must(t, c1.SetWriteDeadline(time.Now().Add(-time.Second)), "SetWriteDeadline")
 	_, err := c1.WriteTo([]byte("x"), c2.LocalAddr())
 	assertTimeout(t, err)
-	require.NoError(t, c1.SetDeadline(time.Time{}))
+	must(t, c1.SetDeadline(time.Time{}), "SetDeadline(zero)")
 	_, err = c1.WriteTo([]byte("x"), c2.LocalAddr())
-	require.NoError(t, err)
+	must(t, err, "WriteTo after the deadline was cleared")
 }
 
 func testCloseUnblocksPacketRead(t *testing.T, c1, c2 net.PacketConn) {
 	done := blockedRead(c2)
 	time.Sleep(30 * time.Millisecond)
-	require.NoError(t, c2.Close())
+	must(t, c2.Close(), "Close")
 	err := waitErr(t, done)
-	assert.True(t, errors.Is(err, net.ErrClosed), "errors.Is(%v, net.ErrClosed)", err)
+	checkClosed(t, err, "a ReadFrom blocked when Close was called")
 	var oe *net.OpError
-	assert.True(t, errors.As(err, &oe), "%T is not a *net.OpError", err)
+	checkf(t, errors.As(err, &oe), "%v (%T) is not a *net.OpError", err, err)
 }
 
 func testUseAfterClose(t *testing.T, c1, c2 net.PacketConn) {
 	dst := c2.LocalAddr()
-	require.NoError(t, c1.Close())
+	must(t, c1.Close(), "Close")
 	if err := c1.Close(); err != nil {
-		assert.True(t, errors.Is(err, net.ErrClosed), "second Close: %v", err)
+		checkClosed(t, err, "a second Close")
 	}
 	_, _, err := c1.ReadFrom(make([]byte, 10))
-	assert.True(t, errors.Is(err, net.ErrClosed), "ReadFrom: %v", err)
+	checkClosed(t, err, "ReadFrom after Close")
 	_, err = c1.WriteTo([]byte("x"), dst)
-	assert.True(t, errors.Is(err, net.ErrClosed), "WriteTo: %v", err)
+	checkClosed(t, err, "WriteTo after Close")
 	err = c1.SetDeadline(time.Now())
-	assert.True(t, errors.Is(err, net.ErrClosed), "SetDeadline: %v", err)
+	checkClosed(t, err, "SetDeadline after Close")
 }
 
 func testConcurrentMethods(t *testing.T, c1, c2 net.PacketConn) {
@@ -264,8 +271,8 @@ func testConcurrentMethods(t *testing.T, c1, c2 net.PacketConn) {
 		}()
 	}
 	wg.Wait()
-	require.NoError(t, c1.Close())
-	require.NoError(t, c2.Close())
+	must(t, c1.Close(), "Close")
+	must(t, c2.Close(), "Close")
 }
 
 // packetConnPair is the rudp.Conn pair the suite runs TestPacketConn on:
@@ -279,9 +286,9 @@ func (s *suite) packetConnPair(t *testing.T) (net.PacketConn, net.PacketConn) {
 	ipA, ipB := netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("198.18.0.2")
 	c1, err := rudp.New(ea, rudp.Config{LocalAddr: netip.AddrPortFrom(ipA, 1000),
 		Resolve: resolverFor(map[netip.Addr]net.HardwareAddr{ipB: testMAC(2)})})
-	require.NoError(t, err)
+	must(t, err, "rudp.New")
 	c2, err := rudp.New(eb, rudp.Config{LocalAddr: netip.AddrPortFrom(ipB, 2000),
 		Resolve: resolverFor(map[netip.Addr]net.HardwareAddr{ipA: testMAC(1)})})
-	require.NoError(t, err)
+	must(t, err, "rudp.New")
 	return c1, c2
 }

@@ -4,22 +4,20 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/etherconn/etherconn/etherconn"
 	"github.com/etherconn/etherconn/frame"
+	"github.com/etherconn/etherconn/internal/testkit"
 	"github.com/etherconn/etherconn/relay"
 	"github.com/etherconn/etherconn/rudp"
 )
 
-var timeoutErr = os.ErrDeadlineExceeded
+// The stack suite, RunStack: rudp over etherconn over the relay.
 
 var udpFamilies = []struct {
 	name   string
@@ -47,7 +45,7 @@ func (s *suite) udpHosts(t *testing.T, mirror bool) *udpHosts {
 	if mirror {
 		var err error
 		h.defB, err = h.rb.RegisterDefault(relay.DefaultEndpointConfig{Mirror: true, QueueLen: 1024})
-		require.NoError(t, err)
+		must(t, err, "RegisterDefault")
 	}
 	return h
 }
@@ -65,17 +63,17 @@ func resolverFor(macs map[netip.Addr]net.HardwareAddr) rudp.Resolver {
 func udpConn(t *testing.T, ec *etherconn.Conn, cfg rudp.Config) *rudp.Conn {
 	t.Helper()
 	c, err := rudp.New(ec, cfg)
-	require.NoError(t, err)
+	must(t, err, "rudp.New(%v)", cfg.LocalAddr)
 	t.Cleanup(func() { c.Close() })
 	return c
 }
 
 func readUDP(t *testing.T, c *rudp.Conn, timeout time.Duration) ([]byte, netip.AddrPort) {
 	t.Helper()
-	require.NoError(t, c.SetReadDeadline(time.Now().Add(timeout)))
+	must(t, c.SetReadDeadline(time.Now().Add(timeout)), "SetReadDeadline")
 	buf := make([]byte, 65536)
 	n, from, err := c.ReadFromUDPAddrPort(buf)
-	require.NoError(t, err)
+	must(t, err, "ReadFromUDPAddrPort on %v", c.LocalAddrPort())
 	return buf[:n], from
 }
 
@@ -85,7 +83,7 @@ func nextOurFrame(t *testing.T, ep *relay.Endpoint, timeout time.Duration) []byt
 	ep.SetReadDeadline(time.Now().Add(timeout))
 	for {
 		p, err := ep.Read()
-		require.NoError(t, err)
+		must(t, err, "Read on the mirror")
 		f := append([]byte(nil), p.Frame()...)
 		p.Release()
 		if ours(f) {
@@ -108,7 +106,9 @@ type decodedUDP struct {
 func decodeUDP(t *testing.T, f []byte) decodedUDP {
 	t.Helper()
 	pkt := gopacket.NewPacket(f, layers.LayerTypeEthernet, gopacket.Default)
-	require.Nil(t, pkt.ErrorLayer(), "gopacket cannot decode % x", f)
+	if el := pkt.ErrorLayer(); el != nil {
+		t.Fatalf("gopacket cannot decode % x: %v", f, el.Error())
+	}
 	var d decodedUDP
 	for _, l := range pkt.Layers() {
 		if _, ok := l.(*layers.Dot1Q); ok {
@@ -116,7 +116,7 @@ func decodeUDP(t *testing.T, f []byte) decodedUDP {
 		}
 	}
 	udp, ok := pkt.Layer(layers.LayerTypeUDP).(*layers.UDP)
-	require.True(t, ok, "no UDP layer")
+	mustf(t, ok, "gopacket finds no UDP layer in % x", f)
 	d.payload = udp.Payload
 	var nl gopacket.NetworkLayer
 	opts := gopacket.SerializeOptions{ComputeChecksums: true}
@@ -127,7 +127,7 @@ func decodeUDP(t *testing.T, f []byte) decodedUDP {
 		d.ttl, d.tos = ip4.TTL, ip4.TOS
 		cp := *ip4
 		buf := gopacket.NewSerializeBuffer()
-		require.NoError(t, cp.SerializeTo(buf, opts))
+		must(t, cp.SerializeTo(buf, opts), "gopacket serializing the IPv4 header")
 		d.ipOK = binary.BigEndian.Uint16(buf.Bytes()[10:]) == ip4.Checksum
 		d.lengthsAgreed = int(ip4.Length) == 20+int(udp.Length)
 	} else {
@@ -140,9 +140,9 @@ func decodeUDP(t *testing.T, f []byte) decodedUDP {
 		d.lengthsAgreed = int(ip6.Length) == int(udp.Length)
 	}
 	cp := *udp
-	require.NoError(t, cp.SetNetworkLayerForChecksum(nl))
+	must(t, cp.SetNetworkLayerForChecksum(nl), "gopacket SetNetworkLayerForChecksum")
 	buf := gopacket.NewSerializeBuffer()
-	require.NoError(t, gopacket.SerializeLayers(buf, opts, &cp, gopacket.Payload(udp.Payload)))
+	must(t, gopacket.SerializeLayers(buf, opts, &cp, gopacket.Payload(udp.Payload)), "gopacket serializing the UDP header")
 	d.udpOK = udp.Checksum != 0 && binary.BigEndian.Uint16(buf.Bytes()[6:]) == udp.Checksum
 	d.lengthsAgreed = d.lengthsAgreed && int(udp.Length) == 8+len(udp.Payload)
 	return d
@@ -164,54 +164,42 @@ func (s *suite) testUDP(t *testing.T) {
 					msg[i] = byte(i * 13)
 				}
 				n, err := ca.WriteToUDPAddrPort(msg, cb.LocalAddrPort())
-				require.NoError(t, err)
-				require.Equal(t, size, n)
+				must(t, err, "WriteToUDPAddrPort of %d bytes", size)
+				check(t, n, size, "WriteToUDPAddrPort's count")
 
 				got, from := readUDP(t, cb, s.cfg.Timeout)
-				assert.Equal(t, msg, got)
-				assert.Equal(t, ca.LocalAddrPort(), from)
+				checkBytes(t, got, msg, "the %d-byte datagram read", size)
+				check(t, from, ca.LocalAddrPort(), "the datagram's source")
 
 				f := nextOurFrame(t, h.defB, s.cfg.Timeout)
 				d := decodeUDP(t, f)
-				assert.Equal(t, testMAC(2), net.HardwareAddr(f[0:6]), "resolver's next hop is the destination MAC")
-				assert.Equal(t, 1, d.vlans)
-				assert.True(t, d.ipOK, "IPv4 header checksum, as gopacket computes it")
-				assert.True(t, d.udpOK, "UDP checksum, as gopacket computes it")
-				assert.True(t, d.lengthsAgreed, "IP and UDP lengths")
-				assert.Equal(t, uint8(7), d.ttl)
-				assert.Equal(t, uint8(46<<2), d.tos)
-				assert.Equal(t, ca.LocalAddrPort(), d.src)
-				assert.Equal(t, cb.LocalAddrPort(), d.dst)
-				assert.Equal(t, msg, d.payload)
+				check(t, [6]byte(f[0:6]), mac6(2), "destination MAC (the resolver's next hop)")
+				check(t, d.vlans, 1, "VLAN tags")
+				checkf(t, d.ipOK, "IPv4 header checksum wrong, as gopacket computes it")
+				checkf(t, d.udpOK, "UDP checksum wrong, as gopacket computes it")
+				checkf(t, d.lengthsAgreed, "IP and UDP lengths disagree with each other or the payload")
+				check(t, d.ttl, 7, "TTL")
+				check(t, d.tos, 46<<2, "TOS (DSCP 46)")
+				check(t, d.src, ca.LocalAddrPort(), "IP/UDP source")
+				check(t, d.dst, cb.LocalAddrPort(), "IP/UDP destination")
+				checkBytes(t, d.payload, msg, "the payload as gopacket decodes it")
 			}
 			// Without a resolver, datagrams go to the broadcast MAC; b did
 			// not opt in to broadcast, so only the mirror sees it.
 			noRes := udpConn(t, h.ea, rudp.Config{LocalAddr: netip.AddrPortFrom(ipA, 1069)})
 			_, err := noRes.WriteToUDPAddrPort([]byte("to broadcast"), cb.LocalAddrPort())
-			require.NoError(t, err)
+			must(t, err, "WriteToUDPAddrPort without a resolver")
 			f := nextOurFrame(t, h.defB, s.cfg.Timeout)
-			assert.Equal(t, net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, net.HardwareAddr(f[0:6]))
-			assert.Equal(t, []byte("to broadcast"), decodeUDP(t, f).payload)
+			check(t, [6]byte(f[0:6]), testkit.Broadcast, "destination MAC without a resolver")
+			checkBytes(t, decodeUDP(t, f).payload, []byte("to broadcast"), "the payload as gopacket decodes it")
 		})
 	}
 }
 
-// udpFrame builds a UDP frame with our own builder, for tests that then
-// damage or pad it.
-func udpFrame(t *testing.T, dst, src net.HardwareAddr, tags frame.VLANs, from, to netip.AddrPort, payload []byte) []byte {
-	t.Helper()
-	hl := frame.HeaderLen(len(tags))
-	il := frame.IPUDPLen(to.Addr())
-	b := make([]byte, hl+il+len(payload))
-	et := frame.EtherTypeIPv6
-	if to.Addr().Is4() {
-		et = frame.EtherTypeIPv4
-	}
-	frame.PutEthernet(b, [6]byte(dst), [6]byte(src), tags, et)
-	copy(b[hl+il:], payload)
-	_, err := frame.PutUDP(b[hl:], &frame.UDPHeader{Src: from, Dst: to}, len(payload))
-	require.NoError(t, err)
-	return b
+// udpFrame builds a UDP frame with the test kit's builder, independent of
+// the stack's, for tests that then damage or pad it.
+func udpFrame(dst, src net.HardwareAddr, tags frame.VLANs, from, to netip.AddrPort, payload []byte) []byte {
+	return testkit.UDPFrame([6]byte(dst), [6]byte(src), kitTags(tags), from, to, payload)
 }
 
 func (s *suite) testPadding(t *testing.T) {
@@ -225,15 +213,15 @@ func (s *suite) testPadding(t *testing.T) {
 			cb := udpConn(t, eb, rudp.Config{LocalAddr: to})
 			from := netip.AddrPortFrom(netip.MustParseAddr(fam.a), 1000)
 			for _, pad := range []int{1, 10, 30} {
-				f := udpFrame(t, testMAC(2), testMAC(1), tags, from, to, []byte("tiny"))
+				f := udpFrame(testMAC(2), testMAC(1), tags, from, to, []byte("tiny"))
 				f = append(f, make([]byte, pad)...)
 				for i := len(f) - pad; i < len(f); i++ {
 					f[i] = 0xee // padding that is not zero must not leak either
 				}
-				require.NoError(t, a.WriteFrame(f))
+				must(t, a.WriteFrame(f), "WriteFrame")
 				got, src := readUDP(t, cb, s.cfg.Timeout)
-				assert.Equal(t, "tiny", string(got), "padding is trimmed by IP/UDP length")
-				assert.Equal(t, from, src)
+				check(t, string(got), "tiny", "the datagram with %d bytes of padding (trimmed by IP/UDP length)", pad)
+				check(t, src, from, "the datagram's source")
 			}
 		})
 	}
@@ -248,22 +236,22 @@ func (s *suite) testBadChecksum(t *testing.T) {
 			to := netip.AddrPortFrom(netip.MustParseAddr(fam.b), 2000)
 			cb := udpConn(t, eb, rudp.Config{LocalAddr: to})
 			from := netip.AddrPortFrom(netip.MustParseAddr(fam.a), 1000)
-			good := udpFrame(t, testMAC(2), testMAC(1), nil, from, to, []byte("payload"))
+			good := udpFrame(testMAC(2), testMAC(1), nil, from, to, []byte("payload"))
 			il := frame.IPUDPLen(to.Addr())
 			badUDP := append([]byte(nil), good...)
 			badUDP[frame.EthernetLen+il+1] ^= 0x40 // payload bit
 			wantBad := uint64(1)
-			require.NoError(t, a.WriteFrame(badUDP))
+			must(t, a.WriteFrame(badUDP), "WriteFrame")
 			if to.Addr().Is4() {
 				badIP := append([]byte(nil), good...)
 				badIP[frame.EthernetLen+8] ^= 0x01 // TTL changes, header checksum does not
-				require.NoError(t, a.WriteFrame(badIP))
+				must(t, a.WriteFrame(badIP), "WriteFrame")
 				wantBad++
 			}
-			require.NoError(t, a.WriteFrame(good))
+			must(t, a.WriteFrame(good), "WriteFrame")
 			got, _ := readUDP(t, cb, s.cfg.Timeout)
-			assert.Equal(t, "payload", string(got), "the good datagram comes after the bad ones")
-			assert.Equal(t, wantBad, cb.Stats().BadChecksum)
+			check(t, string(got), "payload", "the good datagram, which comes after the bad ones")
+			check(t, cb.Stats().BadChecksum, wantBad, "BadChecksum")
 		})
 	}
 }
@@ -277,12 +265,12 @@ func (s *suite) testShared(t *testing.T) {
 	c6 := udpConn(t, h.eb, rudp.Config{LocalAddr: netip.MustParseAddrPort("[2001:db8::2]:1001")})
 	cAny := udpConn(t, h.eb, rudp.Config{LocalAddr: netip.MustParseAddrPort("198.18.0.99:9"), AcceptAny: true})
 	cEph := udpConn(t, h.eb, rudp.Config{LocalAddr: netip.AddrPortFrom(ipB, 0)})
-	assert.NotZero(t, cEph.LocalAddrPort().Port(), "port 0 picks an ephemeral port")
+	checkf(t, cEph.LocalAddrPort().Port() != 0, "port 0 must pick an ephemeral port, got %v", cEph.LocalAddrPort())
 
 	_, err := rudp.New(h.eb, rudp.Config{LocalAddr: netip.AddrPortFrom(ipB, 1001)})
-	require.ErrorIs(t, err, rudp.ErrPortInUse)
+	mustIs(t, err, rudp.ErrPortInUse, "rudp.New on a port in use")
 	_, err = rudp.New(h.eb, rudp.Config{LocalAddr: netip.AddrPortFrom(ipB, 5), AcceptAny: true})
-	require.ErrorIs(t, err, rudp.ErrAcceptAnyInUse)
+	mustIs(t, err, rudp.ErrAcceptAnyInUse, "a second AcceptAny rudp.New")
 
 	toB := func(netip.Addr) (net.HardwareAddr, error) { return testMAC(2), nil }
 	sender := udpConn(t, h.ea, rudp.Config{LocalAddr: netip.MustParseAddrPort("198.18.0.1:5000"), Resolve: toB})
@@ -303,15 +291,15 @@ func (s *suite) testShared(t *testing.T) {
 	for _, tc := range cases {
 		msg := []byte("to " + tc.to)
 		_, err := tc.via.WriteToUDPAddrPort(msg, netip.MustParseAddrPort(tc.to))
-		require.NoError(t, err)
+		must(t, err, "WriteToUDPAddrPort to %s", tc.to)
 		got, _ := readUDP(t, tc.want, s.cfg.Timeout)
-		assert.Equal(t, string(msg), string(got))
+		check(t, string(got), string(msg), "the datagram sent to %s", tc.to)
 	}
 	// Closing one Conn frees its port and leaves the others working.
-	require.NoError(t, c1.Close())
+	must(t, c1.Close(), "Close")
 	again := udpConn(t, h.eb, rudp.Config{LocalAddr: netip.AddrPortFrom(ipB, 1001)})
 	_, err = sender.WriteToUDPAddrPort([]byte("again"), again.LocalAddrPort())
-	require.NoError(t, err)
+	must(t, err, "WriteToUDPAddrPort")
 	got, _ := readUDP(t, again, s.cfg.Timeout)
-	assert.Equal(t, "again", string(got))
+	check(t, string(got), "again", "the datagram to the port freed and taken again")
 }

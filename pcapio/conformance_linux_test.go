@@ -29,13 +29,15 @@ func TestConformanceLive(t *testing.T) {
 	for _, link := range conformanceLinks {
 		t.Run(link.name, func(t *testing.T) {
 			opts := &netns.VethOptions{Options: netns.Options{MTU: link.maxPayload}}
-			conformance.Run(t, conformance.Config{
+			cfg := conformance.Config{
 				MaxPayload: link.maxPayload,
 				NewPair: func(t *testing.T) (backend.PacketIO, backend.PacketIO) {
 					a, b, _ := netns.OpenPair(t, openLive, opts)
 					return a, b
 				},
-			})
+			}
+			conformance.Run(t, cfg)
+			conformance.RunStack(t, cfg)
 		})
 	}
 }

@@ -8,14 +8,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
 	"github.com/etherconn/etherconn/etherconn"
 	"github.com/etherconn/etherconn/frame"
+	"github.com/etherconn/etherconn/internal/testkit"
 	"github.com/etherconn/etherconn/relay"
 	"github.com/etherconn/etherconn/rudp"
 )
+
+// The stack suite, RunStack: malformed input, concurrent flows, counters.
 
 func (s *suite) testMalformed(t *testing.T) {
 	a, b := s.pair(t)
@@ -24,41 +24,27 @@ func (s *suite) testMalformed(t *testing.T) {
 	to := netip.MustParseAddrPort("198.18.0.2:2000")
 	cb := udpConn(t, eb, rudp.Config{LocalAddr: to})
 	from := netip.MustParseAddrPort("198.18.0.1:1000")
-	good := udpFrame(t, testMAC(2), testMAC(1), nil, from, to, []byte("still alive"))
-	const ip = frame.EthernetLen
-
-	fiveTags := rawFrame(testMAC(2), testMAC(1), frame.VLANs{{ID: 1}, {ID: 2}, {ID: 3}, {ID: 4}}, 0x8100, 40)
-	// The shortest tagged frame a Linux receiver passes on: a tag, the
-	// inner EtherType (IPv4) and 2 bytes of a header that needs 20.
-	shortTagged := rawFrame(testMAC(2), testMAC(1), frame.VLANs{{ID: 100}}, frame.EtherTypeIPv4, 2)
-	mutate := func(f func(b []byte) []byte) []byte { return f(append([]byte(nil), good...)) }
-	// A frame cut inside its VLAN tag is left to the relay's own tests: a
-	// Linux receiver drops tagged frames shorter than 20 bytes before any
-	// packet socket sees them.
-	cases := map[string][]byte{
-		"tag-then-2-bytes": shortTagged,
-		"five-tags":        fiveTags,
-		"ipv4-short":       mutate(func(b []byte) []byte { return b[:ip+10] }),
-		"ipv4-ihl":         mutate(func(b []byte) []byte { b[ip] = 0x4f; return b }),
-		"ipv4-version":     mutate(func(b []byte) []byte { b[ip] = 0x55; return b }),
-		"ipv4-total":       mutate(func(b []byte) []byte { b[ip+2], b[ip+3] = 0xff, 0xff; return b }),
-		"udp-length":       mutate(func(b []byte) []byte { b[ip+24], b[ip+25] = 0xff, 0x00; return b }),
-		"udp-short":        mutate(func(b []byte) []byte { b[ip+24], b[ip+25] = 0, 4; return b }),
-	}
+	// A frame cut inside its VLAN tag (testkit.ShortTagged) is left to the
+	// relay's own tests: a Linux receiver drops tagged frames shorter than
+	// 20 bytes before any packet socket sees them.
+	good, bad := testkit.MalformedUDP(mac6(2), mac6(1), from, to, []byte("still alive"))
 	before := rb.Stats().Malformed
-	for name, f := range cases {
-		require.NoError(t, a.WriteFrame(f), name)
+	for _, c := range bad {
+		must(t, a.WriteFrame(c.Frame), "WriteFrame of malformed frame %q", c.Name)
 	}
-	require.NoError(t, a.WriteFrame(good))
+	must(t, a.WriteFrame(good), "WriteFrame")
 	got, _ := readUDP(t, cb, s.cfg.Timeout)
-	assert.Equal(t, "still alive", string(got), "the relay survives malformed input")
-	eventually(t, s.cfg.Timeout, func() bool { return rb.Stats().Malformed-before >= uint64(len(cases)) },
-		"%d malformed frames counted, have %d", len(cases), rb.Stats().Malformed-before)
+	check(t, string(got), "still alive", "the datagram after the malformed frames (the relay survives malformed input)")
+	var st relay.Stats
+	testkit.Eventually(t, s.cfg.Timeout, func() bool {
+		st = rb.Stats()
+		return st.Malformed-before >= uint64(len(bad))
+	}, "%d malformed frames counted as Malformed (%d before): relay stats %+v", len(bad), before, &st)
 }
 
-// testConcurrency runs request/response flows in parallel on shared relays,
-// for the race detector and for cross-talk between endpoints.
-func (s *suite) testConcurrency(t *testing.T) {
+// testConcurrentFlows runs request/response flows in parallel on shared
+// relays, for the race detector and for cross-talk between endpoints.
+func (s *suite) testConcurrentFlows(t *testing.T) {
 	a, b := s.pair(t)
 	ra, rb := s.relay(t, a, relay.Config{}), s.relay(t, b, relay.Config{})
 	const flows, rounds = 8, 50
@@ -92,24 +78,26 @@ func (s *suite) testConcurrency(t *testing.T) {
 	for _, c := range servers {
 		go echo(c)
 	}
-	parallel(flows, func(i int) {
+	testkit.Parallel(flows, func(i int) {
 		c := clients[i]
 		buf := make([]byte, 2048)
 		for r := range rounds {
 			msg := fmt.Sprintf("flow %d round %d", i, r)
 			if _, err := c.WriteToUDPAddrPort([]byte(msg), servers[i].LocalAddrPort()); err != nil {
+				t.Errorf("flow %d round %d: WriteToUDPAddrPort: %v", i, r, err)
 				failures.Add(1)
 				return
 			}
 			c.SetReadDeadline(time.Now().Add(s.cfg.Timeout))
 			n, _, err := c.ReadFromUDPAddrPort(buf)
 			if err != nil || string(buf[:n]) != msg {
+				t.Errorf("flow %d round %d: got %q, %v; want the echo %q", i, r, buf[:n], err, msg)
 				failures.Add(1)
 				return
 			}
 		}
 	})
-	assert.Zero(t, failures.Load(), "every request answered, on its own flow")
+	check(t, failures.Load(), 0, "flows that failed (every request is answered, on its own flow)")
 	for _, c := range servers {
 		c.Close() // ends the echo goroutines
 	}
@@ -122,23 +110,24 @@ func (s *suite) testCounters(t *testing.T) {
 	ea := s.conn(t, ra, etherconn.Config{MAC: testMAC(1), EtherTypes: et})
 	eb := s.conn(t, rb, etherconn.Config{MAC: testMAC(2), EtherTypes: et, QueueLen: 3})
 	const sent, size = 10, 100
-	for range sent {
+	for i := range sent {
 		_, err := ea.WriteToMAC(make([]byte, size), testMAC(2), etherTypeTest)
-		require.NoError(t, err)
+		must(t, err, "WriteToMAC %d", i)
 	}
-	eventually(t, s.cfg.Timeout, func() bool {
-		st := eb.Stats()
+	st := eb.Stats()
+	testkit.Eventually(t, s.cfg.Timeout, func() bool {
+		st = eb.Stats()
 		return st.FramesIn+st.QueueDrops == sent
-	}, "receiver accounted for every frame: %+v", eb.Stats())
+	}, "receiver accounted for every frame: %+v", &st)
 	stB, stA := eb.Stats(), ea.Stats()
-	assert.Equal(t, uint64(3), stB.FramesIn, "queue holds 3")
-	assert.Equal(t, uint64(sent-3), stB.QueueDrops)
-	assert.Equal(t, uint64(3*(14+size)), stB.BytesIn)
-	assert.Equal(t, uint64(sent), stA.FramesOut)
-	assert.Equal(t, uint64(sent*(14+size)), stA.BytesOut)
+	check(t, stB.FramesIn, 3, "receiver's FramesIn (its queue holds 3)")
+	check(t, stB.QueueDrops, sent-3, "receiver's QueueDrops")
+	check(t, stB.BytesIn, 3*(14+size), "receiver's BytesIn")
+	check(t, stA.FramesOut, sent, "sender's FramesOut")
+	check(t, stA.BytesOut, sent*(14+size), "sender's BytesOut")
 	rs, rr := ra.Stats(), rb.Stats()
-	assert.GreaterOrEqual(t, rs.FramesOut, uint64(sent))
-	assert.GreaterOrEqual(t, rr.FramesIn, uint64(sent))
-	assert.GreaterOrEqual(t, rr.QueueDrops, uint64(sent-3))
-	assert.GreaterOrEqual(t, rr.Delivered, uint64(3))
+	checkf(t, rs.FramesOut >= sent, "sending relay's FramesOut %d, want at least %d", rs.FramesOut, sent)
+	checkf(t, rr.FramesIn >= sent, "receiving relay's FramesIn %d, want at least %d", rr.FramesIn, sent)
+	checkf(t, rr.QueueDrops >= sent-3, "receiving relay's QueueDrops %d, want at least %d", rr.QueueDrops, sent-3)
+	checkf(t, rr.Delivered >= 3, "receiving relay's Delivered %d, want at least 3", rr.Delivered)
 }

@@ -1,0 +1,67 @@
+package testkit_test
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/etherconn/etherconn/internal/testkit"
+)
+
+// fatalTB records Fatalf and ends the goroutine, as testing.T does; the
+// other methods of the nil testing.TB it embeds panic.
+type fatalTB struct {
+	testing.TB
+	msg string
+}
+
+func (f *fatalTB) Helper() {}
+func (f *fatalTB) Fatalf(format string, args ...any) {
+	f.msg = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+func TestEventually(t *testing.T) {
+	var n atomic.Int32
+	testkit.Eventually(t, 5*time.Second, func() bool { return n.Add(1) >= 3 }, "never")
+
+	tb := &fatalTB{}
+	done := make(chan struct{})
+	var state struct{ N int }
+	go func() {
+		defer close(done)
+		testkit.Eventually(tb, 30*time.Millisecond, func() bool { state.N = 42; return false }, "state is %+v", &state)
+	}()
+	<-done
+	if !strings.Contains(tb.msg, "within 30ms") || !strings.Contains(tb.msg, "state is &{N:42}") {
+		t.Errorf("Eventually's failure: %q", tb.msg)
+	}
+}
+
+func TestParallel(t *testing.T) {
+	var seen [8]atomic.Int32
+	var running, most atomic.Int32
+	testkit.Parallel(len(seen), func(i int) {
+		r := running.Add(1)
+		for {
+			m := most.Load()
+			if r <= m || most.CompareAndSwap(m, r) {
+				break
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+		running.Add(-1)
+		seen[i].Add(1)
+	})
+	for i := range seen {
+		if seen[i].Load() != 1 {
+			t.Errorf("f(%d) ran %d times", i, seen[i].Load())
+		}
+	}
+	if most.Load() < 2 {
+		t.Errorf("at most %d ran at once", most.Load())
+	}
+}
