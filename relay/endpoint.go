@@ -26,6 +26,9 @@ type EndpointConfig struct {
 	// Multicast also delivers frames to any multicast address with a
 	// matching VLAN stack and EtherType.
 	Multicast bool
+	// QueueBytes limits the receive queue in bytes (0: the relay's
+	// Config.QueueBytes).
+	QueueBytes int
 	// QueueLen limits the receive queue, in frames (0: the relay's). A
 	// negative QueueLen means no queue: frames that no Handler takes are
 	// dropped and counted in QueueDrops. Use it for an endpoint that is only
@@ -168,14 +171,16 @@ type DefaultEndpointConfig struct {
 	// Mirror delivers every well-formed frame to the default endpoint, not
 	// only those no other endpoint wanted.
 	Mirror bool
-	// QueueLen limits its receive queue (default: the relay's).
+	// QueueLen limits its receive queue in frames (default: the relay's).
 	QueueLen int
+	// QueueBytes limits its receive queue in bytes (default: the relay's).
+	QueueBytes int
 }
 
 // RegisterDefault adds the default endpoint, which receives the frames no
 // other endpoint wants (or all frames, with Mirror). There is at most one.
 func (r *Relay) RegisterDefault(cfg DefaultEndpointConfig) (*Endpoint, error) {
-	ep := r.newEndpoint(EndpointConfig{QueueLen: cfg.QueueLen})
+	ep := r.newEndpoint(EndpointConfig{QueueLen: cfg.QueueLen, QueueBytes: cfg.QueueBytes})
 	ep.def = true
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -198,6 +203,9 @@ func (r *Relay) newEndpoint(cfg EndpointConfig) *Endpoint {
 	}
 	ep := &Endpoint{r: r, cfg: cfg}
 	ep.q.init(r, cfg.QueueLen)
+	if cfg.QueueBytes > 0 {
+		ep.q.maxB = int64(cfg.QueueBytes)
+	}
 	return ep
 }
 

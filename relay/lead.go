@@ -168,7 +168,7 @@ func (r *Relay) loopLead() error {
 // tryLead takes the token for a reader.
 func (r *Relay) tryLead() bool {
 	x := &r.rx
-	return x.rd != nil && !x.failed.Load() && x.token.CompareAndSwap(leadNone, leadReader)
+	return x.rd != nil && !x.failed.Load() && r.started.Load() && x.token.CompareAndSwap(leadNone, leadReader)
 }
 
 // lead reads the backend for every endpoint until q has a packet or its

@@ -30,6 +30,8 @@ type Queue struct {
 	head    int32
 	n       int32
 	limit   int32
+	bytes   int64 // what the queued packets pin (len of their buffers)
+	maxB    int64 // limit in bytes
 	waiters int32 // readers blocked in Pop: only they need a wake-up
 	closed  bool
 	leading bool // a reader of q is reading the PacketIO now (lead.go)
@@ -42,10 +44,15 @@ type Queue struct {
 	src     *Relay // whose PacketIO a reader may read itself
 }
 
-// init prepares q to hold up to limit packets from r's PacketIO; a limit
-// below 1 makes a queue that holds nothing (every Push fails).
+// init prepares q to hold up to limit packets from r's PacketIO, and
+// r's Config.QueueBytes; a limit below 1 makes a queue that holds nothing
+// (every Push fails).
 func (q *Queue) init(r *Relay, limit int) {
 	q.limit = int32(max(0, min(limit, 1<<30)))
+	q.maxB = DefaultQueueBytes
+	if r != nil {
+		q.maxB = int64(r.cfg.QueueBytes)
+	}
 	q.src = r
 	q.dl.Notify((*deadlineKick)(q))
 }
@@ -97,14 +104,47 @@ func (q *Queue) wake() {
 	w.send()
 }
 
-// Push adds p, retaining it, and reports whether there was room. A closed
-// queue accepts nothing.
-func (q *Queue) Push(p *Packet) bool {
+// SetByteLimit sets the queue's limit in bytes (see Config.QueueBytes); 0
+// or less restores the relay's. Packets already queued stay. It is what
+// SO_RCVBUF is to a kernel socket.
+func (q *Queue) SetByteLimit(n int) {
 	q.mu.Lock()
-	if q.closed || q.ended != nil || q.n == q.limit {
+	defer q.mu.Unlock()
+	switch {
+	case n > 0:
+		q.maxB = int64(n)
+	case q.src != nil:
+		q.maxB = int64(q.src.cfg.QueueBytes)
+	default:
+		q.maxB = DefaultQueueBytes
+	}
+}
+
+// ByteLimit returns the queue's limit in bytes.
+func (q *Queue) ByteLimit() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return int(q.maxB)
+}
+
+// Push adds p, retaining it, and reports whether there was room: in
+// frames, in bytes (an empty queue takes one packet whatever its size, as
+// a kernel socket does), and in the relay's Config.Budget. A closed queue
+// accepts nothing.
+func (q *Queue) Push(p *Packet) bool {
+	size := int64(len(p.buf))
+	q.mu.Lock()
+	if q.closed || q.ended != nil || q.n == q.limit || (q.n > 0 && q.bytes+size > q.maxB) {
 		q.mu.Unlock()
 		return false
 	}
+	if r := q.src; r != nil && r.pinned.Add(size) > r.cfg.Budget {
+		r.pinned.Add(-size)
+		r.st.budgetDrops.Add(1)
+		q.mu.Unlock()
+		return false
+	}
+	q.bytes += size
 	if int(q.n) == len(q.ring) {
 		q.grow()
 	}
@@ -138,6 +178,11 @@ func (q *Queue) popLocked() *Packet {
 	q.ring[q.head] = nil
 	q.head = int32((int(q.head) + 1) % len(q.ring))
 	q.n--
+	size := int64(len(p.buf))
+	q.bytes -= size
+	if q.src != nil {
+		q.src.pinned.Add(-size)
+	}
 	return p
 }
 

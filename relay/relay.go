@@ -19,6 +19,14 @@ const (
 	// DefaultBatchSize is how many frames the read loop asks a
 	// backend.BatchReader for at once.
 	DefaultBatchSize = 64
+	// DefaultQueueBytes is the receive queue limit, in bytes, of every
+	// queue that does not set its own: 212,992, Linux's rmem_default, the
+	// SO_RCVBUF a kernel socket gets.
+	DefaultQueueBytes = 212992
+	// DefaultBudget bounds the bytes all queues of a relay pin together:
+	// whatever the number of endpoints, remote frames cannot make a relay
+	// hold more than this in its queues.
+	DefaultBudget = 64 << 20
 )
 
 // ErrInputEnded reports that the relay's PacketIO stopped delivering frames
@@ -31,6 +39,23 @@ type Config struct {
 	// QueueLen is the receive queue limit, in frames, of endpoints that do not
 	// set their own (default DefaultQueueLen). Queues start empty and grow.
 	QueueLen int
+	// QueueBytes is the receive queue limit, in bytes, of the queues that
+	// do not set their own (default DefaultQueueBytes). A queued packet
+	// counts the size of the buffer it pins (256 B, 2 KiB or 9 KiB: see
+	// Packet), as the kernel counts an skb's truesize; an empty queue takes
+	// one packet whatever its size, as a kernel socket does.
+	QueueBytes int
+	// Budget bounds, in bytes counted as for QueueBytes, what all the
+	// relay's queues (endpoints, the default endpoint, and the layers'
+	// queues from Endpoint.NewQueue) pin together (default DefaultBudget).
+	// A delivery that would pass it is dropped and counted in
+	// Stats.BudgetDrops. Packets a Handler keeps outside a Queue are the
+	// Handler's to bound.
+	Budget int64
+	// Paused makes New return without reading the PacketIO: register the
+	// endpoints, then call Start, so that an offline replay loses none of
+	// its first frames to endpoints not registered yet.
+	Paused bool
 	// Hairpin delivers frames sent through the relay to its own matching
 	// endpoints: unicast to a local endpoint stays local, broadcast and
 	// multicast go both to local endpoints (not the sender) and to the wire.
@@ -57,6 +82,9 @@ type Relay struct {
 
 	rx rxState // who reads the PacketIO, and its buffers (lead.go)
 
+	pinned    atomic.Int64 // bytes the queues hold, against cfg.Budget
+	started   atomic.Bool
+	startOnce sync.Once
 	done      chan struct{}
 	closeOnce sync.Once
 	closeErr  error
@@ -67,6 +95,7 @@ type counters struct {
 	framesIn, bytesIn, framesOut, bytesOut   atomic.Uint64
 	delivered, misses, malformed, queueDrops atomic.Uint64
 	writeErrors, hairpinned, readerFrames    atomic.Uint64
+	budgetDrops                              atomic.Uint64
 }
 
 // Stats are a relay's counters.
@@ -78,7 +107,8 @@ type Stats struct {
 	Delivered   uint64 // deliveries to endpoints; a broadcast counts once per endpoint
 	Misses      uint64 // well-formed frames no endpoint wanted, with no default endpoint
 	Malformed   uint64 // frames dropped because they could not be parsed (or were truncated)
-	QueueDrops  uint64 // deliveries dropped because an endpoint's queue was full
+	QueueDrops  uint64 // deliveries dropped because a queue was full (frames or bytes) or Budget was spent
+	BudgetDrops uint64 // those of QueueDrops that Config.Budget refused
 	WriteErrors uint64 // frames the PacketIO refused to write
 	Hairpinned  uint64 // frames sent that were delivered locally (Config.Hairpin)
 	// ReaderFrames counts the frames of FramesIn that a blocked endpoint
@@ -89,11 +119,17 @@ type Stats struct {
 	Backend backend.Stats
 }
 
-// New starts a relay on pio. The relay owns pio from now on and closes it
-// on Close.
+// New starts a relay on pio (or, with Config.Paused, makes one that Start
+// starts). The relay owns pio from now on and closes it on Close.
 func New(pio backend.PacketIO, cfg Config) *Relay {
 	if cfg.QueueLen <= 0 {
 		cfg.QueueLen = DefaultQueueLen
+	}
+	if cfg.QueueBytes <= 0 {
+		cfg.QueueBytes = DefaultQueueBytes
+	}
+	if cfg.Budget <= 0 {
+		cfg.Budget = DefaultBudget
 	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = DefaultBatchSize
@@ -106,8 +142,20 @@ func New(pio backend.PacketIO, cfg Config) *Relay {
 	}
 	r.bw, _ = pio.(backend.BatchWriter)
 	r.initRx()
-	go r.run()
+	if !cfg.Paused {
+		r.Start()
+	}
 	return r
+}
+
+// Start starts reading the PacketIO, for a relay made with Config.Paused;
+// it does nothing on a relay already started or closed. Until then nobody
+// reads the PacketIO, also not blocked endpoint readers.
+func (r *Relay) Start() {
+	r.startOnce.Do(func() {
+		r.started.Store(true)
+		go r.run()
+	})
 }
 
 // Stats returns a snapshot of the relay's counters.
@@ -118,7 +166,7 @@ func (r *Relay) Stats() Stats {
 		Delivered: r.st.delivered.Load(), Misses: r.st.misses.Load(),
 		Malformed: r.st.malformed.Load(), QueueDrops: r.st.queueDrops.Load(),
 		WriteErrors: r.st.writeErrors.Load(), Hairpinned: r.st.hairpinned.Load(),
-		ReaderFrames: r.st.readerFrames.Load(),
+		ReaderFrames: r.st.readerFrames.Load(), BudgetDrops: r.st.budgetDrops.Load(),
 	}
 	if sr, ok := r.pio.(backend.StatsReporter); ok {
 		s.Backend = sr.Stats()
@@ -149,7 +197,8 @@ func (r *Relay) Close() error {
 		if err := r.pio.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 			r.closeErr = fmt.Errorf("relay: close: %w", err)
 		}
-		r.wakeLoop() // the loop may wait for a reader's token
+		r.wakeLoop()                             // the loop may wait for a reader's token
+		r.startOnce.Do(func() { close(r.done) }) // never started: no loop to wait for
 		<-r.done
 		for _, ep := range eps {
 			ep.closed.Store(true)

@@ -320,6 +320,37 @@ func (c *Conn) build(payload []byte, dst netip.AddrPort, src netip.Addr) (*ether
 	return f, n, nil
 }
 
+// SetReadBuffer sets the receive queue's size in bytes, as SO_RCVBUF does
+// for a kernel socket (default relay.DefaultQueueBytes, Linux's
+// rmem_default): datagrams that would pass it are dropped and counted in
+// Stats().QueueDrops. A queued datagram counts the buffer it pins (see
+// relay.Config.QueueBytes). 0 restores the default. Unlike Linux, the
+// value is not doubled for overhead: the count is of the buffers
+// themselves.
+func (c *Conn) SetReadBuffer(bytes int) error {
+	if err := c.sock.CheckOpen(); err != nil {
+		return c.opErr("set", nil, err)
+	}
+	if bytes < 0 {
+		return c.opErr("set", nil, syscall.EINVAL)
+	}
+	c.q.SetByteLimit(bytes)
+	return nil
+}
+
+// SetWriteBuffer accepts any size, so that code written for net.UDPConn
+// (quic-go) works unchanged: writes are handed to the backend at once and
+// never queue in the Conn, so there is no send buffer to size.
+func (c *Conn) SetWriteBuffer(bytes int) error {
+	if err := c.sock.CheckOpen(); err != nil {
+		return c.opErr("set", nil, err)
+	}
+	if bytes < 0 {
+		return c.opErr("set", nil, syscall.EINVAL)
+	}
+	return nil
+}
+
 // SetDeadline sets the read and write deadlines.
 func (c *Conn) SetDeadline(t time.Time) error {
 	c.SetReadDeadline(t)

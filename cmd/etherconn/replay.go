@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/etherconn/etherconn/backend"
 	"github.com/etherconn/etherconn/etherconn"
 	"github.com/etherconn/etherconn/frame"
 	"github.com/etherconn/etherconn/pcapio"
@@ -90,11 +89,9 @@ func replay(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// The relay starts reading at once; register before it has a chance to
-	// drop frames for endpoints that do not exist yet by holding the frames
-	// back until every endpoint is in place.
-	gate := &gatedIO{PacketIO: pio, open: make(chan struct{})}
-	r := relay.New(gate, relay.Config{})
+	// Paused: no frame is read before every endpoint is in place, so none
+	// is lost to an endpoint that does not exist yet.
+	r := relay.New(pio, relay.Config{Paused: true})
 	defer r.Close()
 
 	conns := make([]*etherconn.Conn, len(specs))
@@ -125,7 +122,7 @@ func replay(args []string, stdout, stderr io.Writer) error {
 			drain(&outs[len(specs)], func() (*relay.Packet, error) { return def.Read() })
 		}()
 	}
-	gate.start()
+	r.Start()
 	wg.Wait()
 
 	for i, s := range specs {
@@ -141,27 +138,6 @@ func replay(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "relay: in %d frames/%d bytes, delivered %d, misses %d, malformed %d, queue drops %d\n",
 		st.FramesIn, st.BytesIn, st.Delivered, st.Misses, st.Malformed, st.QueueDrops)
 	return nil
-}
-
-// gatedIO holds reads back until open is closed.
-// It hides the batch interface, so the relay reads one frame at a time
-// through the gate.
-type gatedIO struct {
-	backend.PacketIO
-	open chan struct{}
-	once sync.Once
-}
-
-func (g *gatedIO) start() { g.once.Do(func() { close(g.open) }) }
-
-func (g *gatedIO) ReadFrame(b []byte) (int, error) {
-	<-g.open
-	return g.PacketIO.ReadFrame(b)
-}
-
-func (g *gatedIO) Close() error {
-	g.start()
-	return g.PacketIO.Close()
 }
 
 // drain reads packets until the input ends and describes each on its own line.
