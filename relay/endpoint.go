@@ -76,6 +76,7 @@ type Endpoint struct {
 	stack    frame.StackKey
 	groupPos []int // position in each broadcast/multicast list, per EtherType
 	def      bool
+	group    bool // registered with RegisterGroup: no unicast key
 	closed   atomic.Bool
 }
 
@@ -121,14 +122,11 @@ var (
 	ErrBadConfig = errors.New("relay: invalid endpoint config")
 )
 
-// Register adds an endpoint. Registering a key that another endpoint holds
-// fails with ErrKeyInUse; nothing is overridden.
-func (r *Relay) Register(cfg EndpointConfig) (*Endpoint, error) {
+// checkedEndpoint validates cfg and makes an endpoint of it, not yet in
+// the tables.
+func (r *Relay) checkedEndpoint(cfg EndpointConfig) (*Endpoint, error) {
 	if len(cfg.EtherTypes) == 0 {
 		return nil, fmt.Errorf("%w: no EtherType", ErrBadConfig)
-	}
-	if cfg.MAC.IsGroup() {
-		return nil, fmt.Errorf("%w: MAC %s is a group address", ErrBadConfig, cfg.MAC)
 	}
 	if err := cfg.VLANs.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadConfig, err)
@@ -147,7 +145,19 @@ func (r *Relay) Register(cfg EndpointConfig) (*Endpoint, error) {
 	ep := r.newEndpoint(cfg)
 	ep.stack = cfg.VLANs.Key()
 	copy(ep.ets[:], cfg.EtherTypes) // EtherType 0 is invalid, so unused slots match nothing
+	return ep, nil
+}
 
+// Register adds an endpoint. Registering a key that another endpoint holds
+// fails with ErrKeyInUse; nothing is overridden.
+func (r *Relay) Register(cfg EndpointConfig) (*Endpoint, error) {
+	if cfg.MAC.IsGroup() {
+		return nil, fmt.Errorf("%w: MAC %s is a group address", ErrBadConfig, cfg.MAC)
+	}
+	ep, err := r.checkedEndpoint(cfg)
+	if err != nil {
+		return nil, err
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closing {
@@ -158,6 +168,51 @@ func (r *Relay) Register(cfg EndpointConfig) (*Endpoint, error) {
 		if r.tab.holder(k) != nil {
 			return nil, fmt.Errorf("%w: %s", ErrKeyInUse, keyString(k))
 		}
+	}
+	r.tab.add(ep)
+	if r.ended != nil {
+		ep.q.End(r.ended)
+	}
+	return ep, nil
+}
+
+// GroupConfig says which broadcast and multicast frames a group endpoint
+// receives.
+type GroupConfig struct {
+	// VLANs is the VLAN stack frames must carry (TPID and VID).
+	VLANs frame.VLANs
+	// EtherTypes are the innermost EtherTypes delivered; at least one.
+	EtherTypes []uint16
+	// Broadcast and Multicast select which group frames are delivered; at
+	// least one.
+	Broadcast, Multicast bool
+	// QueueLen and QueueBytes limit the receive queue as for
+	// EndpointConfig; a negative QueueLen means no queue (a Handler-only
+	// endpoint).
+	QueueLen, QueueBytes int
+}
+
+// RegisterGroup adds an endpoint with no unicast address: it receives the
+// broadcast and/or multicast frames of one VLAN stack and its EtherTypes,
+// once each however many endpoints share the stack. It is the per-stack
+// attach point of a layer that serves many addresses on one stack (the
+// host layer answers ARP and ND for all its hosts through one), so that a
+// broadcast request costs one delivery, not one per host. Several may
+// exist per stack; each gets every matching frame.
+func (r *Relay) RegisterGroup(cfg GroupConfig) (*Endpoint, error) {
+	if !cfg.Broadcast && !cfg.Multicast {
+		return nil, fmt.Errorf("%w: group endpoint takes neither broadcast nor multicast", ErrBadConfig)
+	}
+	ep, err := r.checkedEndpoint(EndpointConfig{VLANs: cfg.VLANs, EtherTypes: cfg.EtherTypes,
+		Broadcast: cfg.Broadcast, Multicast: cfg.Multicast, QueueLen: cfg.QueueLen, QueueBytes: cfg.QueueBytes})
+	if err != nil {
+		return nil, err
+	}
+	ep.group = true
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closing {
+		return nil, fmt.Errorf("relay: register group: %w", errClosed)
 	}
 	r.tab.add(ep)
 	if r.ended != nil {

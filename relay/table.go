@@ -21,12 +21,14 @@ type groupKey struct {
 
 // table holds the endpoints of a relay; guarded by Relay.mu.
 type table struct {
-	unicast map[l2Key]*Endpoint // chained through Endpoint.next
-	groups  map[groupKey][]*Endpoint
+	unicast   map[l2Key]*Endpoint // chained through Endpoint.next
+	groups    map[groupKey][]*Endpoint
+	groupOnly map[*Endpoint]struct{} // endpoints of RegisterGroup, in groups only
 }
 
 func newTable() table {
-	return table{unicast: make(map[l2Key]*Endpoint), groups: make(map[groupKey][]*Endpoint)}
+	return table{unicast: make(map[l2Key]*Endpoint), groups: make(map[groupKey][]*Endpoint),
+		groupOnly: make(map[*Endpoint]struct{})}
 }
 
 // lookup returns the endpoint for a unicast key, or nil.
@@ -44,9 +46,13 @@ func (t *table) holder(k frame.Key) *Endpoint { return t.lookup(&k) }
 
 // add inserts ep under all its keys; the caller checked they are free.
 func (t *table) add(ep *Endpoint) {
-	lk := l2Key{mac: ep.cfg.MAC, stack: ep.stack}
-	ep.next = t.unicast[lk]
-	t.unicast[lk] = ep
+	if ep.group {
+		t.groupOnly[ep] = struct{}{}
+	} else {
+		lk := l2Key{mac: ep.cfg.MAC, stack: ep.stack}
+		ep.next = t.unicast[lk]
+		t.unicast[lk] = ep
+	}
 	if !ep.cfg.Broadcast && !ep.cfg.Multicast {
 		return
 	}
@@ -62,7 +68,9 @@ func (t *table) add(ep *Endpoint) {
 // endpoints there are.
 func (t *table) remove(ep *Endpoint) {
 	lk := l2Key{mac: ep.cfg.MAC, stack: ep.stack}
-	if head := t.unicast[lk]; head == ep {
+	if ep.group {
+		delete(t.groupOnly, ep)
+	} else if head := t.unicast[lk]; head == ep {
 		if ep.next == nil {
 			delete(t.unicast, lk)
 		} else {
@@ -105,6 +113,9 @@ func (t *table) all() []*Endpoint {
 		for ; ep != nil; ep = ep.next {
 			eps = append(eps, ep)
 		}
+	}
+	for ep := range t.groupOnly {
+		eps = append(eps, ep)
 	}
 	return eps
 }
