@@ -77,8 +77,9 @@ func (c *Conn) WriteBatch(ms []Message) (int, error) {
 	defer func() {
 		for i := range built {
 			b.out[i].Release()
-			b.out[i], b.frames[i] = nil, nil
+			b.out[i] = nil
 		}
+		clear(b.frames[:])
 		batchPool.Put(b)
 	}()
 	var buildErr error
@@ -91,7 +92,27 @@ func (c *Conn) WriteBatch(ms []Message) (int, error) {
 		b.out[i], b.frames[i] = f, f.Bytes(n)
 		built++
 	}
-	sent, err := c.ec.WriteFrames(b.frames[:built])
+	var (
+		sent int
+		err  error
+	)
+	if c.router != nil {
+		// One at a time: each may wait for its own next hop.
+		for sent < built && err == nil {
+			f := b.out[sent]
+			b.out[sent] = nil // the Router owns it now
+			if err = c.router.Send(c.ec, f, len(b.frames[sent])-c.ec.HeaderLen(), ms[sent].Addr.Addr().Unmap()); err == nil {
+				sent++
+			}
+		}
+		for i := sent + 1; i < built; i++ {
+			b.out[i].Release()
+			b.out[i] = nil
+		}
+		built = 0
+	} else {
+		sent, err = c.ec.WriteFrames(b.frames[:built])
+	}
 	var bytes uint64
 	for _, m := range ms[:sent] {
 		bytes += uint64(len(m.Buf))

@@ -57,8 +57,15 @@ type Config struct {
 	// and that no other Conn is bound to, whatever its destination.
 	AcceptAny bool
 	// Resolve finds the next-hop MAC; nil sends every datagram to the
-	// Ethernet broadcast address.
+	// Ethernet broadcast address. Router, when set, takes its place.
 	Resolve Resolver
+	// Router connects the Conn to an IP host's state (host.Host is one):
+	// source address selection, MTU, next hops resolved by ARP/ND, and
+	// which destination addresses are local. Nil: a bare Conn (Resolve).
+	Router Router
+	// RemoteAddr, when valid, connects the Conn as connect(2) does a UDP
+	// socket: Write sends to it, and only datagrams from it are received.
+	RemoteAddr netip.AddrPort
 	// TTL is the IPv4 TTL / IPv6 hop limit of sent datagrams (0: 64).
 	TTL uint8
 	// DSCP is the Differentiated Services code point of sent datagrams (0..63).
@@ -74,7 +81,9 @@ type Conn struct {
 	ec        *etherconn.Conn
 	m         *mux
 	resolve   Resolver
+	router    Router
 	local     netip.AddrPort
+	remote    netip.AddrPort // valid when connected
 	bound     bindKey
 	ttl, tos  uint8
 	v4        bool
@@ -89,7 +98,7 @@ type Conn struct {
 }
 
 type counters struct {
-	in, inBytes, badChecksum, queueDrops, out, outBytes atomic.Uint64
+	in, inBytes, badChecksum, queueDrops, out, outBytes, otherSource atomic.Uint64
 }
 
 // Stats are a Conn's counters.
@@ -98,6 +107,7 @@ type Stats struct {
 	BytesIn      uint64 // UDP payload bytes queued
 	BadChecksum  uint64 // datagrams dropped for a bad IPv4 header or UDP checksum
 	QueueDrops   uint64 // datagrams dropped because the receive queue was full
+	OtherSource  uint64 // datagrams a connected Conn dropped: not from its RemoteAddr
 	DatagramsOut uint64
 	BytesOut     uint64
 }
@@ -119,8 +129,15 @@ func New(ec *etherconn.Conn, cfg Config) (*Conn, error) {
 		return nil, fmt.Errorf("rudp: new %v: %w", cfg.LocalAddr, err)
 	}
 	local := netip.AddrPortFrom(cfg.LocalAddr.Addr().Unmap(), cfg.LocalAddr.Port())
-	c := &Conn{ec: ec, m: m, resolve: cfg.Resolve, local: local, ttl: cfg.TTL, tos: cfg.DSCP << 2,
+	c := &Conn{ec: ec, m: m, resolve: cfg.Resolve, router: cfg.Router, local: local, ttl: cfg.TTL, tos: cfg.DSCP << 2,
 		v4: local.Addr().Is4(), acceptAny: cfg.AcceptAny}
+	if cfg.RemoteAddr.IsValid() {
+		ra := netip.AddrPortFrom(cfg.RemoteAddr.Addr().Unmap(), cfg.RemoteAddr.Port())
+		if ra.Addr().Is4() != c.v4 || ra.Addr().IsUnspecified() || ra.Port() == 0 {
+			return nil, fmt.Errorf("rudp: new %v: %w: remote address %v", cfg.LocalAddr, ErrBadAddr, cfg.RemoteAddr)
+		}
+		c.remote = ra
+	}
 	c.q = ec.NewQueue(cfg.QueueLen)
 	if err := c.m.bind(c); err != nil {
 		return nil, fmt.Errorf("rudp: new %v: %w", cfg.LocalAddr, err)
@@ -131,6 +148,10 @@ func New(ec *etherconn.Conn, cfg Config) (*Conn, error) {
 // receive runs on the relay's read loop for a datagram addressed to c.
 func (c *Conn) receive(p *relay.Packet) {
 	b := p.Frame()
+	if c.remote.IsValid() && srcAddrPort(p) != c.remote {
+		c.st.otherSource.Add(1)
+		return
+	}
 	if (p.Info.IPVersion == 4 && !frame.IPv4ChecksumOK(b, &p.Info)) || !frame.UDPChecksumOK(b, &p.Info) {
 		c.st.badChecksum.Add(1)
 		return
@@ -172,6 +193,7 @@ func (c *Conn) Stats() Stats {
 		DatagramsIn: c.st.in.Load(), BytesIn: c.st.inBytes.Load(),
 		BadChecksum: c.st.badChecksum.Load(), QueueDrops: c.st.queueDrops.Load(),
 		DatagramsOut: c.st.out.Load(), BytesOut: c.st.outBytes.Load(),
+		OtherSource: c.st.otherSource.Load(),
 	}
 }
 
@@ -231,8 +253,12 @@ func (c *Conn) udpAddr(src netip.AddrPort) *net.UDPAddr {
 	return a
 }
 
-// WriteTo sends b as one datagram to addr, a *net.UDPAddr.
+// WriteTo sends b as one datagram to addr, a *net.UDPAddr. On a connected
+// Conn it fails with net.ErrWriteToConnected, as net.UDPConn's.
 func (c *Conn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	if c.remote.IsValid() {
+		return 0, c.opErr("write", addr, net.ErrWriteToConnected)
+	}
 	ua, ok := addr.(*net.UDPAddr)
 	if !ok || ua == nil {
 		return 0, c.opErr("write", addr, fmt.Errorf("%w: %T is not a *net.UDPAddr", ErrBadAddr, addr))
@@ -258,11 +284,9 @@ func (c *Conn) WriteToFrom(b []byte, dst netip.AddrPort, src netip.Addr) (int, e
 		return 0, err
 	}
 	f, n, err := c.build(b, dst, src)
-	if err != nil {
-		return 0, c.opErr("write", net.UDPAddrFromAddrPort(dst), err)
+	if err == nil {
+		err = c.send(f, n, dst.Addr().Unmap())
 	}
-	err = c.ec.WriteFrame(f.Bytes(n))
-	f.Release()
 	if err != nil {
 		return 0, c.opErr("write", net.UDPAddrFromAddrPort(dst), err)
 	}
@@ -287,16 +311,24 @@ func (c *Conn) build(payload []byte, dst netip.AddrPort, src netip.Addr) (*ether
 	if !dip.IsValid() || !sip.IsValid() || dip.Is4() != sip.Is4() {
 		return nil, 0, fmt.Errorf("%w: cannot send from %v to %v", ErrBadAddr, src, dst)
 	}
+	if c.router != nil && sip.IsUnspecified() {
+		if s := c.router.Source(dip); s.IsValid() {
+			sip = s
+		}
+	}
 	et := frame.EtherTypeIPv6
 	if dip.Is4() {
 		et = frame.EtherTypeIPv4
 	}
 	il := frame.IPUDPLen(dip)
-	if c.ec.HeaderLen()+il+len(payload) > backend.MaxFrameLen {
+	if c.ec.HeaderLen()+il+len(payload) > backend.MaxFrameLen ||
+		(c.router != nil && il+len(payload) > c.router.MTU()) {
 		return nil, 0, ErrMessageTooLong
 	}
 	next := frame.BroadcastMAC
-	if c.resolve != nil {
+	if c.router != nil {
+		next = frame.MAC{} // the Router fills it in
+	} else if c.resolve != nil {
 		hw, err := c.resolve(dip)
 		if err != nil {
 			return nil, 0, fmt.Errorf("%w: %v: %w", ErrResolve, dip, err)
@@ -318,6 +350,17 @@ func (c *Conn) build(payload []byte, dst netip.AddrPort, src netip.Addr) (*ether
 		return nil, 0, err
 	}
 	return f, n, nil
+}
+
+// send sends a frame from build and releases it: through the Router,
+// which may hold it until the next hop toward dst is resolved, or at once.
+func (c *Conn) send(f *etherconn.Frame, n int, dst netip.Addr) error {
+	if c.router != nil {
+		return c.router.Send(c.ec, f, n, dst)
+	}
+	err := c.ec.WriteFrame(f.Bytes(n))
+	f.Release()
+	return err
 }
 
 // SetReadBuffer sets the receive queue's size in bytes, as SO_RCVBUF does

@@ -3,6 +3,7 @@ package rudp
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"sync"
@@ -74,7 +75,6 @@ type mux struct {
 	single *Conn
 	conns  map[bindKey]*Conn
 	any    *Conn // accept-any Conn, if one is bound
-	next   uint16
 	ended  error // set once the etherconn.Conn stopped receiving
 }
 
@@ -100,11 +100,22 @@ func (m *mux) Handle(p *relay.Packet) bool {
 	if c == nil {
 		return false
 	}
+	if c.router != nil && c.bound.ip != k.ip && !c.router.IsLocal(dstAddr(&k)) {
+		return false // bound to the unspecified address, and not for this host
+	}
 	c.receive(p)
 	return true
 }
 
 var v4InV6Prefix = []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff}
+
+func dstAddr(k *bindKey) netip.Addr {
+	a := netip.AddrFrom16(k.ip)
+	if k.v4 {
+		return a.Unmap()
+	}
+	return a
+}
 
 func (m *mux) lookup(k bindKey, v4 bool) *Conn {
 	if c := m.single; c != nil {
@@ -170,14 +181,17 @@ func (m *mux) taken(k bindKey) bool {
 	return m.conns[k] != nil
 }
 
-// Ephemeral ports, as IANA suggests and Linux uses by default.
-const ephemeralFirst, ephemeralLast = 49152, 65535
+// Ephemeral ports: Linux's default ip_local_port_range.
+const ephemeralFirst, ephemeralLast = 32768, 60999
 
+// freePort picks a free ephemeral port as RFC 6056's first algorithm does:
+// a random start, then the next free port, so that a fresh endpoint's
+// ports cannot be guessed (DNS clients rely on it, RFC 5452).
 func (m *mux) freePort(addr netip.Addr) (uint16, bool) {
 	const n = ephemeralLast - ephemeralFirst + 1
-	for range n {
-		port := ephemeralFirst + m.next%n
-		m.next++
+	start := rand.N(uint32(n))
+	for i := range uint32(n) {
+		port := uint16(ephemeralFirst + (start+i)%n)
 		if !m.taken(keyOf(netip.AddrPortFrom(addr, port))) {
 			return port, true
 		}
