@@ -1,0 +1,56 @@
+// Package host makes emulated endpoints into IP hosts that a real network
+// can talk to: each Host has a MAC and VLAN stack (its own etherconn.Conn),
+// IPv4 and IPv6 addresses, routes, and answers and resolves neighbours as a
+// kernel does, so routers, DHCP and DNS servers and kernel peers reach it
+// without static neighbour entries.
+//
+// # What a Host does
+//
+//   - ARP (RFC 826): answers requests for its IPv4 addresses with a unicast
+//     reply to the asker, learns the asker, resolves next hops by broadcast
+//     request (3 probes 1 s apart by default, as Linux's mcast_solicit and
+//     retrans_time), and announces added addresses with gratuitous ARP or
+//     probes them first as RFC 5227 says, when configured to.
+//   - IPv6 Neighbor Discovery (RFC 4861, RFC 4862): answers Neighbor
+//     Solicitations for its addresses, the link-local one from its MAC
+//     included (made by default), with solicited Neighbor Advertisements,
+//     resolves by multicast solicitation to the solicited-node group, runs
+//     Duplicate Address Detection on added addresses when configured to, and
+//     learns a default router from Router Advertisements when configured to.
+//     Messages that break §7.1 (hop limit not 255, code not 0, bad lengths
+//     or options) are dropped and counted.
+//   - ICMP and ICMPv6 echo (RFC 792, RFC 4443): answered by default, rate
+//     limited per host; Ping sends them. ICMP port unreachable for UDP to a
+//     closed port only when Config.PortUnreachable is set: 50,000 emulated
+//     hosts that answer every stray datagram would amplify a scan, and a load
+//     tester rarely wants them.
+//   - Source address selection: a socket bound to 0.0.0.0 or :: sends from
+//     the address that fits the destination (IPv4: the address whose prefix
+//     holds the destination or the next hop, else the first; IPv6: the rules
+//     of RFC 6724 that matter on one interface: same address, matching scope,
+//     longest matching prefix). A host without an address of the family
+//     sends from the unspecified address, as a DHCP client must.
+//   - UDP: ListenUDP and DialUDP return rudp.Conns wired to all of the above
+//     (rudp.Config.Router).
+//
+// # Scale
+//
+// Hosts on one relay and VLAN stack share a segment: one relay group
+// endpoint (relay.Relay.RegisterGroup) receives that stack's ARP broadcasts
+// and IPv6 multicast once, and one map from address to host answers each in
+// O(1), however many hosts there are; hosts register no broadcast or
+// multicast delivery of their own. The neighbour cache is shared per segment
+// too: 50,000 hosts behind one gateway resolve it once.
+//
+// # Neighbour cache
+//
+// Entries follow the kernel's states: INCOMPLETE while resolving, REACHABLE
+// for ReachableTime after a confirmation, then STALE (still used; the next
+// use sends a unicast probe, PROBE, as Linux's DELAY/PROBE do without the
+// DELAY wait) and removed after the probes go unanswered. Datagrams sent to
+// a neighbour being resolved wait in a bounded queue (8 per neighbour, 1,024
+// per segment; the oldest is dropped beyond) and are sent when it resolves,
+// or dropped and counted in Stats.Unresolved when it fails. As with a kernel
+// socket, the write that queued a datagram succeeded; the drop shows only in
+// the counters. The cache holds at most NeighborConfig.MaxEntries entries.
+package host

@@ -1,0 +1,317 @@
+package host
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/etherconn/etherconn/etherconn"
+	"github.com/etherconn/etherconn/frame"
+	"github.com/etherconn/etherconn/relay"
+	"github.com/etherconn/etherconn/rudp"
+)
+
+// DefaultMTU is the MTU of a Host whose Config leaves it zero.
+const DefaultMTU = 1500
+
+// Config describes a Host.
+type Config struct {
+	// MAC is the host's unicast MAC address.
+	MAC net.HardwareAddr
+	// VLANs is its VLAN stack, outermost first.
+	VLANs frame.VLANs
+	// Addrs are its IPv4 and IPv6 addresses, with the length of their
+	// on-link prefix (198.18.0.10/16, 2001:db8::10/64). More can be added
+	// and removed at run time (AddAddr, RemoveAddr).
+	Addrs []netip.Prefix
+	// Gateway4 and Gateway6 are the default routers; unset, only on-link
+	// destinations (and Routes) are reachable.
+	Gateway4, Gateway6 netip.Addr
+	// Routes are more specific routes through gateways.
+	Routes []Route
+	// MTU is the largest IP packet sent (default DefaultMTU).
+	MTU int
+	// NoLinkLocal leaves out the IPv6 link-local address made from MAC.
+	NoLinkLocal bool
+	// Broadcast also delivers IPv4 broadcast frames to the host (a DHCP
+	// client needs them). Each broadcast then costs one delivery per host
+	// that sets it; ARP broadcasts are answered through the segment either
+	// way.
+	Broadcast bool
+	// AcceptRA learns a default IPv6 router from Router Advertisements
+	// when Gateway6 is unset.
+	AcceptRA bool
+	// GratuitousARP announces each IPv4 address when it is added.
+	GratuitousARP bool
+	// DAD probes each address before it is used: RFC 5227 ARP probes for
+	// IPv4, Duplicate Address Detection (RFC 4862 §5.4) for IPv6. AddAddr
+	// then takes about a second and fails with ErrDuplicate on a conflict.
+	DAD bool
+	// PortUnreachable answers UDP to a port nobody listens on with ICMP
+	// port unreachable (off by default: see the package documentation).
+	PortUnreachable bool
+	// EchoRate is how many echo requests a second the host answers at
+	// most (0: DefaultEchoRate; below 0: none).
+	EchoRate int
+	// Neighbor tunes the neighbour cache. It is shared by the hosts of a
+	// relay and VLAN stack: the first host there sets it.
+	Neighbor NeighborConfig
+}
+
+// Route sends the destinations in Prefix through the gateway Via.
+type Route struct {
+	Prefix netip.Prefix
+	Via    netip.Addr
+}
+
+// DefaultEchoRate is the echo requests a second a host answers by default.
+const DefaultEchoRate = 1000
+
+// Errors of New, AddAddr, ListenUDP and DialUDP.
+var (
+	// ErrBadConfig reports a Config or argument that cannot be used.
+	ErrBadConfig = errors.New("host: invalid config")
+	// ErrAddrInUse reports an address another host of the segment has.
+	ErrAddrInUse = errors.New("host: address in use by another host on the link")
+	// ErrDuplicate reports an address that DAD found in use on the link.
+	ErrDuplicate = errors.New("host: duplicate address detected on the link")
+)
+
+// Host is an emulated IP host. It is safe for concurrent use.
+type Host struct {
+	ec    *etherconn.Conn
+	seg   *segment
+	mac   frame.MAC
+	mtu   int
+	cfg   Config
+	addrs atomic.Pointer[[]netip.Prefix] // copy on write; read on every send
+	amu   sync.Mutex                     // serializes address changes
+	echo  tokenBucket
+	ping  pinger
+	st    counters
+	done  atomic.Bool
+}
+
+// New makes a host on r: it registers its etherconn.Conn (MAC, VLAN stack;
+// ARP, IPv4 and IPv6), joins the segment of its stack and adds cfg.Addrs.
+// The Host owns the Conn; Close closes it and everything made on it.
+func New(r *relay.Relay, cfg Config) (*Host, error) {
+	mac, err := frame.MACFrom(cfg.MAC)
+	if err != nil {
+		return nil, fmt.Errorf("host: new: %w: %w", ErrBadConfig, err)
+	}
+	if cfg.MTU == 0 {
+		cfg.MTU = DefaultMTU
+	}
+	if cfg.MTU < 576 || cfg.MTU > 9216 {
+		return nil, fmt.Errorf("host: new: %w: MTU %d not in 576..9216", ErrBadConfig, cfg.MTU)
+	}
+	for _, rt := range cfg.Routes {
+		if !rt.Prefix.IsValid() || !rt.Via.IsValid() || rt.Prefix.Addr().Is4() != rt.Via.Is4() {
+			return nil, fmt.Errorf("host: new: %w: route %v via %v", ErrBadConfig, rt.Prefix, rt.Via)
+		}
+	}
+	if (cfg.Gateway4.IsValid() && !cfg.Gateway4.Is4()) || (cfg.Gateway6.IsValid() && !cfg.Gateway6.Is6()) {
+		return nil, fmt.Errorf("host: new: %w: gateways %v, %v", ErrBadConfig, cfg.Gateway4, cfg.Gateway6)
+	}
+	cfg.Addrs = slices.Clone(cfg.Addrs)
+	cfg.Routes = slices.Clone(cfg.Routes)
+	ec, err := etherconn.New(r, etherconn.Config{MAC: cfg.MAC, VLANs: cfg.VLANs, Broadcast: cfg.Broadcast, QueueLen: -1})
+	if err != nil {
+		return nil, fmt.Errorf("host: new: %w", err)
+	}
+	h := &Host{ec: ec, mac: mac, mtu: cfg.MTU, cfg: cfg}
+	h.addrs.Store(new([]netip.Prefix))
+	rate := cfg.EchoRate
+	if rate == 0 {
+		rate = DefaultEchoRate
+	}
+	h.echo.init(rate)
+	h.ping.id = uint16(rand.Uint32())
+	if h.seg, err = joinSegment(r, cfg.VLANs, cfg.Neighbor); err != nil {
+		ec.Close()
+		return nil, fmt.Errorf("host: new: %w", err)
+	}
+	if err := h.attach(); err != nil {
+		h.Close()
+		return nil, fmt.Errorf("host: new: %w", err)
+	}
+	if !cfg.NoLinkLocal {
+		if err := h.AddAddr(netip.PrefixFrom(frame.LinkLocal(mac), 64)); err != nil {
+			h.Close()
+			return nil, err
+		}
+	}
+	for _, p := range cfg.Addrs {
+		if err := h.AddAddr(p); err != nil {
+			h.Close()
+			return nil, err
+		}
+	}
+	return h, nil
+}
+
+// attach installs the host's handlers on its Conn.
+func (h *Host) attach() error {
+	for _, a := range []struct {
+		p etherconn.Protocol
+		h relay.Handler
+	}{
+		{etherconn.Protocol{EtherType: frame.EtherTypeARP}, (*arpHandler)(h)},
+		{etherconn.Protocol{EtherType: frame.EtherTypeIPv4, IPProto: frame.ProtoICMP}, (*icmp4Handler)(h)},
+		{etherconn.Protocol{EtherType: frame.EtherTypeIPv6, IPProto: frame.ProtoICMPv6}, (*icmp6Handler)(h)},
+	} {
+		if err := h.ec.Attach(a.p, a.h); err != nil {
+			return err
+		}
+	}
+	if h.cfg.PortUnreachable {
+		for _, et := range []uint16{frame.EtherTypeIPv4, frame.EtherTypeIPv6} {
+			if err := h.ec.Attach(etherconn.Protocol{EtherType: et}, (*unreachHandler)(h)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// MAC returns the host's MAC address.
+func (h *Host) MAC() net.HardwareAddr { return h.mac.HardwareAddr() }
+
+// EtherConn returns the host's etherconn.Conn, for protocols of your own
+// (attach them with its Attach; ARP, ICMP and ICMPv6 are the host's).
+func (h *Host) EtherConn() *etherconn.Conn { return h.ec }
+
+// Addrs returns the host's addresses, the link-local one included.
+func (h *Host) Addrs() []netip.Prefix { return slices.Clone(*h.addrs.Load()) }
+
+// HasAddr reports whether a is one of the host's addresses.
+func (h *Host) HasAddr(a netip.Addr) bool {
+	for _, p := range *h.addrs.Load() {
+		if p.Addr() == a {
+			return true
+		}
+	}
+	return false
+}
+
+// AddAddr adds an address with its on-link prefix length (a DHCP client
+// installs its lease this way). With Config.DAD it is probed first; with
+// Config.GratuitousARP an IPv4 address is announced.
+func (h *Host) AddAddr(p netip.Prefix) error {
+	if !p.IsValid() || p.Addr().IsUnspecified() || p.Addr().IsMulticast() || p.Addr().Is4In6() || p.Addr().Zone() != "" {
+		return fmt.Errorf("host: add %v: %w: not a unicast address with a prefix length", p, ErrBadConfig)
+	}
+	if h.done.Load() {
+		return fmt.Errorf("host: add %v: %w", p, net.ErrClosed)
+	}
+	h.amu.Lock()
+	defer h.amu.Unlock()
+	if h.HasAddr(p.Addr()) {
+		return nil
+	}
+	if h.cfg.DAD {
+		if err := h.probeDuplicate(p.Addr()); err != nil {
+			return fmt.Errorf("host: add %v: %w", p, err)
+		}
+	}
+	if err := h.seg.addAddr(p.Addr(), h); err != nil {
+		return fmt.Errorf("host: add %v: %w", p, err)
+	}
+	l := append(slices.Clone(*h.addrs.Load()), p)
+	h.addrs.Store(&l)
+	if p.Addr().Is4() && h.cfg.GratuitousARP {
+		h.sendARP(frame.ARPRequest, frame.BroadcastMAC, p.Addr(), frame.MAC{}, p.Addr())
+	}
+	return nil
+}
+
+// RemoveAddr removes an address; sockets bound to it stop receiving.
+func (h *Host) RemoveAddr(a netip.Addr) error {
+	h.amu.Lock()
+	defer h.amu.Unlock()
+	old := *h.addrs.Load()
+	i := slices.IndexFunc(old, func(p netip.Prefix) bool { return p.Addr() == a })
+	if i < 0 {
+		return fmt.Errorf("host: remove %v: %w: no such address", a, ErrBadConfig)
+	}
+	l := slices.Delete(slices.Clone(old), i, i+1)
+	h.addrs.Store(&l)
+	h.seg.removeAddr(a, h)
+	return nil
+}
+
+// ListenUDP returns a UDP socket bound to laddr: one of the host's
+// addresses or the unspecified address of a family (port 0 picks an
+// ephemeral port). It sends through the host's routes, neighbour cache
+// and source address selection, and with its MTU.
+func (h *Host) ListenUDP(laddr netip.AddrPort) (*rudp.Conn, error) {
+	return h.newUDP(laddr, netip.AddrPort{})
+}
+
+// DialUDP returns a UDP socket connected to raddr, as net.DialUDP does: a
+// net.Conn (Read, Write, RemoteAddr) that is also a net.PacketConn. An
+// invalid or unspecified laddr takes the source address selected for raddr
+// and an ephemeral port.
+func (h *Host) DialUDP(laddr, raddr netip.AddrPort) (*rudp.Conn, error) {
+	if !raddr.IsValid() || raddr.Addr().IsUnspecified() || raddr.Port() == 0 {
+		return nil, fmt.Errorf("host: dial %v: %w", raddr, ErrBadConfig)
+	}
+	dst := raddr.Addr().Unmap()
+	if !laddr.IsValid() || laddr.Addr().IsUnspecified() {
+		src := h.Source(dst)
+		if !src.IsValid() {
+			return nil, &net.OpError{Op: "dial", Net: udpNet(dst), Addr: net.UDPAddrFromAddrPort(raddr), Err: syscall.EADDRNOTAVAIL}
+		}
+		laddr = netip.AddrPortFrom(src, laddr.Port())
+	}
+	return h.newUDP(laddr, netip.AddrPortFrom(dst, raddr.Port()))
+}
+
+func (h *Host) newUDP(laddr, raddr netip.AddrPort) (*rudp.Conn, error) {
+	a := laddr.Addr().Unmap()
+	if !a.IsValid() || (!a.IsUnspecified() && !h.HasAddr(a)) {
+		return nil, &net.OpError{Op: "listen", Net: udpNet(a), Addr: net.UDPAddrFromAddrPort(laddr), Err: syscall.EADDRNOTAVAIL}
+	}
+	return rudp.New(h.ec, rudp.Config{LocalAddr: laddr, RemoteAddr: raddr, Router: h})
+}
+
+func udpNet(a netip.Addr) string {
+	if a.Is4() {
+		return "udp4"
+	}
+	return "udp6"
+}
+
+// MTU implements rudp.Router.
+func (h *Host) MTU() int { return h.mtu }
+
+// Close closes the host: its etherconn.Conn (so every socket made on it
+// stops, its blocked readers returning net.ErrClosed), its addresses and
+// its place in the segment. It is idempotent.
+func (h *Host) Close() error {
+	if h.done.Swap(true) {
+		return nil
+	}
+	h.amu.Lock()
+	for _, p := range *h.addrs.Load() {
+		h.seg.removeAddr(p.Addr(), h)
+	}
+	h.addrs.Store(new([]netip.Prefix))
+	h.amu.Unlock()
+	h.ping.closeAll()
+	h.seg.neigh.forget(h)
+	err := h.ec.Close()
+	h.seg.leave()
+	return err
+}
+
+// now is the clock of timers and rate limits, in Unix ns.
+func now() int64 { return time.Now().UnixNano() }

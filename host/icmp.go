@@ -1,0 +1,271 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/etherconn/etherconn/frame"
+	"github.com/etherconn/etherconn/relay"
+)
+
+// icmp4Handler is a Host as the handler of ICMP sent to its own MAC.
+type icmp4Handler Host
+
+func (ih *icmp4Handler) Handle(p *relay.Packet) bool {
+	h := (*Host)(ih)
+	in := &p.Info
+	b := p.Frame()
+	if in.IPVersion != 4 || in.Fragment || !frame.IPv4ChecksumOK(b, in) {
+		h.st.malformed.Add(1)
+		return true
+	}
+	src := netip.AddrFrom4([4]byte(in.SrcIP(b)))
+	dst := netip.AddrFrom4([4]byte(in.DstIP(b)))
+	msg := b[in.L4:in.End]
+	if len(msg) < 8 || !frame.ICMPChecksumOK(msg, src, dst) {
+		h.st.malformed.Add(1)
+		return true
+	}
+	switch msg[0] {
+	case frame.ICMPEchoRequest:
+		// Only to our own addresses: Linux ignores broadcast echo
+		// (icmp_echo_ignore_broadcasts).
+		if h.HasAddr(dst) {
+			h.answerEcho(p, msg, src, dst)
+		} else {
+			h.st.notForUs.Add(1)
+		}
+	case frame.ICMPEchoReply:
+		h.ping.reply(msg, src)
+	default:
+		h.st.notForUs.Add(1)
+	}
+	return true
+}
+
+// answerEcho replies to an echo request msg from src to dst (one of h's
+// addresses) with the same identifier, sequence number and data, to the
+// MAC it came from, within the host's echo rate.
+func (h *Host) answerEcho(p *relay.Packet, msg []byte, src, dst netip.Addr) {
+	if !h.echo.take() {
+		h.st.echoLimited.Add(1)
+		return
+	}
+	var e frame.Echo
+	if frame.ParseEcho(msg, &e) != nil || e.Code != 0 {
+		h.st.malformed.Add(1)
+		return
+	}
+	e.Type = frame.ICMPEchoReply
+	et := frame.EtherTypeIPv4
+	if dst.Is6() {
+		e.Type, et = frame.ICMPv6EchoReply, frame.EtherTypeIPv6
+	}
+	f := h.ec.NewFrame(frame.SrcMAC(p.Frame()), et)
+	b := f.Payload()
+	il := frame.IPLen(dst)
+	if il+len(msg) > len(b) || il+len(msg) > h.mtu {
+		f.Release()
+		h.st.malformed.Add(1) // a reply would not fit; Linux would fragment
+		return
+	}
+	m := frame.PutEcho(b[il:], &e)
+	c := frame.ICMPChecksum(b[il:il+m], dst, src)
+	b[il+2], b[il+3] = byte(c>>8), byte(c)
+	n, err := frame.PutIP(b, &frame.IPHeader{Src: dst, Dst: src, Proto: icmpProto(dst), TTL: 64}, m)
+	if err == nil {
+		_ = h.ec.WriteFrame(f.Bytes(n + m))
+		h.st.echoAnswered.Add(1)
+	}
+	f.Release()
+}
+
+func icmpProto(a netip.Addr) uint8 {
+	if a.Is4() {
+		return frame.ProtoICMP
+	}
+	return frame.ProtoICMPv6
+}
+
+// tokenBucket limits echo replies and ICMP errors per host: rate a
+// second, in bursts of up to rate.
+type tokenBucket struct {
+	mu     sync.Mutex
+	rate   int
+	tokens float64
+	last   int64
+}
+
+func (t *tokenBucket) init(rate int) { t.rate, t.tokens = rate, float64(max(rate, 0)) }
+
+func (t *tokenBucket) take() bool {
+	if t.rate <= 0 {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := now()
+	t.tokens = min(float64(t.rate), t.tokens+float64(n-t.last)*float64(t.rate)/1e9)
+	t.last = n
+	if t.tokens < 1 {
+		return false
+	}
+	t.tokens--
+	return true
+}
+
+// pinger matches echo replies to the Ping calls waiting for them.
+type pinger struct {
+	mu      sync.Mutex
+	id      uint16
+	seq     uint16
+	waiting map[uint16]chan struct{} // by sequence number
+	from    map[uint16]netip.Addr
+	closed  bool
+}
+
+func (pg *pinger) reply(msg []byte, src netip.Addr) {
+	var e frame.Echo
+	if frame.ParseEcho(msg, &e) != nil || e.ID != pg.id {
+		return
+	}
+	pg.mu.Lock()
+	if ch := pg.waiting[e.Seq]; ch != nil && pg.from[e.Seq] == src {
+		delete(pg.waiting, e.Seq)
+		close(ch)
+	}
+	pg.mu.Unlock()
+}
+
+func (pg *pinger) closeAll() {
+	pg.mu.Lock()
+	pg.closed = true
+	for s, ch := range pg.waiting {
+		close(ch)
+		delete(pg.waiting, s)
+	}
+	pg.mu.Unlock()
+}
+
+// Ping sends one ICMP or ICMPv6 echo request to dst, through the host's
+// routes and neighbour resolution, and returns the round-trip time of its
+// reply. It fails when ctx ends first (an error wrapping ctx.Err()).
+func (h *Host) Ping(ctx context.Context, dst netip.Addr) (time.Duration, error) {
+	dst = dst.Unmap()
+	src := h.Source(dst)
+	if !src.IsValid() {
+		return 0, fmt.Errorf("host: ping %v: no source address", dst)
+	}
+	pg := &h.ping
+	ch := make(chan struct{})
+	pg.mu.Lock()
+	if pg.closed {
+		pg.mu.Unlock()
+		return 0, fmt.Errorf("host: ping %v: %w", dst, net.ErrClosed)
+	}
+	pg.seq++
+	seq := pg.seq
+	if pg.waiting == nil {
+		pg.waiting, pg.from = make(map[uint16]chan struct{}), make(map[uint16]netip.Addr)
+	}
+	pg.waiting[seq], pg.from[seq] = ch, dst
+	pg.mu.Unlock()
+	defer func() {
+		pg.mu.Lock()
+		if pg.waiting[seq] == ch {
+			delete(pg.waiting, seq)
+		}
+		delete(pg.from, seq)
+		pg.mu.Unlock()
+	}()
+
+	e := frame.Echo{Type: frame.ICMPEchoRequest, ID: pg.id, Seq: seq, Data: []byte("etherconn ping")}
+	et := frame.EtherTypeIPv4
+	if dst.Is6() {
+		e.Type, et = frame.ICMPv6EchoRequest, frame.EtherTypeIPv6
+	}
+	f := h.ec.NewFrame(frame.MAC{}, et)
+	b := f.Payload()
+	il := frame.IPLen(dst)
+	m := frame.PutEcho(b[il:], &e)
+	c := frame.ICMPChecksum(b[il:il+m], src, dst)
+	b[il+2], b[il+3] = byte(c>>8), byte(c)
+	n, err := frame.PutIP(b, &frame.IPHeader{Src: src, Dst: dst, Proto: icmpProto(dst), TTL: 64}, m)
+	if err != nil {
+		f.Release()
+		return 0, fmt.Errorf("host: ping %v: %w", dst, err)
+	}
+	start := time.Now()
+	if err := h.Send(h.ec, f, n+m, dst); err != nil {
+		return 0, fmt.Errorf("host: ping %v: %w", dst, err)
+	}
+	select {
+	case <-ch:
+		if pg.isClosed() {
+			return 0, fmt.Errorf("host: ping %v: %w", dst, net.ErrClosed)
+		}
+		return time.Since(start), nil
+	case <-ctx.Done():
+		return 0, fmt.Errorf("host: ping %v: %w", dst, ctx.Err())
+	}
+}
+
+func (pg *pinger) isClosed() bool {
+	pg.mu.Lock()
+	defer pg.mu.Unlock()
+	return pg.closed
+}
+
+// unreachHandler is a Host as the taker of the IP packets no other handler
+// took, to answer UDP to a closed port (Config.PortUnreachable).
+type unreachHandler Host
+
+func (uh *unreachHandler) Handle(p *relay.Packet) bool {
+	h := (*Host)(uh)
+	in := &p.Info
+	if !in.UDP {
+		return false
+	}
+	b := p.Frame()
+	var src, dst netip.Addr
+	if in.IPVersion == 4 {
+		src, dst = netip.AddrFrom4([4]byte(in.SrcIP(b))), netip.AddrFrom4([4]byte(in.DstIP(b)))
+	} else {
+		src, dst = netip.AddrFrom16([16]byte(in.SrcIP(b))), netip.AddrFrom16([16]byte(in.DstIP(b)))
+	}
+	if !h.HasAddr(dst) || src.IsUnspecified() || src.IsMulticast() || !h.echo.take() {
+		return false
+	}
+	et, typ, code := frame.EtherTypeIPv4, frame.ICMPDestUnreach, frame.ICMPPortUnreach
+	if dst.Is6() {
+		et, typ, code = frame.EtherTypeIPv6, frame.ICMPv6DestUnreach, frame.ICMPv6PortUnreach
+	}
+	f := h.ec.NewFrame(frame.SrcMAC(b), et)
+	out := f.Payload()
+	il := frame.IPLen(dst)
+	// The offending packet, as much as fits in the minimum MTU (RFC 4443
+	// §3.1; RFC 792 asks for the header and 8 bytes, Linux sends more).
+	quote := b[in.L3:in.End]
+	room := 576 - il - 8
+	if dst.Is6() {
+		room = 1280 - il - 8
+	}
+	quote = quote[:min(len(quote), room)]
+	msg := out[il : il+8+len(quote)]
+	msg[0], msg[1] = typ, code
+	clear(msg[2:8])
+	copy(msg[8:], quote)
+	c := frame.ICMPChecksum(msg, dst, src)
+	msg[2], msg[3] = byte(c>>8), byte(c)
+	n, err := frame.PutIP(out, &frame.IPHeader{Src: dst, Dst: src, Proto: icmpProto(dst), TTL: 64}, len(msg))
+	if err == nil {
+		_ = h.ec.WriteFrame(f.Bytes(n + len(msg)))
+		h.st.unreachSent.Add(1)
+	}
+	f.Release()
+	return true
+}
