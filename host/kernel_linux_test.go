@@ -1,0 +1,269 @@
+//go:build linux
+
+package host_test
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv4"
+
+	"github.com/etherconn/etherconn/afpacket"
+	"github.com/etherconn/etherconn/backend"
+	"github.com/etherconn/etherconn/frame"
+	"github.com/etherconn/etherconn/host"
+	"github.com/etherconn/etherconn/internal/netns"
+	"github.com/etherconn/etherconn/relay"
+)
+
+// kernelLink is a veth pair: the hosts' relay on end A over AF_PACKET,
+// the kernel's stack on end B with 198.18.0.2/16 and 2001:db8::2/64, and
+// no static neighbour entries anywhere. With vlan, the kernel sees the
+// link as VLAN 100 (eBPF tagger) and the hosts are on VLAN 100.
+func kernelLink(t *testing.T, vlan bool) (*relay.Relay, *netns.Veth, frame.VLANs) {
+	t.Helper()
+	netns.Require(t)
+	v := netns.NewVeth(t, &netns.VethOptions{Options: netns.Options{IPv6: true}})
+	var vl frame.VLANs
+	if vlan {
+		v.B.TagVLANs(t, netns.VLANTag{TPID: 0x8100, ID: 100})
+		vl = frame.VLANs{{ID: 100}}
+	}
+	v.B.AddAddr(t, pfx("198.18.0.2/16"))
+	v.B.AddAddr(t, pfx("2001:db8::2/64"))
+	v.B.AddAddr(t, pfx("fe80::2/64")) // the harness makes no link-local addresses
+	pio, err := v.A.Open(func(ifname string) (backend.PacketIO, error) {
+		return afpacket.Open(ifname, afpacket.Config{})
+	})
+	require.NoError(t, err)
+	r := relay.New(pio, relay.Config{})
+	t.Cleanup(func() { r.Close() })
+	return r, v, vl
+}
+
+func kernelHost(t *testing.T, r *relay.Relay, vl frame.VLANs) *host.Host {
+	return mustHost(t, r, host.Config{MAC: mac(1), VLANs: vl,
+		Addrs: []netip.Prefix{pfx("198.18.0.1/16"), pfx("2001:db8::1/64")}})
+}
+
+func run(t *testing.T, ns *netns.NS, name string, args ...string) string {
+	t.Helper()
+	out, err := ns.Command(name, args...).CombinedOutput()
+	require.NoError(t, err, "%s %s: %s", name, strings.Join(args, " "), out)
+	return string(out)
+}
+
+func requirePing(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("ping"); err != nil {
+		t.Fatalf("the kernel ping test needs ping (iputils-ping): %v", err)
+	}
+}
+
+// TestKernelPing: the kernel's ping and ping -6 reach a host with no
+// static neighbour entries, untagged and on VLAN 100.
+func TestKernelPing(t *testing.T) {
+	requirePing(t)
+	for _, vlan := range []bool{false, true} {
+		t.Run(fmt.Sprintf("vlan=%v", vlan), func(t *testing.T) {
+			r, v, vl := kernelLink(t, vlan)
+			h := kernelHost(t, r, vl)
+			ll := frame.LinkLocal(frame.MAC(mac(1)))
+			for _, dst := range []string{"198.18.0.1", "2001:db8::1", ll.String() + "%" + v.B.Name} {
+				run(t, v.B.NS, "ping", "-c", "2", "-i", "0.2", "-W", "3", dst)
+			}
+			st := h.Stats()
+			assert.NotZero(t, st.ARPAnswered)
+			assert.NotZero(t, st.NDAnswered)
+			assert.GreaterOrEqual(t, st.EchoAnswered, uint64(6))
+			out := run(t, v.B.NS, "ip", "neigh", "show", "dev", v.B.Name)
+			assert.Contains(t, out, mac(1).String(), "the kernel learned the host by ARP/ND")
+		})
+	}
+}
+
+// TestKernelUDP: kernel UDP sockets and a host's ListenUDP/DialUDP talk
+// both ways, v4 and v6, each side resolving the other; after the kernel's
+// neighbour entry is flushed (a DHCP renewal's situation) they still do.
+func TestKernelUDP(t *testing.T) {
+	for _, vlan := range []bool{false, true} {
+		t.Run(fmt.Sprintf("vlan=%v", vlan), func(t *testing.T) {
+			r, v, vl := kernelLink(t, vlan)
+			h := kernelHost(t, r, vl)
+			for _, fam := range []struct{ kern, host, any string }{
+				{"198.18.0.2", "198.18.0.1", "0.0.0.0"},
+				{"2001:db8::2", "2001:db8::1", "::"},
+			} {
+				kern, err := v.B.NS.ListenUDP("udp", netip.AddrPortFrom(addr(fam.kern), 9000))
+				require.NoError(t, err)
+				defer kern.Close()
+				// Host dials the kernel.
+				cl, err := h.DialUDP(netip.AddrPort{}, netip.AddrPortFrom(addr(fam.kern), 9000))
+				require.NoError(t, err)
+				defer cl.Close()
+				_, err = cl.Write([]byte("to kernel"))
+				require.NoError(t, err)
+				buf := make([]byte, 100)
+				require.NoError(t, kern.SetReadDeadline(time.Now().Add(5*time.Second)))
+				n, from, err := kern.ReadFromUDPAddrPort(buf)
+				require.NoError(t, err)
+				assert.Equal(t, "to kernel", string(buf[:n]))
+				assert.Equal(t, addr(fam.host), from.Addr().Unmap())
+				_, err = kern.WriteToUDPAddrPort([]byte("to host"), from)
+				require.NoError(t, err)
+				require.NoError(t, cl.SetReadDeadline(time.Now().Add(5*time.Second)))
+				n, err = cl.Read(buf)
+				require.NoError(t, err)
+				assert.Equal(t, "to host", string(buf[:n]))
+
+				// The kernel sends to a server bound to the unspecified
+				// address, which answers from the address asked; then again
+				// after the kernel forgot the host.
+				srv, err := h.ListenUDP(netip.AddrPortFrom(addr(fam.any), 7000))
+				require.NoError(t, err)
+				defer srv.Close()
+				for round := range 2 {
+					if round == 1 {
+						run(t, v.B.NS, "ip", "neigh", "flush", "dev", v.B.Name)
+					}
+					_, err = kern.WriteToUDPAddrPort([]byte("to server"), netip.AddrPortFrom(addr(fam.host), 7000))
+					require.NoError(t, err)
+					require.NoError(t, srv.SetReadDeadline(time.Now().Add(5*time.Second)))
+					n, from, err = srv.ReadFromUDPAddrPort(buf)
+					require.NoError(t, err, "round %d", round)
+					assert.Equal(t, "to server", string(buf[:n]))
+					_, err = srv.WriteToUDPAddrPort([]byte("answer"), from)
+					require.NoError(t, err)
+					require.NoError(t, kern.SetReadDeadline(time.Now().Add(5*time.Second)))
+					n, from2, err := kern.ReadFromUDPAddrPort(buf)
+					require.NoError(t, err, "round %d", round)
+					assert.Equal(t, "answer", string(buf[:n]))
+					assert.Equal(t, netip.AddrPortFrom(addr(fam.host), 7000), netip.AddrPortFrom(from2.Addr().Unmap(), from2.Port()))
+				}
+			}
+		})
+	}
+}
+
+// TestKernelRouter: a host reaches an off-link kernel peer through a
+// kernel router namespace, resolving only its gateway.
+func TestKernelRouter(t *testing.T) {
+	netns.Require(t)
+	opt := &netns.Options{IPv6: true}
+	hostNS, routerNS, peerNS := netns.New(t, opt), netns.New(t, opt), netns.New(t, opt)
+	l1 := netns.NewVethBetween(t, hostNS, routerNS)
+	l2 := netns.NewVethBetween(t, routerNS, peerNS)
+	routerNS.MustSysctl(t, "net/ipv4/ip_forward", "1")
+	routerNS.MustSysctl(t, "net/ipv6/conf/all/forwarding", "1")
+	l1.B.AddAddr(t, pfx("198.18.0.254/24"))
+	l1.B.AddAddr(t, pfx("2001:db8::fe/64"))
+	l2.A.AddAddr(t, pfx("198.18.1.254/24"))
+	l2.A.AddAddr(t, pfx("2001:db8:1::fe/64"))
+	l2.B.AddAddr(t, pfx("198.18.1.2/24"))
+	l2.B.AddAddr(t, pfx("2001:db8:1::2/64"))
+	// The harness makes no link-local addresses; kernel ND needs them.
+	l1.B.AddAddr(t, pfx("fe80::fe/64"))
+	l2.A.AddAddr(t, pfx("fe80::1:fe/64"))
+	l2.B.AddAddr(t, pfx("fe80::1:2/64"))
+	peerNS.MustIP(t, "route", "add", "default", "via", "198.18.1.254")
+	peerNS.MustIP(t, "-6", "route", "add", "default", "via", "2001:db8:1::fe")
+	pio, err := l1.A.Open(func(ifname string) (backend.PacketIO, error) { return afpacket.Open(ifname, afpacket.Config{}) })
+	require.NoError(t, err)
+	r := relay.New(pio, relay.Config{})
+	defer r.Close()
+	h := mustHost(t, r, host.Config{MAC: mac(1), Addrs: []netip.Prefix{pfx("198.18.0.1/24"), pfx("2001:db8::1/64")},
+		Gateway4: addr("198.18.0.254"), Gateway6: addr("2001:db8::fe")})
+	for _, peer := range []string{"198.18.1.2", "2001:db8:1::2"} {
+		kern, err := peerNS.ListenUDP("udp", netip.AddrPortFrom(addr(peer), 9000))
+		require.NoError(t, err)
+		defer kern.Close()
+		cl, err := h.DialUDP(netip.AddrPort{}, netip.AddrPortFrom(addr(peer), 9000))
+		require.NoError(t, err)
+		defer cl.Close()
+		_, err = cl.Write([]byte("via gateway"))
+		require.NoError(t, err)
+		buf := make([]byte, 100)
+		require.NoError(t, kern.SetReadDeadline(time.Now().Add(5*time.Second)))
+		n, from, err := kern.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			t.Logf("host: %+v; neighbours %v", h.Stats(), h.Neighbors())
+			t.Log(run(t, routerNS, "ip", "-6", "neigh"), run(t, routerNS, "ip", "-6", "addr"), run(t, routerNS, "ip", "-6", "route"))
+		}
+		require.NoError(t, err, peer)
+		assert.Equal(t, "via gateway", string(buf[:n]))
+		_, err = kern.WriteToUDPAddrPort([]byte("back"), from)
+		require.NoError(t, err)
+		require.NoError(t, cl.SetReadDeadline(time.Now().Add(5*time.Second)))
+		n, err = cl.Read(buf)
+		require.NoError(t, err, peer)
+		assert.Equal(t, "back", string(buf[:n]))
+	}
+	nbs := h.Neighbors()
+	for _, nb := range nbs {
+		assert.NotEqual(t, addr("198.18.1.2"), nb.Addr, "an off-link peer is not a neighbour")
+	}
+}
+
+// TestKernelPingSweep: the kernel pings 1,000 hosts on one relay; every
+// one answers, each resolved by the kernel's own ARP.
+func TestKernelPingSweep(t *testing.T) {
+	const n = 1000
+	r, v, vl := kernelLink(t, false)
+	hosts := make([]*host.Host, n)
+	for i := range hosts {
+		a := netns.IPv4(256 + i) // 198.18.1.0 and up
+		hosts[i] = mustHost(t, r, host.Config{MAC: net.HardwareAddr{0x02, 0, 0, 1, byte(i >> 8), byte(i)},
+			VLANs: vl, Addrs: []netip.Prefix{netip.PrefixFrom(a, 16)}, NoLinkLocal: true})
+	}
+	var pc net.PacketConn
+	require.NoError(t, v.B.NS.Do(func() error {
+		var err error
+		pc, err = net.ListenPacket("ip4:icmp", "198.18.0.2")
+		return err
+	}))
+	defer pc.Close()
+	got := make(map[netip.Addr]bool)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 1500)
+		_ = pc.SetReadDeadline(time.Now().Add(20 * time.Second))
+		for len(got) < n {
+			m, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			msg, err := icmp.ParseMessage(1, buf[:m])
+			if err != nil || msg.Type != ipv4.ICMPTypeEchoReply {
+				continue
+			}
+			a, _ := netip.AddrFromSlice(from.(*net.IPAddr).IP.To4())
+			got[a] = true
+		}
+	}()
+	for i := range n {
+		msg := icmp.Message{Type: ipv4.ICMPTypeEcho, Body: &icmp.Echo{ID: 7, Seq: i, Data: []byte("sweep")}}
+		b, err := msg.Marshal(nil)
+		require.NoError(t, err)
+		_, err = pc.WriteTo(b, &net.IPAddr{IP: netns.IPv4(256 + i).AsSlice()})
+		require.NoError(t, err)
+		if i%100 == 99 {
+			time.Sleep(20 * time.Millisecond) // the kernel queues 3 packets per unresolved neighbour at most... and ARPs
+		}
+	}
+	<-done
+	assert.Len(t, got, n, "hosts that answered")
+	var answered uint64
+	for _, h := range hosts {
+		answered += h.Stats().EchoAnswered
+	}
+	t.Logf("%d hosts answered %d echo requests; segment %+v", n, answered, hosts[0].Stats().Segment)
+}
