@@ -18,6 +18,11 @@ type Message struct {
 	N int
 	// Addr is the source (ReadBatch) or destination (WriteBatch).
 	Addr netip.AddrPort
+	// Local is the destination the datagram was sent to (ReadBatch: the
+	// local address asked, as ReadMsgUDPAddrPort gives) or, when valid, the
+	// source address to send from (WriteBatch, as WriteToFrom; the port
+	// stays the bound one).
+	Local netip.AddrPort
 }
 
 // MaxBatch is the most datagrams one ReadBatch or WriteBatch call moves;
@@ -53,7 +58,7 @@ func (c *Conn) ReadBatch(ms []Message) (int, error) {
 	for i := range n {
 		p := b.pkts[i]
 		ms[i].N = copy(ms[i].Buf, p.UDPPayload())
-		ms[i].Addr = srcAddrPort(p)
+		ms[i].Addr, ms[i].Local = srcAddrPort(p), dstAddrPort(p)
 		p.Release()
 		b.pkts[i] = nil
 	}
@@ -84,7 +89,11 @@ func (c *Conn) WriteBatch(ms []Message) (int, error) {
 	}()
 	var buildErr error
 	for i := range ms {
-		f, n, err := c.build(ms[i].Buf, ms[i].Addr, src)
+		from := src
+		if ms[i].Local.IsValid() {
+			from = ms[i].Local.Addr()
+		}
+		f, n, err := c.build(ms[i].Buf, ms[i].Addr, from)
 		if err != nil {
 			buildErr = c.opErr("write", nil, err)
 			break

@@ -211,6 +211,33 @@ func (c *Conn) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
 	return n, src, nil
 }
 
+// ReadMsgUDPAddrPort reads one datagram into b, as ReadFromUDPAddrPort,
+// and also returns the destination it was sent to: for a Conn bound to
+// 0.0.0.0 or ::, the local address that was asked, to answer from with
+// WriteToFrom (what IP_PKTINFO gives a kernel socket; x/net/ipv4's
+// ControlMessage.Dst). It allocates nothing.
+func (c *Conn) ReadMsgUDPAddrPort(b []byte) (n int, src, dst netip.AddrPort, err error) {
+	p, err := c.q.Pop()
+	if err != nil {
+		return 0, src, dst, c.opErr("read", nil, err)
+	}
+	n = copy(b, p.UDPPayload())
+	src, dst = srcAddrPort(p), dstAddrPort(p)
+	p.Release()
+	return n, src, dst, nil
+}
+
+func dstAddrPort(p *relay.Packet) netip.AddrPort {
+	ip := p.Info.DstIP(p.Frame())
+	var a netip.Addr
+	if len(ip) == 4 {
+		a = netip.AddrFrom4([4]byte(ip))
+	} else {
+		a = netip.AddrFrom16([16]byte(ip))
+	}
+	return netip.AddrPortFrom(a, p.Info.DstPort)
+}
+
 func srcAddrPort(p *relay.Packet) netip.AddrPort {
 	ip := p.Info.SrcIP(p.Frame())
 	var a netip.Addr

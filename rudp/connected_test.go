@@ -80,3 +80,44 @@ func TestEphemeralPortsRandom(t *testing.T) {
 		taken[p] = true
 	}
 }
+
+// TestDestinationOnReceive: a server on the unspecified address learns
+// which local address each datagram was sent to and answers from it.
+func TestDestinationOnReceive(t *testing.T) {
+	ha, hb := newHosts(t)
+	srv := mustConn(t, hb.ec, "0.0.0.0:53")
+	cl := mustConn(t, ha.ec, "198.18.0.1:4000")
+	buf := make([]byte, 100)
+	for _, local := range []string{"198.18.0.2:53", "198.18.0.3:53"} {
+		_, err := cl.WriteToUDPAddrPort([]byte("q"), ap(local))
+		require.NoError(t, err)
+		require.NoError(t, srv.SetReadDeadline(time.Now().Add(5*time.Second)))
+		_, src, dst, err := srv.ReadMsgUDPAddrPort(buf)
+		require.NoError(t, err)
+		assert.Equal(t, ap(local), dst)
+		_, err = srv.WriteToFrom([]byte("a"), src, dst.Addr())
+		require.NoError(t, err)
+		require.NoError(t, cl.SetReadDeadline(time.Now().Add(5*time.Second)))
+		_, from, err := cl.ReadFromUDPAddrPort(buf)
+		require.NoError(t, err)
+		assert.Equal(t, ap(local), from, "answered from the address asked")
+	}
+	// The batch forms carry it too.
+	_, err := cl.WriteToUDPAddrPort([]byte("q"), ap("198.18.0.4:53"))
+	require.NoError(t, err)
+	ms := []rudp.Message{{Buf: make([]byte, 100)}}
+	require.NoError(t, srv.SetReadDeadline(time.Now().Add(5*time.Second)))
+	n, err := srv.ReadBatch(ms)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	assert.Equal(t, ap("198.18.0.4:53"), ms[0].Local)
+	ms[0].Buf, ms[0].Local = []byte("a"), netip.AddrPortFrom(ms[0].Local.Addr(), 0)
+	_, err = srv.WriteBatch(ms)
+	require.NoError(t, err)
+	require.NoError(t, cl.SetReadDeadline(time.Now().Add(5*time.Second)))
+	_, from, err := cl.ReadFromUDPAddrPort(buf)
+	require.NoError(t, err)
+	assert.Equal(t, ap("198.18.0.4:53"), from)
+}
+
+func ap(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
