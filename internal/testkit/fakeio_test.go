@@ -35,6 +35,36 @@ func TestFakeIOHasNoAbilities(t *testing.T) {
 	}
 }
 
+// TestPlainHidesAbilities: Plain of a FakeBatchIO has none of its
+// abilities, and passes the three PacketIO calls through.
+func TestPlainHidesAbilities(t *testing.T) {
+	f := testkit.NewFakeIO()
+	p := testkit.Plain(f.Batch())
+	if _, ok := p.(backend.BatchReader); ok {
+		t.Error("Plain is a BatchReader")
+	}
+	if _, ok := p.(backend.BatchWriter); ok {
+		t.Error("Plain is a BatchWriter")
+	}
+	if _, ok := p.(backend.StatsReporter); ok {
+		t.Error("Plain is a StatsReporter")
+	}
+	if _, ok := backend.ReadDeadlinerOf(p); ok {
+		t.Error("Plain is a ReadDeadliner")
+	}
+	want := testkit.PatternFrame(testkit.MAC(1), testkit.MAC(2), nil, testkit.EtherTypeExp1, 46)
+	f.Give(want)
+	if got, err := read(t, p, 100); err != nil || !bytes.Equal(got, want) {
+		t.Errorf("ReadFrame through Plain = % x, %v", got, err)
+	}
+	if err := p.WriteFrame(want); err != nil || len(f.Written()) != 1 {
+		t.Errorf("WriteFrame through Plain: %v, %d written", err, len(f.Written()))
+	}
+	if err := p.Close(); err != nil || f.Closes() != 1 {
+		t.Errorf("Close through Plain: %v, %d closes", err, f.Closes())
+	}
+}
+
 func read(t *testing.T, p backend.PacketIO, size int) ([]byte, error) {
 	t.Helper()
 	buf := make([]byte, size)
