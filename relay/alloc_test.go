@@ -8,12 +8,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/etherconn/etherconn/frame"
+	"github.com/etherconn/etherconn/internal/testkit"
 	"github.com/etherconn/etherconn/memio"
 )
 
 func skipAllocsUnderRace(t *testing.T) {
 	t.Helper()
-	if raceEnabled {
+	if testkit.RaceEnabled {
 		t.Skip("sync.Pool drops items at random under the race detector")
 	}
 }
@@ -22,7 +23,7 @@ func TestSendZeroAllocs(t *testing.T) {
 	skipAllocsUnderRace(t)
 	r, _ := newWire(t, Config{}, memio.Config{QueueLen: 16}) // the wire is never read: its queue fills and drops
 	ep := mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: frame.VLANs{v(10)}, EtherTypes: ets(frame.EtherTypeIPv4)})
-	fr := gpFrame(t, macR, macA, []tag{{tpid: 0x8100, vid: 10}}, frame.EtherTypeIPv4, gpUDP4(make([]byte, 64))...)
+	fr := gpFrame(t, macR, macA, []testkit.Tag{{TPID: 0x8100, ID: 10}}, frame.EtherTypeIPv4, gpUDP4(make([]byte, 64))...)
 	frs := [][]byte{fr, fr, fr}
 	for range 100 { // warm up
 		require.NoError(t, ep.Send(fr))
@@ -53,7 +54,7 @@ func TestDispatchZeroAllocs(t *testing.T) {
 	skipAllocsUnderRace(t)
 	r, _ := newDirect(t, Config{})
 	vl := frame.VLANs{vt(0x88a8, 10), v(20)}
-	tags := []tag{{tpid: 0x88a8, vid: 10}, {tpid: 0x8100, vid: 20}}
+	tags := []testkit.Tag{{TPID: 0x88a8, ID: 10}, {TPID: 0x8100, ID: 20}}
 	eps := []*Endpoint{
 		mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: vl, EtherTypes: ets(frame.EtherTypeIPv4), Broadcast: true}),
 		mustRegister(t, r, EndpointConfig{MAC: macB, VLANs: vl, EtherTypes: ets(frame.EtherTypeIPv4), Broadcast: true}),
@@ -118,7 +119,7 @@ func TestEndToEndZeroAllocs(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r, wire := newWire(t, Config{}, memio.Config{})
 			ep := mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: frame.VLANs{v(10)}, EtherTypes: ets(frame.EtherTypeIPv4)})
-			fr := gpFrame(t, macA, macR, []tag{{tpid: 0x8100, vid: 10}}, frame.EtherTypeIPv4, gpUDP4(make([]byte, 64))...)
+			fr := gpFrame(t, macA, macR, []testkit.Tag{{TPID: 0x8100, ID: 10}}, frame.EtherTypeIPv4, gpUDP4(make([]byte, 64))...)
 			run := func() {
 				if tt.deadline {
 					ep.SetReadDeadline(time.Now().Add(waitLong))

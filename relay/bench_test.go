@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/etherconn/etherconn/frame"
+	"github.com/etherconn/etherconn/internal/testkit"
 	"github.com/etherconn/etherconn/memio"
 )
 
@@ -19,9 +20,24 @@ func reportRate(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
 }
 
+// benchPerFrame runs op b.N times, each moving frame fr once, and reports
+// allocations, bytes and packets per second.
+func benchPerFrame(b *testing.B, fr []byte, op func() error) {
+	b.ReportAllocs()
+	b.SetBytes(int64(len(fr)))
+	b.ResetTimer()
+	for range b.N {
+		if err := op(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	reportRate(b)
+}
+
 // benchUDPFrame is a frame.VLAN 100 IPv4/UDP frame with a 64-byte payload.
 func benchUDPFrame(b *testing.B, dst frame.MAC) []byte {
-	return gpFrame(b, dst, macR, []tag{{tpid: 0x8100, vid: 100}}, frame.EtherTypeIPv4, gpUDP4(make([]byte, 64))...)
+	return gpFrame(b, dst, macR, []testkit.Tag{{TPID: 0x8100, ID: 100}}, frame.EtherTypeIPv4, gpUDP4(make([]byte, 64))...)
 }
 
 // BenchmarkDemux measures the read loop's per-frame work without a backend:
@@ -82,29 +98,21 @@ func BenchmarkRelayMemio(b *testing.B) {
 	}
 	b.Run("pingpong", func(b *testing.B) {
 		ep, wire, fr, _ := setup(b)
-		b.ReportAllocs()
-		b.SetBytes(int64(len(fr)))
-		b.ResetTimer()
-		for range b.N {
+		benchPerFrame(b, fr, func() error {
 			if err := wire.WriteFrame(fr); err != nil {
-				b.Fatal(err)
+				return err
 			}
 			p, err := ep.Read()
-			if err != nil {
-				b.Fatal(err)
+			if err == nil {
+				p.Release()
 			}
-			p.Release()
-		}
-		b.StopTimer()
-		reportRate(b)
+			return err
+		})
 	})
 	b.Run("stream", func(b *testing.B) {
 		ep, wire, fr, r := setup(b)
 		const window = 256
 		var read atomic.Int64
-		b.ReportAllocs()
-		b.SetBytes(int64(len(fr)))
-		b.ResetTimer()
 		done := make(chan error, 1)
 		go func() {
 			for i := range int64(b.N) {
@@ -118,19 +126,17 @@ func BenchmarkRelayMemio(b *testing.B) {
 			}
 			done <- nil
 		}()
-		for range b.N {
+		benchPerFrame(b, fr, func() error {
 			p, err := ep.Read()
-			if err != nil {
-				b.Fatal(err)
+			if err == nil {
+				p.Release()
+				read.Add(1)
 			}
-			p.Release()
-			read.Add(1)
-		}
-		b.StopTimer()
+			return err
+		})
 		if err := <-done; err != nil {
 			b.Fatal(err)
 		}
-		reportRate(b)
 		if st := r.Stats(); st.QueueDrops != 0 || st.Backend.Dropped != 0 {
 			b.Fatalf("drops: %+v", st)
 		}
@@ -143,16 +149,7 @@ func BenchmarkSend(b *testing.B) {
 	r, _ := newWire(b, Config{}, memio.Config{QueueLen: 16})
 	ep := mustRegister(b, r, EndpointConfig{MAC: macA, VLANs: frame.VLANs{v(100)}, EtherTypes: ets(frame.EtherTypeIPv4)})
 	fr := benchUDPFrame(b, macR)
-	b.ReportAllocs()
-	b.SetBytes(int64(len(fr)))
-	b.ResetTimer()
-	for range b.N {
-		if err := ep.Send(fr); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.StopTimer()
-	reportRate(b)
+	benchPerFrame(b, fr, func() error { return ep.Send(fr) })
 }
 
 // BenchmarkRegister100k measures the time and the heap kept per endpoint
@@ -182,7 +179,7 @@ func BenchmarkRegister100k(b *testing.B) {
 			b.ResetTimer()
 			for range b.N {
 				b.StopTimer()
-				r := New(newFakeIO(), Config{}) // never delivers a frame
+				r := New(testkit.NewFakeIO(), Config{}) // never delivers a frame
 				var before, after runtime.MemStats
 				runtime.GC()
 				runtime.ReadMemStats(&before)

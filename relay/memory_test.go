@@ -7,20 +7,21 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/etherconn/etherconn/frame"
+	"github.com/etherconn/etherconn/internal/testkit"
 )
 
 // A queued frame pins a buffer of its own size class, not a full-size one:
 // 50,000 endpoints with full queues of small frames must fit in memory.
 func TestQueuedFramesPinSmallBuffers(t *testing.T) {
 	r, _ := newDirect(t, Config{})
-	ep := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(frame.EtherTypeARP, 0x88b5)})
+	ep := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(frame.EtherTypeARP, etExp1)})
 	for _, tc := range []struct {
 		size, wantCap int
 	}{
 		{60, 256}, {256, 256}, {257, 2048}, {1514, 2048}, {2049, classSizes[2]},
 	} {
 		p := getPacket()
-		p.n = copy(p.buf, gpFrame(t, macA, macB, nil, 0x88b5))
+		p.n = copy(p.buf, gpFrame(t, macA, macB, nil, etExp1))
 		p.n = tc.size
 		r.dispatch(p)
 		got := ep.q.tryPop()
@@ -38,11 +39,7 @@ func TestQueuedFramesPinSmallBuffers(t *testing.T) {
 func TestNoQueue(t *testing.T) {
 	r, _ := newDirect(t, Config{})
 	ep := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(frame.EtherTypeARP), QueueLen: -1})
-	p := getPacket()
-	p.n = 60
-	frame.PutEthernet(p.buf, macA, macB, nil, frame.EtherTypeARP)
-	r.dispatch(p)
-	p.Release()
+	inject(r, testkit.Frame(macA, macB, nil, frame.EtherTypeARP, make([]byte, 46)))
 	assert.Zero(t, ep.Queued())
 	assert.Equal(t, uint64(1), ep.Stats().QueueDrops)
 }
@@ -53,12 +50,7 @@ func TestLengthFieldMatchesNothing(t *testing.T) {
 	r, _ := newDirect(t, Config{})
 	ep := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(frame.EtherTypeIPv4)})
 	for _, et := range []uint16{0, 46, 0x05ff} {
-		b := make([]byte, 60)
-		frame.PutEthernet(b, macA, macB, nil, et)
-		p := getPacket()
-		p.n = copy(p.buf, b)
-		r.dispatch(p)
-		p.Release()
+		inject(r, testkit.Frame(macA, macB, nil, et, make([]byte, 46)))
 	}
 	assert.Zero(t, ep.Queued())
 	assert.Equal(t, uint64(3), r.Stats().Misses)

@@ -2,6 +2,8 @@ package relay
 
 import (
 	"testing"
+
+	"github.com/etherconn/etherconn/internal/testkit"
 )
 
 // TestPushRetainsBeforePublishing checks that a packet another goroutine
@@ -13,7 +15,7 @@ import (
 func TestPushRetainsBeforePublishing(t *testing.T) {
 	const n = 10000
 	rounds := 10
-	if raceEnabled {
+	if testkit.RaceEnabled {
 		rounds = 2
 	}
 	bad := 0
