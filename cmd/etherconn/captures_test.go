@@ -47,8 +47,8 @@ var captureFiles = []captureFile{
 	{"bad-checksum.pcap", false, badChecksumCapture},
 }
 
-// The stations of the captures. Each capture has MACs of its own, so that
-// no frame of one can match an endpoint the golden cases give for another.
+// The stations of the captures, in one table: each capture has MACs of its
+// own, which the golden cases name in their flags and expected output.
 const (
 	dhcpClient  = "02:dc:00:00:00:01" // (a) DHCP
 	dhcpClient2 = "02:dc:00:00:00:02"
