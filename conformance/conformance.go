@@ -57,20 +57,7 @@ func (c *Config) defaults() {
 // backend promises on its own, without the relay and the layers above it.
 // The package documentation lists what it checks.
 func Run(t *testing.T, cfg Config) {
-	s := newSuite(t, cfg)
-	s.run(t, "Frames", s.testFrames)
-	s.run(t, "GroupDestinations", s.testGroupDestinations)
-	s.run(t, "NoOwnFrames", s.testNoOwnFrames)
-	s.run(t, "ShortFrames", s.testShortFrames)
-	s.run(t, "MalformedCarried", s.testMalformedCarried)
-	s.run(t, "Truncation", s.testTruncation)
-	s.run(t, "CloseUnblocksRead", s.testCloseUnblocksRead)
-	s.run(t, "CloseWhileWriting", s.testCloseWhileWriting)
-	s.run(t, "ReadDeadline", s.testReadDeadline)
-	s.run(t, "BatchWriter", s.testBatchWriter)
-	s.run(t, "BatchReader", s.testBatchReader)
-	s.run(t, "Concurrency", s.testConcurrency)
-	s.run(t, "Stats", s.testStats)
+	newSuite(t, cfg).runAll(t, false)
 }
 
 // RunStack runs the stack suite as subtests of t: relay, etherconn and rudp
@@ -79,22 +66,56 @@ func Run(t *testing.T, cfg Config) {
 // checks.
 func RunStack(t *testing.T, cfg Config) {
 	s := newSuite(t, cfg)
-	s.run(t, "Demux", s.testDemux)
-	s.run(t, "BroadcastMulticast", s.testGroup)
-	s.run(t, "DefaultEndpoint", s.testDefault)
-	s.run(t, "EtherConn", s.testEtherConn)
-	s.run(t, "UDP", s.testUDP)
-	s.run(t, "UDPPadding", s.testPadding)
-	s.run(t, "UDPBadChecksum", s.testBadChecksum)
-	s.run(t, "UDPShared", s.testShared)
-	s.run(t, "Malformed", s.testMalformed)
-	s.run(t, "ConcurrentFlows", s.testConcurrentFlows)
-	s.run(t, "Counters", s.testCounters)
+	s.runAll(t, true)
 	// Each TestPacketConn subtest has a watchdog of its own, which closes
 	// the two rudp.Conns; the pairs under them close at its end.
 	t.Run("PacketConn", func(t *testing.T) {
 		testPacketConn(t, s.packetConnPair, s.cfg.Watchdog)
 	})
+}
+
+// subtests are the subtests of both suites, in the order they run: those
+// of the PacketIO contract (Run), then those of the stack (RunStack). One
+// table, so that a name is used once.
+var subtests = []struct {
+	name  string
+	stack bool // RunStack's, else Run's
+	f     func(s *suite, t *testing.T)
+}{
+	{"Frames", false, (*suite).testFrames},
+	{"GroupDestinations", false, (*suite).testGroupDestinations},
+	{"NoOwnFrames", false, (*suite).testNoOwnFrames},
+	{"ShortFrames", false, (*suite).testShortFrames},
+	{"MalformedCarried", false, (*suite).testMalformedCarried},
+	{"Truncation", false, (*suite).testTruncation},
+	{"CloseUnblocksRead", false, (*suite).testCloseUnblocksRead},
+	{"CloseWhileWriting", false, (*suite).testCloseWhileWriting},
+	{"ReadDeadline", false, (*suite).testReadDeadline},
+	{"BatchWriter", false, (*suite).testBatchWriter},
+	{"BatchReader", false, (*suite).testBatchReader},
+	{"Concurrency", false, (*suite).testConcurrency},
+	{"Stats", false, (*suite).testStats},
+
+	{"Demux", true, (*suite).testDemux},
+	{"BroadcastMulticast", true, (*suite).testGroup},
+	{"DefaultEndpoint", true, (*suite).testDefault},
+	{"EtherConn", true, (*suite).testEtherConn},
+	{"UDP", true, (*suite).testUDP},
+	{"UDPPadding", true, (*suite).testPadding},
+	{"UDPBadChecksum", true, (*suite).testBadChecksum},
+	{"UDPShared", true, (*suite).testShared},
+	{"Malformed", true, (*suite).testMalformed},
+	{"ConcurrentFlows", true, (*suite).testConcurrentFlows},
+	{"Counters", true, (*suite).testCounters},
+}
+
+// runAll runs the subtests of the stack suite (stack) or of the contract.
+func (s *suite) runAll(t *testing.T, stack bool) {
+	for _, st := range subtests {
+		if st.stack == stack {
+			s.run(t, st.name, func(t *testing.T) { st.f(s, t) })
+		}
+	}
 }
 
 // suite is one Run or RunStack call.

@@ -30,19 +30,10 @@ func (s *suite) conn(t *testing.T, r *relay.Relay, cfg etherconn.Config) *etherc
 	return c
 }
 
-// kitTags converts a VLAN stack to the test kit's tags.
-func kitTags(v frame.VLANs) []testkit.Tag {
-	tags := make([]testkit.Tag, len(v))
-	for i, x := range v {
-		tags[i] = testkit.Tag(x)
-	}
-	return tags
-}
-
 // rawFrame builds a frame from src to dst with tags and a recognisable
 // payload of n bytes.
 func rawFrame(dst, src net.HardwareAddr, tags frame.VLANs, etherType uint16, n int) []byte {
-	return testkit.PatternFrame([6]byte(dst), [6]byte(src), kitTags(tags), etherType, n)
+	return testkit.PatternFrame([6]byte(dst), [6]byte(src), testkit.AsTags(tags), etherType, n)
 }
 
 // expect reads one payload from c and compares it to want.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/etherconn/etherconn/backend"
 	"github.com/etherconn/etherconn/conformance"
+	"github.com/etherconn/etherconn/internal/testkit"
 	"github.com/etherconn/etherconn/memio"
 )
 
@@ -53,14 +54,7 @@ func TestPlainPacketIO(t *testing.T) {
 	conformance.Run(t, conformance.Config{
 		NewPair: func(t *testing.T) (backend.PacketIO, backend.PacketIO) {
 			a, b := memio.Pipe(memio.Config{QueueLen: 1024})
-			return plain{a}, plain{b}
+			return testkit.Plain(a), testkit.Plain(b)
 		},
 	})
 }
-
-// plain hides every optional ability of a PacketIO.
-type plain struct{ p backend.PacketIO }
-
-func (p plain) ReadFrame(b []byte) (int, error) { return p.p.ReadFrame(b) }
-func (p plain) WriteFrame(f []byte) error       { return p.p.WriteFrame(f) }
-func (p plain) Close() error                    { return p.p.Close() }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/etherconn/etherconn/etherconn"
 	"github.com/etherconn/etherconn/frame"
+	"github.com/etherconn/etherconn/internal/testkit"
 	"github.com/etherconn/etherconn/relay"
 	"github.com/etherconn/etherconn/rudp"
 )
@@ -141,35 +142,31 @@ func testFutureDeadline(t *testing.T, c1, c2 net.PacketConn) {
 	assertTimeout(t, err)
 }
 
-func blockedRead(c net.PacketConn) <-chan error {
-	done := make(chan error, 1)
-	go func() {
-		_, _, err := c.ReadFrom(make([]byte, 100))
-		done <- err
-	}()
-	return done
+// blockedRead starts a ReadFrom on c into buf and returns where its error
+// arrives.
+func blockedRead(c net.PacketConn, buf []byte) <-chan error {
+	return testkit.Go(func() error {
+		_, _, err := c.ReadFrom(buf)
+		return err
+	})
 }
 
+// waitErr returns the error of a read blockedRead started, failing the test
+// if it has not returned within packetTimeout.
 func waitErr(t *testing.T, done <-chan error) error {
 	t.Helper()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(packetTimeout):
-		t.Fatalf("blocked read did not return within %v", packetTimeout)
-		return nil
-	}
+	return testkit.Await(t, done, packetTimeout, "blocked read did not return")
 }
 
 func testDeadlineWhileBlocked(t *testing.T, c1, c2 net.PacketConn) {
-	done := blockedRead(c2)
+	done := blockedRead(c2, make([]byte, 100))
 	time.Sleep(30 * time.Millisecond)
 	must(t, c2.SetReadDeadline(time.Now().Add(30*time.Millisecond)), "SetReadDeadline")
 	assertTimeout(t, waitErr(t, done))
 
 	// Shortening a deadline that was far away also applies at once.
 	must(t, c2.SetReadDeadline(time.Now().Add(time.Hour)), "SetReadDeadline")
-	done = blockedRead(c2)
+	done = blockedRead(c2, make([]byte, 100))
 	time.Sleep(30 * time.Millisecond)
 	must(t, c2.SetReadDeadline(time.Now().Add(-time.Second)), "SetReadDeadline")
 	assertTimeout(t, waitErr(t, done))
@@ -177,12 +174,8 @@ func testDeadlineWhileBlocked(t *testing.T, c1, c2 net.PacketConn) {
 
 func testExtendDeadline(t *testing.T, c1, c2 net.PacketConn) {
 	must(t, c2.SetReadDeadline(time.Now().Add(50*time.Millisecond)), "SetReadDeadline")
-	done := make(chan error, 1)
 	buf := make([]byte, 100)
-	go func() {
-		_, _, err := c2.ReadFrom(buf)
-		done <- err
-	}()
+	done := blockedRead(c2, buf)
 	must(t, c2.SetReadDeadline(time.Now().Add(packetTimeout)), "SetReadDeadline")
 	time.Sleep(150 * time.Millisecond)
 	_, err := c1.WriteTo([]byte("late"), c2.LocalAddr())
@@ -198,7 +191,7 @@ func testClearDeadline(t *testing.T, c1, c2 net.PacketConn) {
 	must(t, c2.SetReadDeadline(time.Time{}), "SetReadDeadline(zero)")
 	_, err = c1.WriteTo([]byte("after"), c2.LocalAddr())
 	must(t, err, "WriteTo")
-	done := blockedRead(c2)
+	done := blockedRead(c2, make([]byte, 100))
 	must(t, waitErr(t, done), "a zero deadline means none")
 }
 
@@ -212,7 +205,7 @@ func testWriteDeadline(t *testing.T, c1, c2 net.PacketConn) {
 }
 
 func testCloseUnblocksPacketRead(t *testing.T, c1, c2 net.PacketConn) {
-	done := blockedRead(c2)
+	done := blockedRead(c2, make([]byte, 100))
 	time.Sleep(30 * time.Millisecond)
 	must(t, c2.Close(), "Close")
 	err := waitErr(t, done)

@@ -143,23 +143,15 @@ func readOne(t *testing.T, timeout time.Duration, read func() (frame []byte, err
 		f   []byte
 		err error
 	}
-	done := make(chan result, 1)
-	go func() {
+	r := testkit.Await(t, testkit.Go(func() result {
 		for {
 			f, err := read()
 			if err != nil || ours(f) {
-				done <- result{f, err}
-				return
+				return result{f, err}
 			}
 		}
-	}()
-	select {
-	case r := <-done:
-		return r.f, r.err
-	case <-time.After(timeout):
-		t.Fatalf("no frame arrived within %v", timeout)
-		return nil, nil
-	}
+	}), timeout, "no frame arrived")
+	return r.f, r.err
 }
 
 func (s *suite) testTruncation(t *testing.T) {
@@ -193,25 +185,19 @@ func (s *suite) testTruncation(t *testing.T) {
 
 func (s *suite) testCloseUnblocksRead(t *testing.T) {
 	_, b := s.pair(t)
-	done := make(chan error, 1)
-	go func() {
+	done := testkit.Go(func() error {
 		buf := make([]byte, backend.MaxFrameLen)
 		for {
 			n, err := b.ReadFrame(buf)
 			if err != nil || ours(buf[:n]) {
-				done <- err
-				return
+				return err
 			}
 		}
-	}()
+	})
 	time.Sleep(s.cfg.Quiet)
 	must(t, b.Close(), "Close")
-	select {
-	case err := <-done:
-		checkClosed(t, err, "a ReadFrame blocked when Close was called")
-	case <-time.After(s.cfg.Timeout):
-		t.Fatalf("Close did not unblock ReadFrame within %v", s.cfg.Timeout)
-	}
+	checkClosed(t, testkit.Await(t, done, s.cfg.Timeout, "Close did not unblock ReadFrame"),
+		"a ReadFrame blocked when Close was called")
 	checkSecondClose(t, b)
 	_, err := b.ReadFrame(make([]byte, 100))
 	checkClosed(t, err, "ReadFrame after Close")
@@ -259,16 +245,14 @@ func (s *suite) testCloseWhileWriting(t *testing.T) {
 			errs <- nil
 		}()
 	}
-	readErr := make(chan error, 1)
-	go func() {
+	readErr := testkit.Go(func() error {
 		buf := make([]byte, backend.MaxFrameLen)
 		for {
 			if _, err := a.ReadFrame(buf); err != nil {
-				readErr <- err
-				return
+				return err
 			}
 		}
-	}()
+	})
 	rx.next(t, s.cfg.Timeout) // the writers are under way
 	closing.Store(true)
 	must(t, a.Close(), "Close while %d writers write", writers)
@@ -281,12 +265,8 @@ func (s *suite) testCloseWhileWriting(t *testing.T) {
 			t.Fatalf("WriteFrame still succeeds %v after Close", s.cfg.Timeout)
 		}
 	}
-	select {
-	case err := <-readErr:
-		checkClosed(t, err, "ReadFrame blocked on the PacketIO the writers used")
-	case <-timeout:
-		t.Fatalf("Close did not unblock ReadFrame within %v", s.cfg.Timeout)
-	}
+	checkClosed(t, testkit.Await(t, readErr, s.cfg.Timeout, "Close did not unblock ReadFrame"),
+		"ReadFrame blocked on the PacketIO the writers used")
 }
 
 // testReadDeadline checks the optional backend.ReadDeadliner that
@@ -317,19 +297,11 @@ func (s *suite) testReadDeadline(t *testing.T) {
 	}
 
 	must(t, d.SetReadDeadline(time.Time{}), "SetReadDeadline(zero)")
-	done := make(chan error, 1)
-	go func() {
-		_, err := readOurs()
-		done <- err
-	}()
+	done := testkit.Go(func() error { _, err := readOurs(); return err })
 	time.Sleep(s.cfg.Quiet)
 	must(t, d.SetReadDeadline(time.Unix(1, 0)), "SetReadDeadline from another goroutine")
-	select {
-	case err := <-done:
-		checkTimeout(t, err, "a blocked ReadFrame whose deadline another goroutine set")
-	case <-time.After(s.cfg.Timeout):
-		t.Fatal("a deadline set from another goroutine did not interrupt the blocked read")
-	}
+	checkTimeout(t, testkit.Await(t, done, s.cfg.Timeout, "a deadline set from another goroutine did not interrupt the blocked read"),
+		"a blocked ReadFrame whose deadline another goroutine set")
 
 	// Cleared, the backend reads on as before.
 	must(t, d.SetReadDeadline(time.Time{}), "SetReadDeadline(zero)")

@@ -199,7 +199,7 @@ func (s *suite) testUDP(t *testing.T) {
 // udpFrame builds a UDP frame with the test kit's builder, independent of
 // the stack's, for tests that then damage or pad it.
 func udpFrame(dst, src net.HardwareAddr, tags frame.VLANs, from, to netip.AddrPort, payload []byte) []byte {
-	return testkit.UDPFrame([6]byte(dst), [6]byte(src), kitTags(tags), from, to, payload)
+	return testkit.UDPFrame([6]byte(dst), [6]byte(src), testkit.AsTags(tags), from, to, payload)
 }
 
 func (s *suite) testPadding(t *testing.T) {

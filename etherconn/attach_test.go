@@ -14,31 +14,20 @@ import (
 
 	"github.com/etherconn/etherconn/etherconn"
 	"github.com/etherconn/etherconn/frame"
+	"github.com/etherconn/etherconn/internal/testkit"
 	"github.com/etherconn/etherconn/memio"
 	"github.com/etherconn/etherconn/relay"
 )
 
 // taker is an attached handler that queues what it takes and remembers
-// how the endpoint ended.
+// how the endpoint ended (List returns that).
 type taker struct {
-	q    *relay.Queue
-	mu   sync.Mutex
-	ends []error
+	q *relay.Queue
+	testkit.Errors
 }
 
 func (h *taker) Handle(p *relay.Packet) bool { return h.q.Push(p) }
-
-func (h *taker) EndpointEnded(err error) {
-	h.mu.Lock()
-	h.ends = append(h.ends, err)
-	h.mu.Unlock()
-}
-
-func (h *taker) ended() []error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([]error(nil), h.ends...)
-}
+func (h *taker) EndpointEnded(err error)     { h.Add(err) }
 
 var (
 	mac2     = net.HardwareAddr{0x02, 0, 0, 0, 0, 2}
@@ -46,28 +35,17 @@ var (
 	protoV4  = etherconn.Protocol{EtherType: frame.EtherTypeIPv4}
 )
 
-// pair returns a Conn on a relay over one end of a memio pipe, and the
-// other end.
+// pair returns a Conn at mac1 on a relay over one end of a memio pipe, and
+// the other end.
 func pair(t *testing.T) (*etherconn.Conn, *memio.Port) {
-	a, b := memio.Pipe(memio.Config{})
-	r := relay.New(a, relay.Config{})
-	t.Cleanup(func() { r.Close(); b.Close() })
-	c, err := etherconn.New(r, etherconn.Config{MAC: mac1})
-	require.NoError(t, err)
-	return c, b
+	g := newRig(t)
+	return g.conn(t), g.wire
 }
 
-// udpFrame is an IPv4/UDP frame to mac1 built with frame's own builder.
-func udpFrame(t *testing.T, payload string) []byte {
-	b := make([]byte, 1514)
-	n := frame.PutEthernet(b, frame.MAC(mac1), frame.MAC(mac2), nil, frame.EtherTypeIPv4)
-	h := frame.UDPHeader{}
-	h.Src = mustAP(t, "198.18.0.2:9")
-	h.Dst = mustAP(t, "198.18.0.1:53")
-	copy(b[n+frame.IPv4Len+frame.UDPLen:], payload)
-	m, err := frame.PutUDP(b[n:], &h, len(payload))
-	require.NoError(t, err)
-	return b[:n+m]
+// udpFrame is an IPv4/UDP frame from mac2 to mac1.
+func udpFrame(payload string) []byte {
+	return testkit.UDPFrame([6]byte(mac1), [6]byte(mac2), nil,
+		netip.MustParseAddrPort("198.18.0.2:9"), netip.MustParseAddrPort("198.18.0.1:53"), []byte(payload))
 }
 
 func pop(t *testing.T, q *relay.Queue) *relay.Packet {
@@ -87,21 +65,19 @@ func TestAttachDispatch(t *testing.T) {
 
 	// UDP goes to the IP-protocol handler, another IPv4 packet to the
 	// EtherType's, ARP to the Conn's own queue.
-	require.NoError(t, wire.WriteFrame(udpFrame(t, "dns")))
+	require.NoError(t, wire.WriteFrame(udpFrame("dns")))
 	p := pop(t, udp.q)
 	assert.Equal(t, "dns", string(p.UDPPayload()))
 	p.Release()
 
-	icmp := udpFrame(t, "ping")
+	icmp := udpFrame("ping")
 	icmp[14+9] = 1 // protocol ICMP; the parser does not check the IPv4 checksum
 	require.NoError(t, wire.WriteFrame(icmp))
 	p = pop(t, v4.q)
 	assert.Equal(t, uint8(1), p.Info.Proto)
 	p.Release()
 
-	arp := make([]byte, 60)
-	frame.PutEthernet(arp, frame.MAC(mac1), frame.MAC(mac2), nil, frame.EtherTypeARP)
-	require.NoError(t, wire.WriteFrame(arp))
+	require.NoError(t, wire.WriteFrame(testkit.Frame([6]byte(mac1), [6]byte(mac2), nil, frame.EtherTypeARP, make([]byte, 46))))
 	require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
 	p, err := c.ReadPacket()
 	require.NoError(t, err)
@@ -110,7 +86,7 @@ func TestAttachDispatch(t *testing.T) {
 
 	// Detached, UDP falls back to the EtherType's handler.
 	c.Detach(protoUDP)
-	require.NoError(t, wire.WriteFrame(udpFrame(t, "again")))
+	require.NoError(t, wire.WriteFrame(udpFrame("again")))
 	p = pop(t, v4.q)
 	assert.Equal(t, "again", string(p.UDPPayload()))
 	p.Release()
@@ -156,39 +132,31 @@ func TestLoadOrAttachRace(t *testing.T) {
 // TestAttachedLearnEnd: a handler attached for two protocols hears of the
 // end once, and one attached after the end still hears of it.
 func TestAttachedLearnEnd(t *testing.T) {
-	a, b := memio.Pipe(memio.Config{})
-	defer b.Close()
-	r := relay.New(a, relay.Config{})
-	defer r.Close()
-	c, err := etherconn.New(r, etherconn.Config{MAC: mac1})
-	require.NoError(t, err)
+	g := newRig(t)
+	c := g.conn(t)
 	h := &taker{q: c.NewQueue(0)}
 	require.NoError(t, c.Attach(protoUDP, h))
 	require.NoError(t, c.Attach(etherconn.Protocol{EtherType: frame.EtherTypeIPv6, IPProto: 17}, h))
 
-	a.Close() // the relay's input ends under it
-	<-r.Done()
-	require.Len(t, h.ended(), 1)
-	assert.ErrorIs(t, h.ended()[0], relay.ErrInputEnded)
+	g.port.Close() // the relay's input ends under it
+	<-g.r.Done()
+	require.Len(t, h.List(), 1)
+	assert.ErrorIs(t, h.List()[0], relay.ErrInputEnded)
 
 	late := &taker{q: c.NewQueue(0)}
 	require.NoError(t, c.Attach(protoV4, late))
-	require.Len(t, late.ended(), 1)
-	assert.ErrorIs(t, late.ended()[0], relay.ErrInputEnded)
+	require.Len(t, late.List(), 1)
+	assert.ErrorIs(t, late.List()[0], relay.ErrInputEnded)
 
 	require.NoError(t, c.Close())
-	assert.ErrorIs(t, h.ended()[len(h.ended())-1], net.ErrClosed)
+	assert.ErrorIs(t, h.List()[len(h.List())-1], net.ErrClosed)
 }
 
 // TestNewQueueReaderLed: a reader of a queue made with NewQueue reads the
 // backend itself when nobody else does (memio has read deadlines).
 func TestNewQueueReaderLed(t *testing.T) {
-	a, b := memio.Pipe(memio.Config{})
-	defer b.Close()
-	r := relay.New(a, relay.Config{})
-	defer r.Close()
-	c, err := etherconn.New(r, etherconn.Config{MAC: mac1})
-	require.NoError(t, err)
+	g := newRig(t)
+	c := g.conn(t)
 	h := &taker{q: c.NewQueue(0)}
 	require.NoError(t, c.Attach(protoUDP, h))
 	for i := range 50 {
@@ -198,10 +166,10 @@ func TestNewQueueReaderLed(t *testing.T) {
 			pop(t, h.q).Release()
 		}()
 		time.Sleep(time.Millisecond) // let the reader block first
-		require.NoError(t, b.WriteFrame(udpFrame(t, "x")), "frame %d", i)
+		require.NoError(t, g.wire.WriteFrame(udpFrame("x")), "frame %d", i)
 		<-done
 	}
-	assert.NotZero(t, r.Stats().ReaderFrames, "no frame was read by a blocked reader")
+	assert.NotZero(t, g.r.Stats().ReaderFrames, "no frame was read by a blocked reader")
 }
 
 // TestNewFrame builds a frame in place and checks it with the parser.
@@ -236,12 +204,10 @@ func TestNewFrame(t *testing.T) {
 // TestCloseAfterRelayClose: the user's first Close succeeds even when the
 // relay was closed first, as net.UDPConn's first Close does.
 func TestCloseAfterRelayClose(t *testing.T) {
-	a, _ := memio.Pipe(memio.Config{})
-	r := relay.New(a, relay.Config{})
-	c, err := etherconn.New(r, etherconn.Config{MAC: mac1})
-	require.NoError(t, err)
-	require.NoError(t, r.Close())
-	_, err = c.ReadPacket()
+	g := newRig(t)
+	c := g.conn(t)
+	require.NoError(t, g.r.Close())
+	_, err := c.ReadPacket()
 	assert.ErrorIs(t, err, net.ErrClosed)
 	assert.NoError(t, c.Close(), "first Close")
 	err = c.Close()
@@ -249,10 +215,4 @@ func TestCloseAfterRelayClose(t *testing.T) {
 	var oe *net.OpError
 	assert.True(t, errors.As(err, &oe))
 	assert.False(t, errors.Is(err, io.EOF))
-}
-
-func mustAP(t *testing.T, s string) netip.AddrPort {
-	ap, err := netip.ParseAddrPort(s)
-	require.NoError(t, err)
-	return ap
 }

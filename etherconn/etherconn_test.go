@@ -1,7 +1,6 @@
 package etherconn_test
 
 import (
-	"errors"
 	"net"
 	"os"
 	"testing"
@@ -13,17 +12,34 @@ import (
 
 	"github.com/etherconn/etherconn/etherconn"
 	"github.com/etherconn/etherconn/frame"
+	"github.com/etherconn/etherconn/internal/testkit"
 	"github.com/etherconn/etherconn/memio"
 	"github.com/etherconn/etherconn/relay"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func newRelay(t *testing.T) *relay.Relay {
-	a, _ := memio.Pipe(memio.Config{})
-	r := relay.New(a, relay.Config{})
-	t.Cleanup(func() { r.Close() })
-	return r
+// rig is a relay on one end (port) of a memio pipe; wire is the other end.
+type rig struct {
+	r          *relay.Relay
+	port, wire *memio.Port
+}
+
+func newRig(t *testing.T) rig {
+	port, wire := memio.Pipe(memio.Config{})
+	r := relay.New(port, relay.Config{})
+	t.Cleanup(func() { r.Close(); wire.Close() })
+	return rig{r, port, wire}
+}
+
+func newRelay(t *testing.T) *relay.Relay { return newRig(t).r }
+
+// conn returns a Conn at mac1 on the rig's relay.
+func (g rig) conn(t *testing.T) *etherconn.Conn {
+	t.Helper()
+	c, err := etherconn.New(g.r, etherconn.Config{MAC: mac1})
+	require.NoError(t, err)
+	return c
 }
 
 var mac1 = net.HardwareAddr{0x02, 0, 0, 0, 0, 1}
@@ -94,16 +110,10 @@ func TestReadDeadlineAndClose(t *testing.T) {
 	assert.True(t, ne.Timeout())
 
 	require.NoError(t, c.SetReadDeadline(time.Time{}))
-	done := make(chan error, 1)
-	go func() { _, _, err := c.ReadFrom(make([]byte, 10)); done <- err }()
+	done := testkit.Go(func() error { _, _, err := c.ReadFrom(make([]byte, 10)); return err })
 	time.Sleep(20 * time.Millisecond)
 	require.NoError(t, c.Close())
-	select {
-	case err := <-done:
-		assert.True(t, errors.Is(err, net.ErrClosed), "%v", err)
-	case <-time.After(5 * time.Second):
-		t.Fatal("Close did not unblock ReadFrom")
-	}
+	assert.ErrorIs(t, testkit.Await(t, done, 5*time.Second, "Close did not unblock ReadFrom"), net.ErrClosed)
 	// Closing frees the key.
 	_, err = etherconn.New(r, etherconn.Config{MAC: mac1})
 	assert.NoError(t, err)

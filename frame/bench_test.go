@@ -10,32 +10,29 @@ import (
 )
 
 func BenchmarkParse(b *testing.B) {
-	frame := udp4Frame(b, VLANs{{ID: 100, PCP: 5}}, testPayload(64))
-	var in Info
-	b.ReportAllocs()
-	b.SetBytes(int64(len(frame)))
-	for b.Loop() {
-		if err := Parse(frame, &in); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if !in.UDP {
-		b.Fatal("not parsed as UDP")
-	}
-}
-
-func BenchmarkParseIPv6ExtHeaders(b *testing.B) {
 	ip := newIPv6(layers.IPProtocolIPv6HopByHop)
-	frame := buildFrame(b, VLANs{{TPID: TPIDDot1AD, ID: 1}, {ID: 2}}, EtherTypeIPv6, ip,
-		hopByHop(layers.IPProtocolIPv6Destination), dstOpts(layers.IPProtocolUDP, 4),
-		newUDP(b, ip), gopacket.Payload(testPayload(64)))
-	var in Info
-	b.ReportAllocs()
-	b.SetBytes(int64(len(frame)))
-	for b.Loop() {
-		if err := Parse(frame, &in); err != nil {
-			b.Fatal(err)
-		}
+	for _, c := range []struct {
+		name  string
+		frame []byte
+	}{
+		{"udp4", udp4Frame(b, VLANs{{ID: 100, PCP: 5}}, testPayload(64))},
+		{"ipv6-ext-headers", buildFrame(b, VLANs{{TPID: TPIDDot1AD, ID: 1}, {ID: 2}}, EtherTypeIPv6, ip,
+			hopByHop(layers.IPProtocolIPv6Destination), dstOpts(layers.IPProtocolUDP, 4),
+			newUDP(b, ip), gopacket.Payload(testPayload(64)))},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			var in Info
+			b.ReportAllocs()
+			b.SetBytes(int64(len(c.frame)))
+			for b.Loop() {
+				if err := Parse(c.frame, &in); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if !in.UDP {
+				b.Fatal("not parsed as UDP")
+			}
+		})
 	}
 }
 

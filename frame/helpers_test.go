@@ -9,6 +9,8 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/stretchr/testify/require"
+
+	"github.com/etherconn/etherconn/internal/testkit"
 )
 
 // Test helpers shared by the parse, build, fuzz and benchmark tests. Frames
@@ -82,14 +84,8 @@ func newUDP(tb testing.TB, nl gopacket.NetworkLayer) *layers.UDP {
 	return u
 }
 
-// testPayload returns n bytes of a recognisable pattern.
-func testPayload(n int) []byte {
-	p := make([]byte, n)
-	for i := range p {
-		p[i] = byte(i*7 + 3)
-	}
-	return p
-}
+// testPayload returns n bytes of the kit's recognisable pattern.
+func testPayload(n int) []byte { return testkit.Pattern(n) }
 
 // udp4Frame is a tagged IPv4/UDP frame.
 func udp4Frame(tb testing.TB, tags VLANs, payload []byte) []byte {

@@ -1,7 +1,6 @@
 package relay
 
 import (
-	"encoding/binary"
 	"errors"
 	"net"
 	"os"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/etherconn/etherconn/backend"
 	"github.com/etherconn/etherconn/frame"
+	"github.com/etherconn/etherconn/internal/testkit"
 	"github.com/etherconn/etherconn/memio"
 )
 
@@ -31,7 +31,7 @@ func TestConcurrentChurn(t *testing.T) {
 
 	const workers, rounds, keys = 4, 150, 8
 	iters := rounds
-	if raceEnabled {
+	if testkit.RaceEnabled {
 		iters = rounds / 2
 	}
 	stop := make(chan struct{})
@@ -200,7 +200,7 @@ func TestConcurrentSend(t *testing.T) {
 		n, err := wire.ReadFrame(buf)
 		require.NoError(t, err)
 		require.Equal(t, 60, n)
-		seq := binary.BigEndian.Uint32(buf[14:])
+		seq, _ := testkit.SeqOf(buf[:n])
 		assert.False(t, seen[seq], "frame %#x twice", seq)
 		seen[seq] = true
 		src := frame.MAC(buf[6:12])
@@ -246,7 +246,7 @@ func TestCloseRacesEndpointClose(t *testing.T) {
 	wg.Wait()
 	for i, ch := range chs {
 		assert.ErrorIs(t, await(t, ch).err, net.ErrClosed)
-		errs := recs[i].ended()
+		errs := recs[i].List()
 		require.NotEmpty(t, errs)
 		for _, err := range errs {
 			assert.ErrorIs(t, err, net.ErrClosed)

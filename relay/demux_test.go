@@ -11,6 +11,7 @@ import (
 
 	"github.com/etherconn/etherconn/backend"
 	"github.com/etherconn/etherconn/frame"
+	"github.com/etherconn/etherconn/internal/testkit"
 )
 
 // TestDemuxKey checks that the key is destination frame.MAC + the TPID and VID of
@@ -27,11 +28,11 @@ func TestDemuxKey(t *testing.T) {
 		"B 8100/100": mustRegister(t, r, EndpointConfig{MAC: macB, VLANs: frame.VLANs{{ID: 100, PCP: 3, DEI: true}}, EtherTypes: ets(etExp2, frame.EtherTypeARP)}),
 		"B vid 0":    mustRegister(t, r, EndpointConfig{MAC: macB, VLANs: frame.VLANs{v(0)}, EtherTypes: ets(etExp2)}),
 	}
-	q := func(tpid, vid uint16) tag { return tag{tpid: tpid, vid: vid} }
+	q := func(tpid, vid uint16) testkit.Tag { return testkit.Tag{TPID: tpid, ID: vid} }
 	tests := []struct {
 		name  string
 		dst   frame.MAC
-		tags  []tag
+		tags  []testkit.Tag
 		et    uint16
 		udp   bool   // IPv4/UDP payload instead of raw bytes
 		want  string // endpoint name; "" for a miss
@@ -39,29 +40,29 @@ func TestDemuxKey(t *testing.T) {
 	}{
 		{"untagged", macA, nil, etExp1, false, "untagged", false},
 		{"untagged IPv4/UDP", macA, nil, frame.EtherTypeIPv4, true, "untagged", false},
-		{"8100/100", macA, []tag{q(0x8100, 100)}, etExp1, false, "8100/100", false},
-		{"8100/100 IPv4/UDP", macA, []tag{q(0x8100, 100)}, frame.EtherTypeIPv4, true, "8100/100", false},
-		{"8100/100 PCP 7 DEI", macA, []tag{{tpid: 0x8100, vid: 100, pcp: 7, dei: true}}, etExp1, false, "8100/100", false},
-		{"88a8/100", macA, []tag{q(0x88a8, 100)}, etExp1, false, "88a8/100", false},
-		{"88a8/100 PCP 5", macA, []tag{{tpid: 0x88a8, vid: 100, pcp: 5}}, etExp1, false, "88a8/100", false},
-		{"9100/100", macA, []tag{q(0x9100, 100)}, etExp1, false, "9100/100", false},
-		{"8100/101", macA, []tag{q(0x8100, 101)}, etExp1, false, "", false},
-		{"88a8/100 wrong EtherType", macA, []tag{q(0x88a8, 100)}, frame.EtherTypeIPv4, true, "", false},
+		{"8100/100", macA, []testkit.Tag{q(0x8100, 100)}, etExp1, false, "8100/100", false},
+		{"8100/100 IPv4/UDP", macA, []testkit.Tag{q(0x8100, 100)}, frame.EtherTypeIPv4, true, "8100/100", false},
+		{"8100/100 PCP 7 DEI", macA, []testkit.Tag{{TPID: 0x8100, ID: 100, PCP: 7, DEI: true}}, etExp1, false, "8100/100", false},
+		{"88a8/100", macA, []testkit.Tag{q(0x88a8, 100)}, etExp1, false, "88a8/100", false},
+		{"88a8/100 PCP 5", macA, []testkit.Tag{{TPID: 0x88a8, ID: 100, PCP: 5}}, etExp1, false, "88a8/100", false},
+		{"9100/100", macA, []testkit.Tag{q(0x9100, 100)}, etExp1, false, "9100/100", false},
+		{"8100/101", macA, []testkit.Tag{q(0x8100, 101)}, etExp1, false, "", false},
+		{"88a8/100 wrong EtherType", macA, []testkit.Tag{q(0x88a8, 100)}, frame.EtherTypeIPv4, true, "", false},
 		{"untagged wrong EtherType", macA, nil, etExp2, false, "", false},
-		{"qinq", macA, []tag{q(0x88a8, 100), q(0x8100, 200)}, etExp1, false, "qinq", false},
-		{"qinq inner 88a8", macA, []tag{q(0x88a8, 100), q(0x88a8, 200)}, etExp1, false, "", false},
-		{"qinq swapped", macA, []tag{q(0x88a8, 200), q(0x8100, 100)}, etExp1, false, "", false},
-		{"qinq outer only", macA, []tag{q(0x88a8, 100)}, etExp2, false, "", false},
-		{"qinq plus one", macA, []tag{q(0x88a8, 100), q(0x8100, 200), q(0x8100, 300)}, etExp1, false, "", false},
-		{"4 tags", macA, []tag{q(0x88a8, 1), q(0x8100, 2), q(0x9100, 3), q(0x8100, 4)}, etExp1, false, "4 tags", false},
-		{"4 tags with PCP/DEI", macA, []tag{{tpid: 0x88a8, vid: 1, pcp: 1}, {tpid: 0x8100, vid: 2, dei: true}, {tpid: 0x9100, vid: 3, pcp: 7}, q(0x8100, 4)}, etExp1, false, "4 tags", false},
-		{"first 3 of 4 tags", macA, []tag{q(0x88a8, 1), q(0x8100, 2), q(0x9100, 3)}, etExp1, false, "", false},
-		{"5 tags", macA, []tag{q(0x88a8, 1), q(0x8100, 2), q(0x9100, 3), q(0x8100, 4), q(0x8100, 5)}, etExp1, false, "", true},
-		{"B other PCP", macB, []tag{{tpid: 0x8100, vid: 100}}, etExp2, false, "B 8100/100", false},
-		{"B ARP EtherType", macB, []tag{q(0x8100, 100)}, frame.EtherTypeARP, false, "B 8100/100", false},
+		{"qinq", macA, []testkit.Tag{q(0x88a8, 100), q(0x8100, 200)}, etExp1, false, "qinq", false},
+		{"qinq inner 88a8", macA, []testkit.Tag{q(0x88a8, 100), q(0x88a8, 200)}, etExp1, false, "", false},
+		{"qinq swapped", macA, []testkit.Tag{q(0x88a8, 200), q(0x8100, 100)}, etExp1, false, "", false},
+		{"qinq outer only", macA, []testkit.Tag{q(0x88a8, 100)}, etExp2, false, "", false},
+		{"qinq plus one", macA, []testkit.Tag{q(0x88a8, 100), q(0x8100, 200), q(0x8100, 300)}, etExp1, false, "", false},
+		{"4 tags", macA, []testkit.Tag{q(0x88a8, 1), q(0x8100, 2), q(0x9100, 3), q(0x8100, 4)}, etExp1, false, "4 tags", false},
+		{"4 tags with PCP/DEI", macA, []testkit.Tag{{TPID: 0x88a8, ID: 1, PCP: 1}, {TPID: 0x8100, ID: 2, DEI: true}, {TPID: 0x9100, ID: 3, PCP: 7}, q(0x8100, 4)}, etExp1, false, "4 tags", false},
+		{"first 3 of 4 tags", macA, []testkit.Tag{q(0x88a8, 1), q(0x8100, 2), q(0x9100, 3)}, etExp1, false, "", false},
+		{"5 tags", macA, []testkit.Tag{q(0x88a8, 1), q(0x8100, 2), q(0x9100, 3), q(0x8100, 4), q(0x8100, 5)}, etExp1, false, "", true},
+		{"B other PCP", macB, []testkit.Tag{{TPID: 0x8100, ID: 100}}, etExp2, false, "B 8100/100", false},
+		{"B ARP EtherType", macB, []testkit.Tag{q(0x8100, 100)}, frame.EtherTypeARP, false, "B 8100/100", false},
 		{"B untagged", macB, nil, etExp2, false, "", false},
-		{"B priority tag", macB, []tag{{tpid: 0x8100, vid: 0, pcp: 6}}, etExp2, false, "B vid 0", false},
-		{"unknown MAC", macX, []tag{q(0x8100, 100)}, etExp1, false, "", false},
+		{"B priority tag", macB, []testkit.Tag{{TPID: 0x8100, ID: 0, PCP: 6}}, etExp2, false, "B vid 0", false},
+		{"unknown MAC", macX, []testkit.Tag{q(0x8100, 100)}, etExp1, false, "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -103,7 +104,7 @@ func TestPacketInfo(t *testing.T) {
 	r, _ := newDirect(t, Config{})
 	ep := mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: frame.VLANs{vt(0x88a8, 10), v(20)}, EtherTypes: ets(frame.EtherTypeIPv4)})
 	payload := []byte("0123456789")
-	b := gpFrame(t, macA, macR, []tag{{tpid: 0x88a8, vid: 10, pcp: 4}, {tpid: 0x8100, vid: 20, dei: true}}, frame.EtherTypeIPv4, gpUDP4(payload)...)
+	b := gpFrame(t, macA, macR, []testkit.Tag{{TPID: 0x88a8, ID: 10, PCP: 4}, {TPID: 0x8100, ID: 20, DEI: true}}, frame.EtherTypeIPv4, gpUDP4(payload)...)
 	require.Len(t, b, 60, "gopacket pads to 60 bytes")
 	inject(r, b)
 	p := ep.q.tryPop()
@@ -229,24 +230,24 @@ func TestGroupDelivery(t *testing.T) {
 	tests := []struct {
 		name string
 		dst  frame.MAC
-		tags []tag
+		tags []testkit.Tag
 		et   uint16
 		want []*Endpoint
 	}{
-		{"bcast 100", bcast, []tag{{tpid: 0x8100, vid: 100}}, etExp1, []*Endpoint{e1, e2}},
-		{"bcast 100 PCP 3", bcast, []tag{{tpid: 0x8100, vid: 100, pcp: 3}}, etExp1, []*Endpoint{e1, e2}},
-		{"bcast 100 second EtherType", bcast, []tag{{tpid: 0x8100, vid: 100}}, etExp2, []*Endpoint{e2}},
-		{"mcast 100", mcast, []tag{{tpid: 0x8100, vid: 100}}, etExp1, []*Endpoint{e2}},
-		{"other mcast 100", frame.MAC{0x33, 0x33, 0, 0, 0, 1}, []tag{{tpid: 0x8100, vid: 100}}, etExp1, []*Endpoint{e2}},
-		{"mcast 100 etExp3", mcast, []tag{{tpid: 0x8100, vid: 100}}, etExp3, []*Endpoint{e6}},
-		{"bcast 100 etExp3 (e6 multicast only)", bcast, []tag{{tpid: 0x8100, vid: 100}}, etExp3, nil},
-		{"bcast 200", bcast, []tag{{tpid: 0x8100, vid: 200}}, etExp1, []*Endpoint{e4}},
-		{"mcast 200 (e4 broadcast only)", mcast, []tag{{tpid: 0x8100, vid: 200}}, etExp1, nil},
-		{"bcast 88a8/100", bcast, []tag{{tpid: 0x88a8, vid: 100}}, etExp1, []*Endpoint{e5}},
-		{"mcast 88a8/100", mcast, []tag{{tpid: 0x88a8, vid: 100}}, etExp1, []*Endpoint{e5}},
+		{"bcast 100", bcast, []testkit.Tag{{TPID: 0x8100, ID: 100}}, etExp1, []*Endpoint{e1, e2}},
+		{"bcast 100 PCP 3", bcast, []testkit.Tag{{TPID: 0x8100, ID: 100, PCP: 3}}, etExp1, []*Endpoint{e1, e2}},
+		{"bcast 100 second EtherType", bcast, []testkit.Tag{{TPID: 0x8100, ID: 100}}, etExp2, []*Endpoint{e2}},
+		{"mcast 100", mcast, []testkit.Tag{{TPID: 0x8100, ID: 100}}, etExp1, []*Endpoint{e2}},
+		{"other mcast 100", frame.MAC{0x33, 0x33, 0, 0, 0, 1}, []testkit.Tag{{TPID: 0x8100, ID: 100}}, etExp1, []*Endpoint{e2}},
+		{"mcast 100 etExp3", mcast, []testkit.Tag{{TPID: 0x8100, ID: 100}}, etExp3, []*Endpoint{e6}},
+		{"bcast 100 etExp3 (e6 multicast only)", bcast, []testkit.Tag{{TPID: 0x8100, ID: 100}}, etExp3, nil},
+		{"bcast 200", bcast, []testkit.Tag{{TPID: 0x8100, ID: 200}}, etExp1, []*Endpoint{e4}},
+		{"mcast 200 (e4 broadcast only)", mcast, []testkit.Tag{{TPID: 0x8100, ID: 200}}, etExp1, nil},
+		{"bcast 88a8/100", bcast, []testkit.Tag{{TPID: 0x88a8, ID: 100}}, etExp1, []*Endpoint{e5}},
+		{"mcast 88a8/100", mcast, []testkit.Tag{{TPID: 0x88a8, ID: 100}}, etExp1, []*Endpoint{e5}},
 		{"bcast untagged", bcast, nil, etExp1, []*Endpoint{e7}},
-		{"bcast qinq", bcast, []tag{{tpid: 0x88a8, vid: 100}, {tpid: 0x8100, vid: 100}}, etExp1, nil},
-		{"bcast 100 unknown EtherType", bcast, []tag{{tpid: 0x8100, vid: 100}}, 0x88b8, nil},
+		{"bcast qinq", bcast, []testkit.Tag{{TPID: 0x88a8, ID: 100}, {TPID: 0x8100, ID: 100}}, etExp1, nil},
+		{"bcast 100 unknown EtherType", bcast, []testkit.Tag{{TPID: 0x8100, ID: 100}}, 0x88b8, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -272,11 +273,11 @@ func TestGroupDelivery(t *testing.T) {
 
 	// A closed endpoint leaves its groups; the others stay.
 	require.NoError(t, e1.Close())
-	inject(r, gpFrame(t, bcast, macR, []tag{{tpid: 0x8100, vid: 100}}, etExp1))
+	inject(r, gpFrame(t, bcast, macR, []testkit.Tag{{TPID: 0x8100, ID: 100}}, etExp1))
 	assert.Len(t, popAll(e2), 1)
 	require.NoError(t, e2.Close())
-	inject(r, gpFrame(t, bcast, macR, []tag{{tpid: 0x8100, vid: 100}}, etExp1))
-	inject(r, gpFrame(t, mcast, macR, []tag{{tpid: 0x8100, vid: 100}}, etExp3))
+	inject(r, gpFrame(t, bcast, macR, []testkit.Tag{{TPID: 0x8100, ID: 100}}, etExp1))
+	inject(r, gpFrame(t, mcast, macR, []testkit.Tag{{TPID: 0x8100, ID: 100}}, etExp3))
 	assert.Len(t, popAll(e6), 1)
 	assert.NotContains(t, r.tab.groups, groupKey{etExp1, frame.VLANs{v(100)}.Key()}, "an empty group is deleted")
 	assert.NotContains(t, r.tab.groups, groupKey{etExp2, frame.VLANs{v(100)}.Key()})
@@ -409,7 +410,7 @@ func TestMalformed(t *testing.T) {
 	def, err := r.RegisterDefault(DefaultEndpointConfig{Mirror: true})
 	require.NoError(t, err)
 
-	good := gpFrame(t, macA, macR, []tag{{tpid: 0x8100, vid: 1}}, frame.EtherTypeIPv4, gpUDP4([]byte("x"))...)
+	good := gpFrame(t, macA, macR, []testkit.Tag{{TPID: 0x8100, ID: 1}}, frame.EtherTypeIPv4, gpUDP4([]byte("x"))...)
 	const l3 = 18
 	mod := func(f func(b []byte) []byte) []byte { return f(append([]byte(nil), good...)) }
 	tests := []struct {
@@ -422,8 +423,8 @@ func TestMalformed(t *testing.T) {
 		{"TPID only", good[:14]},
 		{"tag without EtherType", good[:16]},
 		{"tag, EtherType cut", good[:17]},
-		{"second tag truncated", ethFrame(macA, macR, frame.VLANs{v(1)}, 0x8100, []byte{0, 2})},
-		{"5 tags", ethFrame(macA, macR, frame.VLANs{v(1), v(2), v(3), v(4)}, 0x8100, []byte{0, 5, 0x88, 0xb5})},
+		{"second tag truncated", testkit.Frame(macA, macR, testkit.Dot1Q(1), 0x8100, []byte{0, 2})},
+		{"5 tags", testkit.Frame(macA, macR, testkit.Dot1Q(1, 2, 3, 4), 0x8100, []byte{0, 5, 0x88, 0xb5})},
 		{"IPv4 too short", good[:l3+19]},
 		{"IPv4 version 5", mod(func(b []byte) []byte { b[l3] = 0x55; return b })},
 		{"IPv4 IHL 4", mod(func(b []byte) []byte { b[l3] = 0x44; return b })},
@@ -432,8 +433,8 @@ func TestMalformed(t *testing.T) {
 		{"IPv4 total length below IHL", mod(func(b []byte) []byte { b[l3+2], b[l3+3] = 0, 19; return b })},
 		{"UDP length past IP", mod(func(b []byte) []byte { b[l3+20+4], b[l3+20+5] = 0, 200; return b })},
 		{"UDP length below 8", mod(func(b []byte) []byte { b[l3+20+4], b[l3+20+5] = 0, 7; return b })},
-		{"IPv6 too short", ethFrame(macA, macR, frame.VLANs{v(1)}, frame.EtherTypeIPv6, make([]byte, 39))},
-		{"IPv6 payload length past frame", ethFrame(macA, macR, frame.VLANs{v(1)}, frame.EtherTypeIPv6, append([]byte{0x60, 0, 0, 0, 0, 100, 17, 64}, make([]byte, 32)...))},
+		{"IPv6 too short", testkit.Frame(macA, macR, testkit.Dot1Q(1), frame.EtherTypeIPv6, make([]byte, 39))},
+		{"IPv6 payload length past frame", testkit.Frame(macA, macR, testkit.Dot1Q(1), frame.EtherTypeIPv6, append([]byte{0x60, 0, 0, 0, 0, 100, 17, 64}, make([]byte, 32)...))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -460,7 +461,7 @@ func TestMalformedRandom(t *testing.T) {
 	ep := mustRegister(t, r, EndpointConfig{MAC: macA, VLANs: frame.VLANs{v(1)}, EtherTypes: ets(frame.EtherTypeIPv4, frame.EtherTypeIPv6)})
 	def, err := r.RegisterDefault(DefaultEndpointConfig{QueueLen: 1})
 	require.NoError(t, err)
-	good := gpFrame(t, macA, macR, []tag{{tpid: 0x8100, vid: 1}}, frame.EtherTypeIPv4, gpUDP4([]byte("some payload bytes"))...)
+	good := gpFrame(t, macA, macR, []testkit.Tag{{TPID: 0x8100, ID: 1}}, frame.EtherTypeIPv4, gpUDP4([]byte("some payload bytes"))...)
 	rng := rand.New(rand.NewPCG(1, 2))
 	const n = 5000
 	for i := range n {
@@ -493,15 +494,61 @@ func TestMalformedRandom(t *testing.T) {
 // TestTruncatedRead checks that a frame the backend had to truncate is
 // counted as malformed and that the relay keeps reading.
 func TestTruncatedRead(t *testing.T) {
-	f := newFakeIO()
+	f := testkit.NewFakeIO()
 	r := New(f, Config{})
 	defer r.Close()
 	ep := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(etExp1)})
-	f.give(make([]byte, backend.MaxFrameLen+1)) // longer than the relay's buffer
-	f.give(seqFrame(macA, macR, nil, etExp1, 1))
+	f.Give(make([]byte, backend.MaxFrameLen+1)) // longer than the relay's buffer
+	f.Give(seqFrame(macA, macR, nil, etExp1, 1))
 	p := readWithin(t, ep)
 	p.Release()
 	st := r.Stats()
 	assert.Equal(t, uint64(2), st.FramesIn)
 	assert.Equal(t, uint64(1), st.Malformed)
+}
+
+// A queued frame pins a buffer of its own size class, not a full-size one:
+// 50,000 endpoints with full queues of small frames must fit in memory.
+func TestQueuedFramesPinSmallBuffers(t *testing.T) {
+	r, _ := newDirect(t, Config{})
+	ep := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(frame.EtherTypeARP, etExp1)})
+	for _, tc := range []struct {
+		size, wantCap int
+	}{
+		{60, 256}, {256, 256}, {257, 2048}, {1514, 2048}, {2049, classSizes[2]},
+	} {
+		p := getPacket()
+		p.n = copy(p.buf, gpFrame(t, macA, macB, nil, etExp1))
+		p.n = tc.size
+		r.dispatch(p)
+		got := ep.q.tryPop()
+		require.NotNil(t, got, "size %d", tc.size)
+		assert.Equal(t, tc.wantCap, cap(got.buf), "size %d", tc.size)
+		assert.Equal(t, p.buf[:tc.size], got.Frame())
+		if tc.size <= 2048 {
+			assert.Equal(t, int32(1), p.refs.Load(), "the read buffer stays the read loop's")
+		}
+		got.Release()
+		p.Release()
+	}
+}
+
+func TestNoQueue(t *testing.T) {
+	r, _ := newDirect(t, Config{})
+	ep := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(frame.EtherTypeARP), QueueLen: -1})
+	inject(r, testkit.Frame(macA, macB, nil, frame.EtherTypeARP, make([]byte, 46)))
+	assert.Zero(t, ep.Queued())
+	assert.Equal(t, uint64(1), ep.Stats().QueueDrops)
+}
+
+// An 802.3 frame (length, not EtherType, in the type field) must not match
+// the unused EtherType slots of an endpoint.
+func TestLengthFieldMatchesNothing(t *testing.T) {
+	r, _ := newDirect(t, Config{})
+	ep := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(frame.EtherTypeIPv4)})
+	for _, et := range []uint16{0, 46, 0x05ff} {
+		inject(r, testkit.Frame(macA, macB, nil, et, make([]byte, 46)))
+	}
+	assert.Zero(t, ep.Queued())
+	assert.Equal(t, uint64(3), r.Stats().Misses)
 }

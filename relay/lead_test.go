@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/etherconn/etherconn/backend"
 	"github.com/etherconn/etherconn/frame"
+	"github.com/etherconn/etherconn/internal/testkit"
 	"github.com/etherconn/etherconn/memio"
 )
 
@@ -30,16 +30,37 @@ func waitLeading(t *testing.T, r *Relay) {
 		waitLong, time.Millisecond, "no reader took the read token")
 }
 
-func TestReaderLeads(t *testing.T) {
-	r, wire := newWire(t, Config{}, memioBig)
-	ep := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(etExp1)})
+// newLeadWire returns a relay on a memio wire with endpoint a at macA, the
+// one whose reader the tests watch.
+func newLeadWire(t *testing.T, cfg Config) (r *Relay, wire *memio.Port, a *Endpoint) {
+	t.Helper()
+	r, wire = newWire(t, cfg, memioBig)
+	return r, wire, mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(etExp1)})
+}
+
+// leadRead starts a Read of ep and waits until the reader holds the read
+// token.
+func leadRead(t *testing.T, r *Relay, ep *Endpoint) <-chan popResult {
+	t.Helper()
 	res := popAsync(ep.Read)
 	waitLeading(t, r)
-	require.NoError(t, wire.WriteFrame(seqFrame(macA, macR, nil, etExp1, 7)))
+	return res
+}
+
+// readGets writes a frame with seq to macA on the wire and checks that the
+// Read res, started on macA's endpoint, returns it.
+func readGets(t *testing.T, wire *memio.Port, res <-chan popResult, seq uint32) {
+	t.Helper()
+	require.NoError(t, wire.WriteFrame(seqFrame(macA, macR, nil, etExp1, seq)))
 	got := await(t, res)
 	require.NoError(t, got.err)
-	assert.Equal(t, uint32(7), seqOf(got.p))
+	assert.Equal(t, seq, seqOf(got.p))
 	got.p.Release()
+}
+
+func TestReaderLeads(t *testing.T) {
+	r, wire, ep := newLeadWire(t, Config{})
+	readGets(t, wire, leadRead(t, r, ep), 7)
 	st := r.Stats()
 	assert.Equal(t, uint64(1), st.ReaderFrames, "the reader read the frame itself")
 	assert.Equal(t, uint64(1), st.Delivered)
@@ -76,11 +97,9 @@ func TestLeadingReaderWakes(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r, wire := newWire(t, Config{Hairpin: true}, memioBig)
-			ep := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(etExp1)})
+			r, wire, ep := newLeadWire(t, Config{Hairpin: true})
 			ep.SetReadDeadline(time.Now().Add(time.Hour))
-			res := popAsync(ep.Read)
-			waitLeading(t, r)
+			res := leadRead(t, r, ep)
 			start := time.Now()
 			tc.act(t, r, ep, wire)
 			got := await(t, res)
@@ -97,8 +116,7 @@ func TestLeadingReaderWakes(t *testing.T) {
 }
 
 func TestLeadingReaderDeadline(t *testing.T) {
-	r, wire := newWire(t, Config{}, memioBig)
-	ep := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(etExp1)})
+	r, wire, ep := newLeadWire(t, Config{})
 	other := mustRegister(t, r, EndpointConfig{MAC: macB, EtherTypes: ets(etExp1)})
 	const d = 30 * time.Millisecond
 	start := time.Now()
@@ -131,13 +149,11 @@ func handlerOnly(t *testing.T, r *Relay, mac frame.MAC) *countingHandler {
 }
 
 func TestLeaderDeliversToOthers(t *testing.T) {
-	r, wire := newWire(t, Config{}, memioBig)
-	a := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(etExp1)})
+	r, wire, a := newLeadWire(t, Config{})
 	b := mustRegister(t, r, EndpointConfig{MAC: macB, EtherTypes: ets(etExp1)})
 	h := handlerOnly(t, r, macC)
 
-	res := popAsync(a.Read)
-	waitLeading(t, r)
+	res := leadRead(t, r, a)
 	for i := range 10 {
 		require.NoError(t, wire.WriteFrame(seqFrame(macB, macR, nil, etExp1, uint32(i))))
 		require.NoError(t, wire.WriteFrame(seqFrame(macC, macR, nil, etExp1, uint32(i))))
@@ -150,10 +166,7 @@ func TestLeaderDeliversToOthers(t *testing.T) {
 		assert.Equal(t, uint32(i), seqOf(p), "order kept")
 		p.Release()
 	}
-	require.NoError(t, wire.WriteFrame(seqFrame(macA, macR, nil, etExp1, 99)))
-	got := await(t, res)
-	require.NoError(t, got.err)
-	got.p.Release()
+	readGets(t, wire, res, 99)
 	assert.Equal(t, uint64(21), r.Stats().ReaderFrames)
 }
 
@@ -161,16 +174,9 @@ func TestLeaderDeliversToOthers(t *testing.T) {
 // leaves the token; the loop must pick it up so that frames for endpoints
 // without a waiting reader still arrive.
 func TestLoopTakesOver(t *testing.T) {
-	r, wire := newWire(t, Config{}, memioBig)
-	a := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(etExp1)})
+	r, wire, a := newLeadWire(t, Config{})
 	h := handlerOnly(t, r, macC)
-
-	res := popAsync(a.Read)
-	waitLeading(t, r)
-	require.NoError(t, wire.WriteFrame(seqFrame(macA, macR, nil, etExp1, 1)))
-	got := await(t, res)
-	require.NoError(t, got.err)
-	got.p.Release()
+	readGets(t, wire, leadRead(t, r, a), 1)
 
 	start := time.Now()
 	require.NoError(t, wire.WriteFrame(seqFrame(macC, macR, nil, etExp1, 2)))
@@ -183,15 +189,9 @@ func TestLoopTakesOver(t *testing.T) {
 // TestReaderTakesTokenFromLoop: at a low rate a reader that blocks while the
 // loop reads asks it to let go, and then reads itself.
 func TestReaderTakesTokenFromLoop(t *testing.T) {
-	r, wire := newWire(t, Config{}, memioBig)
-	a := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(etExp1)})
+	r, wire, a := newLeadWire(t, Config{})
 	require.Eventually(t, func() bool { return r.rx.token.Load() == leadLoop }, waitLong, time.Millisecond)
-	res := popAsync(a.Read)
-	waitLeading(t, r)
-	require.NoError(t, wire.WriteFrame(seqFrame(macA, macR, nil, etExp1, 5)))
-	got := await(t, res)
-	require.NoError(t, got.err)
-	got.p.Release()
+	readGets(t, wire, leadRead(t, r, a), 5)
 	assert.Equal(t, uint64(1), r.Stats().ReaderFrames)
 }
 
@@ -224,8 +224,7 @@ func TestLeaderBackendFails(t *testing.T) {
 	r := New(&failIO{Port: port}, Config{})
 	defer r.Close()
 	a := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(etExp1)})
-	res := popAsync(a.Read)
-	waitLeading(t, r)
+	res := leadRead(t, r, a)
 	require.NoError(t, wire.WriteFrame(seqFrame(macA, macR, nil, etExp3, 1)))
 	got := await(t, res)
 	require.ErrorIs(t, got.err, ErrInputEnded)
@@ -289,17 +288,13 @@ func TestReadersUnderLoad(t *testing.T) {
 func TestNoLeadWithoutDeadlines(t *testing.T) {
 	wire, port := memio.Pipe(memioBig)
 	defer wire.Close()
-	r := New(singleIO{port}, Config{})
+	r := New(testkit.Plain(port), Config{})
 	defer r.Close()
 	a := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(etExp1)})
 	res := popAsync(a.Read)
 	time.Sleep(10 * time.Millisecond)
-	require.NoError(t, wire.WriteFrame(seqFrame(macA, macR, nil, etExp1, 1)))
-	got := await(t, res)
-	require.NoError(t, got.err)
-	got.p.Release()
+	readGets(t, wire, res, 1)
 	assert.Zero(t, r.Stats().ReaderFrames)
-	var _ backend.PacketIO = singleIO{}
 }
 
 // TestLateKickDeadline: a kick's deadline in the past can land on the
@@ -317,8 +312,7 @@ func TestLateKickDeadline(t *testing.T) {
 			h := handlerOnly(t, r, macC)
 			var res <-chan popResult
 			if reader {
-				res = popAsync(a.Read)
-				waitLeading(t, r)
+				res = leadRead(t, r, a)
 			} else {
 				require.Eventually(t, func() bool { return r.rx.token.Load() == leadLoop }, waitLong, time.Millisecond)
 			}
@@ -330,10 +324,7 @@ func TestLateKickDeadline(t *testing.T) {
 			require.Eventually(t, func() bool { return h.n.Load() == 3 }, waitLong, time.Millisecond,
 				"frames after a late kick deadline were not read")
 			if reader {
-				require.NoError(t, wire.WriteFrame(seqFrame(macA, macR, nil, etExp1, 9)))
-				got := await(t, res)
-				require.NoError(t, got.err)
-				got.p.Release()
+				readGets(t, wire, res, 9)
 			}
 		})
 	}

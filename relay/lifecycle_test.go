@@ -14,38 +14,26 @@ import (
 
 	"github.com/etherconn/etherconn/backend"
 	"github.com/etherconn/etherconn/frame"
+	"github.com/etherconn/etherconn/internal/testkit"
 )
 
-// endRecorder is a Handler that takes nothing and records EndpointEnded.
-type endRecorder struct {
-	mu   sync.Mutex
-	errs []error
-}
+// endRecorder is a Handler that takes nothing and records what
+// EndpointEnded is told; List returns it.
+type endRecorder struct{ testkit.Errors }
 
-func (h *endRecorder) Handle(*Packet) bool { return false }
-
-func (h *endRecorder) EndpointEnded(err error) {
-	h.mu.Lock()
-	h.errs = append(h.errs, err)
-	h.mu.Unlock()
-}
-
-func (h *endRecorder) ended() []error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([]error(nil), h.errs...)
-}
+func (h *endRecorder) Handle(*Packet) bool     { return false }
+func (h *endRecorder) EndpointEnded(err error) { h.Add(err) }
 
 func TestEndOfInput(t *testing.T) {
 	for _, tt := range []struct {
 		name string
-		wrap func(*fakeIO) backend.PacketIO
+		wrap func(*testkit.FakeIO) backend.PacketIO
 	}{
-		{"single", func(f *fakeIO) backend.PacketIO { return f }},
-		{"batch", func(f *fakeIO) backend.PacketIO { return batchIO{f} }},
+		{"single", func(f *testkit.FakeIO) backend.PacketIO { return f }},
+		{"batch", func(f *testkit.FakeIO) backend.PacketIO { return f.Batch() }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFakeIO()
+			f := testkit.NewFakeIO()
 			r := New(tt.wrap(f), Config{})
 			defer r.Close()
 			ep := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(etExp1)})
@@ -58,9 +46,9 @@ func TestEndOfInput(t *testing.T) {
 			settle()
 
 			for i := range 3 {
-				f.give(seqFrame(macA, macR, nil, etExp1, uint32(i)))
+				f.Give(seqFrame(macA, macR, nil, etExp1, uint32(i)))
 			}
-			f.fail(io.EOF)
+			f.Fail(io.EOF)
 			select {
 			case <-r.Done():
 			case <-time.After(waitLong):
@@ -88,7 +76,7 @@ func TestEndOfInput(t *testing.T) {
 			_, err = def.Read()
 			assert.ErrorIs(t, err, io.EOF)
 
-			errs := rec.ended()
+			errs := rec.List()
 			require.Len(t, errs, 1)
 			assert.ErrorIs(t, errs[0], ErrInputEnded)
 			assert.ErrorIs(t, errs[0], io.EOF)
@@ -106,14 +94,14 @@ func TestEndOfInput(t *testing.T) {
 
 			// Sending still works: only the input ended.
 			require.NoError(t, ep.Send(seqFrame(macR, macA, nil, etExp1, 9)))
-			assert.Len(t, f.takeWritten(), 1)
+			assert.Len(t, f.TakeWritten(), 1)
 
 			// Close afterwards: readers now see net.ErrClosed, the handler
 			// hears about it, Err keeps the cause.
 			require.NoError(t, r.Close())
 			_, err = ep.Read()
 			assert.ErrorIs(t, err, net.ErrClosed)
-			errs = rec.ended()
+			errs = rec.List()
 			require.Len(t, errs, 2)
 			assert.ErrorIs(t, errs[1], net.ErrClosed)
 			assert.ErrorIs(t, r.Err(), io.EOF)
@@ -122,13 +110,13 @@ func TestEndOfInput(t *testing.T) {
 }
 
 func TestInputFailure(t *testing.T) {
-	f := newFakeIO()
+	f := testkit.NewFakeIO()
 	r := New(f, Config{})
 	defer r.Close()
 	ep := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(etExp1)})
 	assert.NoError(t, r.Err(), "nil while running")
 	boom := errors.New("interface went away")
-	f.fail(boom)
+	f.Fail(boom)
 	_, err := ep.Read()
 	assert.ErrorIs(t, err, ErrInputEnded)
 	assert.ErrorIs(t, err, boom)
@@ -259,7 +247,7 @@ func TestEndpointCloseNotifiesHandler(t *testing.T) {
 	require.NoError(t, ep.Close())
 	require.NoError(t, ep.Close())
 	require.NoError(t, r.Close())
-	errs := rec.ended()
+	errs := rec.List()
 	require.Len(t, errs, 1, "once, however often it is closed")
 	assert.ErrorIs(t, errs[0], net.ErrClosed)
 	assert.NotErrorIs(t, errs[0], ErrInputEnded)
@@ -269,16 +257,16 @@ func TestEndpointCloseNotifiesHandler(t *testing.T) {
 // receiving: an EndNotifier must still learn why, or a protocol layer that
 // queues elsewhere (rudp) would block its readers forever.
 func TestLateHandlerLearnsEnd(t *testing.T) {
-	f := newFakeIO()
+	f := testkit.NewFakeIO()
 	r := New(f, Config{})
 	defer r.Close()
 	ep := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(etExp1)})
-	f.fail(io.EOF)
+	f.Fail(io.EOF)
 	<-r.Done()
 
 	rec := &endRecorder{}
 	ep.SetHandler(rec)
-	errs := rec.ended()
+	errs := rec.List()
 	require.Len(t, errs, 1)
 	assert.ErrorIs(t, errs[0], ErrInputEnded)
 	assert.ErrorIs(t, errs[0], io.EOF)
@@ -286,13 +274,13 @@ func TestLateHandlerLearnsEnd(t *testing.T) {
 	late := mustRegister(t, r, EndpointConfig{MAC: macB, EtherTypes: ets(etExp1)})
 	rec2 := &endRecorder{}
 	late.SetHandler(rec2)
-	require.Len(t, rec2.ended(), 1)
-	assert.ErrorIs(t, rec2.ended()[0], io.EOF)
+	require.Len(t, rec2.List(), 1)
+	assert.ErrorIs(t, rec2.List()[0], io.EOF)
 
 	require.NoError(t, late.Close())
 	rec3 := &endRecorder{}
 	late.SetHandler(rec3)
-	require.Len(t, rec3.ended(), 1)
-	assert.ErrorIs(t, rec3.ended()[0], net.ErrClosed)
+	require.Len(t, rec3.List(), 1)
+	assert.ErrorIs(t, rec3.List()[0], net.ErrClosed)
 	late.SetHandler(nil) // fine
 }

@@ -1,9 +1,7 @@
 package relay
 
 import (
-	"encoding/binary"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,8 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	"github.com/etherconn/etherconn/backend"
 	"github.com/etherconn/etherconn/frame"
+	"github.com/etherconn/etherconn/internal/testkit"
 	"github.com/etherconn/etherconn/memio"
 )
 
@@ -21,11 +19,14 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// EtherTypes for frames whose payload the parser does not look into.
+// EtherTypes for frames whose payload the parser does not look into: the
+// kit's two local experimental ones, and a third for tests that need one
+// more (0x88b7, the OUI extended EtherType, which no stack on the path
+// handles either).
 const (
-	etExp1 uint16 = 0x88b5 // IEEE local experimental 1
-	etExp2 uint16 = 0x88b6 // IEEE local experimental 2
-	etExp3 uint16 = 0x88b7
+	etExp1 = testkit.EtherTypeExp1
+	etExp2 = testkit.EtherTypeExp2
+	etExp3 = uint16(0x88b7)
 )
 
 var (
@@ -48,24 +49,16 @@ var memioBig = memio.Config{QueueLen: 4096}
 // measurement.
 const waitLong = 5 * time.Second
 
-// tag is a frame.VLAN tag for the gopacket builder: gopacket is an encoder
-// independent of frame, so the demux tests do not check the
-// parser against its own builder.
-type tag struct {
-	tpid uint16
-	pcp  uint8
-	dei  bool
-	vid  uint16
-}
-
-// gpFrame encodes an Ethernet frame with gopacket: the tags outermost first,
-// the innermost EtherType et, and the given upper layers (or a fixed raw
-// payload when none). gopacket pads the frame to 60 bytes.
-func gpFrame(t testing.TB, dst, src frame.MAC, tags []tag, et uint16, upper ...gopacket.SerializableLayer) []byte {
+// gpFrame encodes an Ethernet frame with gopacket, an encoder independent
+// of frame, so that the demux tests do not check the parser against its own
+// builder: the tags outermost first, the innermost EtherType et, and the
+// given upper layers (or a fixed raw payload when none). gopacket pads the
+// frame to 60 bytes.
+func gpFrame(t testing.TB, dst, src frame.MAC, tags []testkit.Tag, et uint16, upper ...gopacket.SerializableLayer) []byte {
 	t.Helper()
 	next := func(i int) layers.EthernetType {
 		if i < len(tags) {
-			return layers.EthernetType(tags[i].tpid)
+			return layers.EthernetType(tags[i].WireTPID())
 		}
 		return layers.EthernetType(et)
 	}
@@ -74,7 +67,7 @@ func gpFrame(t testing.TB, dst, src frame.MAC, tags []tag, et uint16, upper ...g
 	}}
 	for i, tg := range tags {
 		ls = append(ls, &layers.Dot1Q{
-			Priority: tg.pcp, DropEligible: tg.dei, VLANIdentifier: tg.vid, Type: next(i + 1),
+			Priority: tg.PCP, DropEligible: tg.DEI, VLANIdentifier: tg.ID, Type: next(i + 1),
 		})
 	}
 	if len(upper) == 0 {
@@ -99,148 +92,23 @@ func gpUDP4(payload []byte) []gopacket.SerializableLayer {
 	return []gopacket.SerializableLayer{ip, udp, gopacket.Payload(payload)}
 }
 
-// ethFrame builds a frame with frame: header plus payload.
-func ethFrame(dst, src frame.MAC, vlans frame.VLANs, et uint16, payload []byte) []byte {
-	b := make([]byte, frame.HeaderLen(len(vlans))+len(payload))
-	n := frame.PutEthernet(b, dst, src, vlans, et)
-	copy(b[n:], payload)
-	return b
-}
-
-// seqFrame builds a 60-byte experimental-EtherType frame carrying seq.
+// seqFrame is the kit's SeqFrame of the minimum Ethernet size (60 bytes)
+// for a VLAN stack given as the endpoints are configured.
 func seqFrame(dst, src frame.MAC, vlans frame.VLANs, et uint16, seq uint32) []byte {
-	hl := frame.HeaderLen(len(vlans))
-	b := ethFrame(dst, src, vlans, et, make([]byte, 60-hl))
-	binary.BigEndian.PutUint32(b[hl:], seq)
-	return b
+	return testkit.SeqFrame(dst, src, testkit.AsTags(vlans), et, seq, 60)
 }
 
-func seqOf(p *Packet) uint32 { return binary.BigEndian.Uint32(p.Payload()) }
-
-// fakeIO is a scripted PacketIO: ReadFrame returns what the test feeds it,
-// in order, and blocks otherwise until Close. Writes are recorded. It does
-// not implement BatchReader; batchIO adds that.
-type fakeIO struct {
-	feed      chan fed
-	closed    chan struct{}
-	closeOnce sync.Once
-
-	mu       sync.Mutex
-	written  [][]byte
-	writeErr error
+// seqOf returns the sequence number seqFrame put in p's frame.
+func seqOf(p *Packet) uint32 {
+	seq, _ := testkit.SeqOf(p.Frame())
+	return seq
 }
 
-type fed struct {
-	frame []byte
-	err   error
-}
-
-func newFakeIO() *fakeIO {
-	return &fakeIO{feed: make(chan fed, 1024), closed: make(chan struct{})}
-}
-
-// give queues frames for ReadFrame.
-func (f *fakeIO) give(frames ...[]byte) {
-	for _, b := range frames {
-		f.feed <- fed{frame: b}
-	}
-}
-
-// fail queues an error for ReadFrame.
-func (f *fakeIO) fail(err error) { f.feed <- fed{err: err} }
-
-func (f *fakeIO) ReadFrame(b []byte) (int, error) {
-	select {
-	case <-f.closed:
-		return 0, net.ErrClosed
-	default:
-	}
-	select {
-	case x := <-f.feed:
-		if x.err != nil {
-			return copy(b, x.frame), x.err
-		}
-		n := copy(b, x.frame)
-		if n < len(x.frame) {
-			return n, backend.ErrTruncated
-		}
-		return n, nil
-	case <-f.closed:
-		return 0, net.ErrClosed
-	}
-}
-
-func (f *fakeIO) WriteFrame(b []byte) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	select {
-	case <-f.closed:
-		return net.ErrClosed
-	default:
-	}
-	if f.writeErr != nil {
-		return f.writeErr
-	}
-	f.written = append(f.written, append([]byte(nil), b...))
-	return nil
-}
-
-func (f *fakeIO) Close() error {
-	f.closeOnce.Do(func() { close(f.closed) })
-	return nil
-}
-
-func (f *fakeIO) takeWritten() [][]byte {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	w := f.written
-	f.written = nil
-	return w
-}
-
-// batchIO is a fakeIO that is also a backend.BatchReader, returning every
-// frame that is ready at once, like memio.
-type batchIO struct{ *fakeIO }
-
-func (f batchIO) ReadFrames(bufs [][]byte, lens []int) (int, error) {
-	n, err := f.ReadFrame(bufs[0])
-	if err != nil && err != backend.ErrTruncated {
-		return 0, err
-	}
-	lens[0] = n
-	got := 1
-	for got < len(bufs) {
-		select {
-		case x := <-f.feed:
-			if x.err != nil {
-				// Put the error back for the next call, as a real
-				// backend reports it on the next read.
-				f.feed <- x
-				return got, nil
-			}
-			lens[got] = copy(bufs[got], x.frame)
-			got++
-			continue
-		default:
-		}
-		break
-	}
-	return got, nil
-}
-
-// singleIO hides every optional interface of a PacketIO, so the relay takes
-// its one-frame-per-call read path.
-type singleIO struct{ pio backend.PacketIO }
-
-func (s singleIO) ReadFrame(b []byte) (int, error) { return s.pio.ReadFrame(b) }
-func (s singleIO) WriteFrame(b []byte) error       { return s.pio.WriteFrame(b) }
-func (s singleIO) Close() error                    { return s.pio.Close() }
-
-// newDirect returns a relay whose read loop waits on an idle fakeIO, so
+// newDirect returns a relay whose read loop waits on an idle FakeIO, so
 // that the test can drive r.dispatch synchronously from its own goroutine.
-func newDirect(t testing.TB, cfg Config) (*Relay, *fakeIO) {
+func newDirect(t testing.TB, cfg Config) (*Relay, *testkit.FakeIO) {
 	t.Helper()
-	f := newFakeIO()
+	f := testkit.NewFakeIO()
 	r := New(f, cfg)
 	t.Cleanup(func() { r.Close() })
 	return r, f

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/etherconn/etherconn/frame"
+	"github.com/etherconn/etherconn/internal/testkit"
 )
 
 type popResult struct {
@@ -22,12 +23,10 @@ type popResult struct {
 
 // popAsync starts a Pop and returns where its result arrives.
 func popAsync(pop func() (*Packet, error)) <-chan popResult {
-	ch := make(chan popResult, 1)
-	go func() {
+	return testkit.Go(func() popResult {
 		p, err := pop()
-		ch <- popResult{p, err}
-	}()
-	return ch
+		return popResult{p, err}
+	})
 }
 
 // settle gives a goroutine just started time to block. The tests below pass
@@ -35,15 +34,11 @@ func popAsync(pop func() (*Packet, error)) <-chan popResult {
 // interleaving the likely one.
 func settle() { time.Sleep(20 * time.Millisecond) }
 
+// await returns the result of a Pop that popAsync started, failing the
+// test if it has not returned within waitLong.
 func await(t *testing.T, ch <-chan popResult) popResult {
 	t.Helper()
-	select {
-	case r := <-ch:
-		return r
-	case <-time.After(waitLong):
-		t.Fatal("Pop did not return")
-		return popResult{}
-	}
+	return testkit.Await(t, ch, waitLong, "Pop did not return")
 }
 
 func assertPending(t *testing.T, ch <-chan popResult, d time.Duration) {
@@ -53,6 +48,20 @@ func assertPending(t *testing.T, ch <-chan popResult, d time.Duration) {
 		t.Fatalf("Pop returned early: %v, %v", r.p, r.err)
 	case <-time.After(d):
 	}
+}
+
+// pushWakes checks that the Pop ch is still blocked after d, then that a
+// packet with seq pushed to q wakes it with that packet.
+func pushWakes(t *testing.T, q *Queue, ch <-chan popResult, d time.Duration, seq uint32) {
+	t.Helper()
+	assertPending(t, ch, d)
+	p := pkt(seq)
+	require.True(t, q.Push(p))
+	p.Release()
+	res := await(t, ch)
+	require.NoError(t, res.err)
+	assert.Equal(t, seq, seqOf(res.p))
+	res.p.Release()
 }
 
 func assertTimeout(t *testing.T, err error) {
@@ -160,61 +169,54 @@ func TestDeadlinePast(t *testing.T) {
 	q.Close()
 }
 
+// TestDeadlineSetWhileBlocked: a deadline set, moved or cleared while
+// readers are blocked applies to them at once.
 func TestDeadlineSetWhileBlocked(t *testing.T) {
-	t.Run("first deadline", func(t *testing.T) {
-		q := newQueue(4)
-		defer q.Close()
-		ch := popAsync(q.Pop)
-		settle()
-		q.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
-		assertTimeout(t, await(t, ch).err)
-	})
-	t.Run("first deadline in the past", func(t *testing.T) {
-		q := newQueue(4)
-		defer q.Close()
-		ch := popAsync(q.Pop)
-		settle()
-		q.SetReadDeadline(time.Now().Add(-time.Second))
-		assertTimeout(t, await(t, ch).err)
-	})
-	t.Run("shortened", func(t *testing.T) {
-		q := newQueue(4)
-		defer q.Close()
-		q.SetReadDeadline(time.Now().Add(time.Hour))
-		ch := popAsync(q.Pop)
-		settle()
-		q.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
-		assertTimeout(t, await(t, ch).err)
-	})
-	t.Run("extended", func(t *testing.T) {
-		q := newQueue(4)
-		defer q.Close()
-		q.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
-		ch := popAsync(q.Pop)
-		q.SetReadDeadline(time.Now().Add(time.Hour))
-		assertPending(t, ch, 300*time.Millisecond) // past the first deadline
-		p := pkt(7)
-		require.True(t, q.Push(p))
-		p.Release()
-		res := await(t, ch)
-		require.NoError(t, res.err)
-		assert.Equal(t, uint32(7), seqOf(res.p))
-		res.p.Release()
-	})
-	t.Run("cleared", func(t *testing.T) {
-		q := newQueue(4)
-		defer q.Close()
-		q.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
-		ch := popAsync(q.Pop)
-		q.SetReadDeadline(time.Time{})
-		assertPending(t, ch, 300*time.Millisecond)
-		p := pkt(8)
-		require.True(t, q.Push(p))
-		p.Release()
-		res := await(t, ch)
-		require.NoError(t, res.err)
-		res.p.Release()
-	})
+	for _, tc := range []struct {
+		name    string
+		before  time.Duration // the deadline before the reads start, from now; 0: none
+		readers int
+		set     time.Duration // the deadline set while they are blocked, from now
+	}{
+		{"first deadline", 0, 1, 10 * time.Millisecond},
+		{"first deadline in the past", 0, 1, -time.Second},
+		{"shortened", time.Hour, 1, 10 * time.Millisecond},
+		{"several readers", 0, 3, 5 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q := newQueue(4)
+			defer q.Close()
+			if tc.before != 0 {
+				q.SetReadDeadline(time.Now().Add(tc.before))
+			}
+			chs := make([]<-chan popResult, tc.readers)
+			for i := range chs {
+				chs[i] = popAsync(q.Pop)
+			}
+			settle()
+			q.SetReadDeadline(time.Now().Add(tc.set))
+			for _, ch := range chs {
+				assertTimeout(t, await(t, ch).err)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		name  string
+		later func() time.Time // the deadline that replaces a close one
+		seq   uint32
+	}{
+		{"extended", func() time.Time { return time.Now().Add(time.Hour) }, 7},
+		{"cleared", func() time.Time { return time.Time{} }, 8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q := newQueue(4)
+			defer q.Close()
+			q.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+			ch := popAsync(q.Pop)
+			q.SetReadDeadline(tc.later())
+			pushWakes(t, q, ch, 300*time.Millisecond, tc.seq) // past the first deadline
+		})
+	}
 	t.Run("renewed after expiry", func(t *testing.T) {
 		q := newQueue(4)
 		defer q.Close()
@@ -222,28 +224,11 @@ func TestDeadlineSetWhileBlocked(t *testing.T) {
 		_, err := q.Pop()
 		assertTimeout(t, err)
 		q.SetReadDeadline(time.Now().Add(time.Hour))
-		ch := popAsync(q.Pop)
-		assertPending(t, ch, 30*time.Millisecond)
-		p := pkt(9)
-		require.True(t, q.Push(p))
-		p.Release()
-		res := await(t, ch)
-		require.NoError(t, res.err)
-		res.p.Release()
+		pushWakes(t, q, popAsync(q.Pop), 30*time.Millisecond, 9)
 		// And it times out again when set to expire.
 		q.SetReadDeadline(time.Now().Add(5 * time.Millisecond))
 		_, err = q.Pop()
 		assertTimeout(t, err)
-	})
-	t.Run("several readers", func(t *testing.T) {
-		q := newQueue(4)
-		defer q.Close()
-		chs := []<-chan popResult{popAsync(q.Pop), popAsync(q.Pop), popAsync(q.Pop)}
-		settle()
-		q.SetReadDeadline(time.Now().Add(5 * time.Millisecond))
-		for _, ch := range chs {
-			assertTimeout(t, await(t, ch).err)
-		}
 	})
 }
 
@@ -461,14 +446,7 @@ func TestQueuePopBatch(t *testing.T) {
 		}
 		return ps[0], nil
 	})
-	assertPending(t, ch, 20*time.Millisecond)
-	p := pkt(9)
-	require.True(t, q.Push(p))
-	p.Release()
-	res := await(t, ch)
-	require.NoError(t, res.err)
-	assert.Equal(t, uint32(9), seqOf(res.p))
-	res.p.Release()
+	pushWakes(t, q, ch, 20*time.Millisecond, 9)
 
 	q.SetReadDeadline(time.Now().Add(-time.Second))
 	_, err = q.PopBatch(ps)
@@ -491,5 +469,48 @@ func TestEndpointReadBatch(t *testing.T) {
 	for i, p := range ps[:n] {
 		assert.Equal(t, uint32(i), seqOf(p))
 		p.Release()
+	}
+}
+
+// TestPushRetainsBeforePublishing checks that a packet another goroutine
+// pops already carries the queue's reference: while the pusher still holds
+// its own, the popper must see at least two. (A Push that retained only
+// after unlocking let a fast reader release the packet to the pool while
+// the read loop still used it.) The packets here have no buffers and never
+// go back to the pool.
+func TestPushRetainsBeforePublishing(t *testing.T) {
+	const n = 10000
+	rounds := 10
+	if testkit.RaceEnabled {
+		rounds = 2
+	}
+	bad := 0
+	for range rounds {
+		q := newQueue(n)
+		pkts := make([]Packet, n)
+		seen := make(chan []int32)
+		go func() {
+			refs := make([]int32, 0, n)
+			for len(refs) < n {
+				if p := q.tryPop(); p != nil {
+					refs = append(refs, p.refs.Load())
+				}
+			}
+			seen <- refs
+		}()
+		for i := range pkts {
+			pkts[i].refs.Store(1)
+			if !q.Push(&pkts[i]) {
+				t.Fatal("queue full")
+			}
+		}
+		for _, r := range <-seen {
+			if r < 2 {
+				bad++
+			}
+		}
+	}
+	if bad > 0 {
+		t.Fatalf("%d of %d packets were visible to a reader before Push retained them", bad, rounds*n)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/etherconn/etherconn/backend"
 	"github.com/etherconn/etherconn/frame"
+	"github.com/etherconn/etherconn/internal/testkit"
 	"github.com/etherconn/etherconn/memio"
 )
 
@@ -28,7 +29,7 @@ func TestHairpin(t *testing.T) {
 		got := popAll(b)
 		require.Len(t, got, 1)
 		assert.Equal(t, want, got[0])
-		assert.Empty(t, f.takeWritten(), "not written to the PacketIO")
+		assert.Empty(t, f.TakeWritten(), "not written to the PacketIO")
 		assert.Empty(t, popAll(a))
 		st := r.Stats()
 		assert.Equal(t, uint64(1), st.Hairpinned)
@@ -38,36 +39,35 @@ func TestHairpin(t *testing.T) {
 		assert.Equal(t, uint64(1), a.Stats().FramesOut)
 		assert.Equal(t, uint64(1), b.Stats().FramesIn)
 	})
-	t.Run("unicast to nobody goes to the wire", func(t *testing.T) {
-		fr := seqFrame(macX, macA, frame.VLANs{v(5)}, etExp1, 2)
-		require.NoError(t, a.Send(fr))
-		assert.Equal(t, [][]byte{fr}, f.takeWritten())
-		fr = seqFrame(macB, macA, frame.VLANs{v(6)}, etExp1, 3) // b's frame.MAC, other frame.VLAN
-		require.NoError(t, a.Send(fr))
-		assert.Equal(t, [][]byte{fr}, f.takeWritten())
-		assert.Empty(t, popAll(b))
-	})
-	t.Run("broadcast goes local and to the wire", func(t *testing.T) {
-		fr := seqFrame(bcast, macA, frame.VLANs{v(5)}, etExp1, 4)
-		require.NoError(t, a.Send(fr))
-		assert.Equal(t, [][]byte{fr}, f.takeWritten())
-		assert.Len(t, popAll(b), 1)
-		assert.Empty(t, popAll(a), "not back to the sender")
-		assert.Empty(t, popAll(c), "c did not opt in")
-		assert.Empty(t, popAll(other), "other VLAN")
-	})
-	t.Run("multicast goes local and to the wire", func(t *testing.T) {
-		fr := seqFrame(mcast, macC, frame.VLANs{v(5)}, etExp1, 5)
-		require.NoError(t, c.Send(fr))
-		assert.Equal(t, [][]byte{fr}, f.takeWritten())
-		assert.Len(t, popAll(b), 1)
-		assert.Empty(t, popAll(a), "a is broadcast only")
-	})
-	t.Run("malformed goes to the wire", func(t *testing.T) {
-		fr := []byte{0x02, 0, 0, 0, 0, 0x0b, 0x02, 0, 0, 0, 0, 0x0a, 0x81, 0x00}
-		require.NoError(t, a.Send(fr))
-		assert.Equal(t, [][]byte{fr}, f.takeWritten())
-	})
+	// Frames that go to the wire, to the endpoints in gets as well (once
+	// each) and to none of those in not (the messages say why not).
+	for _, tc := range []struct {
+		name string
+		from *Endpoint
+		fr   []byte
+		gets []*Endpoint
+		not  map[string]*Endpoint
+	}{
+		{"unicast to nobody goes to the wire", a, seqFrame(macX, macA, frame.VLANs{v(5)}, etExp1, 2), nil, nil},
+		{"unicast to another VLAN goes to the wire", a, seqFrame(macB, macA, frame.VLANs{v(6)}, etExp1, 3),
+			nil, map[string]*Endpoint{"b is on another VLAN": b}},
+		{"broadcast goes local and to the wire", a, seqFrame(bcast, macA, frame.VLANs{v(5)}, etExp1, 4),
+			[]*Endpoint{b}, map[string]*Endpoint{"not back to the sender": a, "c did not opt in": c, "other VLAN": other}},
+		{"multicast goes local and to the wire", c, seqFrame(mcast, macC, frame.VLANs{v(5)}, etExp1, 5),
+			[]*Endpoint{b}, map[string]*Endpoint{"a is broadcast only": a}},
+		{"malformed goes to the wire", a, []byte{0x02, 0, 0, 0, 0, 0x0b, 0x02, 0, 0, 0, 0, 0x0a, 0x81, 0x00}, nil, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.NoError(t, tc.from.Send(tc.fr))
+			assert.Equal(t, [][]byte{tc.fr}, f.TakeWritten())
+			for _, ep := range tc.gets {
+				assert.Len(t, popAll(ep), 1)
+			}
+			for why, ep := range tc.not {
+				assert.Empty(t, popAll(ep), why)
+			}
+		})
+	}
 	t.Run("batch", func(t *testing.T) {
 		frs := [][]byte{
 			seqFrame(macB, macA, frame.VLANs{v(5)}, etExp1, 6),
@@ -76,7 +76,7 @@ func TestHairpin(t *testing.T) {
 		n, err := a.SendBatch(frs)
 		require.NoError(t, err)
 		assert.Equal(t, 2, n)
-		assert.Equal(t, frs[1:], f.takeWritten())
+		assert.Equal(t, frs[1:], f.TakeWritten())
 		assert.Equal(t, frs[:1], popAll(b))
 	})
 }
@@ -114,9 +114,9 @@ func TestCounters(t *testing.T) {
 	ep := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(etExp1)})
 	in := [][]byte{
 		seqFrame(macA, macR, nil, etExp1, 1),
-		ethFrame(macA, macR, nil, etExp1, make([]byte, 100)),
+		testkit.Frame(macA, macR, nil, etExp1, make([]byte, 100)),
 		seqFrame(macX, macR, nil, etExp1, 3), // miss
-		ethFrame(macA, macR, nil, etExp1, make([]byte, 1500)),
+		testkit.Frame(macA, macR, nil, etExp1, make([]byte, 1500)),
 	}
 	var bytesIn, epBytes uint64
 	for i, fr := range in {
@@ -131,7 +131,7 @@ func TestCounters(t *testing.T) {
 	}
 	out := [][]byte{
 		seqFrame(macR, macA, nil, etExp1, 10),
-		ethFrame(macR, macA, nil, etExp1, make([]byte, 200)),
+		testkit.Frame(macR, macA, nil, etExp1, make([]byte, 200)),
 	}
 	var bytesOut uint64
 	for _, fr := range out {
@@ -191,7 +191,7 @@ func TestBatchAndSinglePath(t *testing.T) {
 		{"memio batch", Config{}, func(p *memio.Port) backend.PacketIO { return p }, true},
 		{"memio batch of 2", Config{BatchSize: 2}, func(p *memio.Port) backend.PacketIO { return p }, true},
 		{"memio BatchSize 1", Config{BatchSize: 1}, func(p *memio.Port) backend.PacketIO { return p }, false},
-		{"single-frame wrapper", Config{}, func(p *memio.Port) backend.PacketIO { return singleIO{p} }, false},
+		{"single-frame wrapper", Config{}, func(p *memio.Port) backend.PacketIO { return testkit.Plain(p) }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -214,7 +214,7 @@ func TestBatchAndSinglePath(t *testing.T) {
 				frs := [][]byte{
 					seqFrame(macB, macR, frame.VLANs{vt(0x88a8, 7)}, etExp1, s),
 					seqFrame(macX, macR, frame.VLANs{v(7)}, etExp1, s),
-					ethFrame(macA, macR, frame.VLANs{v(7)}, 0x8100, []byte{0}), // truncated tag
+					testkit.Frame(macA, macR, testkit.Dot1Q(7), 0x8100, []byte{0}), // truncated tag
 					seqFrame(macA, macR, frame.VLANs{v(7)}, etExp1, s),
 					seqFrame(bcast, macR, frame.VLANs{v(7)}, etExp1, 1000+s),
 				}
@@ -248,9 +248,7 @@ func TestWriteErrorCounted(t *testing.T) {
 	r, f := newDirect(t, Config{})
 	ep := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(etExp1)})
 	boom := errors.New("boom")
-	f.mu.Lock()
-	f.writeErr = boom
-	f.mu.Unlock()
+	f.SetWriteError(boom)
 	assert.ErrorIs(t, ep.Send(seqFrame(macR, macA, nil, etExp1, 1)), boom)
 	assert.Equal(t, uint64(1), r.Stats().WriteErrors)
 	assert.Equal(t, uint64(1), ep.Stats().WriteErrors)
@@ -270,13 +268,13 @@ func TestOversizedFrame(t *testing.T) {
 			defer wire.Close()
 			var pio backend.PacketIO = port
 			if single {
-				pio = singleIO{port}
+				pio = testkit.Plain(port)
 			}
 			r := New(pio, Config{})
 			defer r.Close()
 			ep := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(etExp1)})
 			for _, size := range []int{backend.MaxFrameLen + 1, 2 * backend.MaxFrameLen, backend.MaxFrameLen} {
-				require.NoError(t, wire.WriteFrame(ethFrame(macA, macR, nil, etExp1, make([]byte, size-14))))
+				require.NoError(t, wire.WriteFrame(testkit.Frame(macA, macR, nil, etExp1, make([]byte, size-14))))
 			}
 			p := readWithin(t, ep)
 			assert.Len(t, p.Frame(), backend.MaxFrameLen, "the longest frame that fits is delivered whole")
@@ -291,9 +289,9 @@ func TestOversizedFrame(t *testing.T) {
 		r, f := newDirect(t, Config{Hairpin: true})
 		a := mustRegister(t, r, EndpointConfig{MAC: macA, EtherTypes: ets(etExp1)})
 		b := mustRegister(t, r, EndpointConfig{MAC: macB, EtherTypes: ets(etExp1)})
-		fr := ethFrame(macB, macA, nil, etExp1, make([]byte, backend.MaxFrameLen))
+		fr := testkit.Frame(macB, macA, nil, etExp1, make([]byte, backend.MaxFrameLen))
 		require.NoError(t, a.Send(fr))
 		assert.Zero(t, b.Queued(), "not delivered cut short")
-		assert.Len(t, f.takeWritten(), 1, "left to the backend to refuse")
+		assert.Len(t, f.TakeWritten(), 1, "left to the backend to refuse")
 	})
 }

@@ -53,6 +53,25 @@ func BenchmarkRegister100k(b *testing.B) {
 	}
 }
 
+func BenchmarkWriteToReadFrom(b *testing.B) {
+	ha, hb := newHosts(b)
+	ca, cb := mustConn(b, ha.ec, "198.18.0.1:1000"), mustConn(b, hb.ec, "198.18.0.2:2000")
+	payload := make([]byte, 64)
+	buf := make([]byte, 1500)
+	dst := cb.LocalAddr()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := ca.WriteTo(payload, dst); err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := cb.ReadFrom(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
+}
+
 // BenchmarkThroughput streams 64-byte datagrams from one goroutine to a
 // reader on the other relay, as fast as the reader keeps up.
 func BenchmarkThroughput(b *testing.B) {

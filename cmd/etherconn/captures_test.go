@@ -47,6 +47,25 @@ var captureFiles = []captureFile{
 	{"bad-checksum.pcap", false, badChecksumCapture},
 }
 
+// The stations of the captures, in one table: each capture has MACs of its
+// own, which the golden cases name in their flags and expected output.
+const (
+	dhcpClient  = "02:dc:00:00:00:01" // (a) DHCP
+	dhcpClient2 = "02:dc:00:00:00:02"
+	dhcpServer  = "02:dc:00:00:00:fe"
+	qinqA       = "02:0a:00:00:00:01" // (b) QinQ
+	qinqB       = "02:0b:00:00:00:01"
+	qinqOther   = "02:0f:00:00:00:01"
+	v6A         = "02:06:00:00:00:01" // (c) IPv6 extension headers
+	v6B         = "02:06:00:00:00:02"
+	runtA       = "02:0d:00:00:00:01" // (d) runts
+	runtB       = "02:0d:00:00:00:02"
+	malA        = "02:0e:00:00:00:01" // (e) malformed
+	malB        = "02:0e:00:00:00:02"
+	csA         = "02:0c:00:00:00:01" // (f) bad checksums
+	csB         = "02:0c:00:00:00:02"
+)
+
 // captureEpoch is the timestamp of the first record; record i is i ms later.
 var captureEpoch = time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
 
@@ -176,12 +195,6 @@ func udp6(t testing.TB, h l2, from, to string, firstNext layers.IPProtocol, ext 
 
 // --- (a) DHCP on VLAN 100 ---
 
-const (
-	dhcpClient  = "02:dc:00:00:00:01"
-	dhcpClient2 = "02:dc:00:00:00:02"
-	dhcpServer  = "02:dc:00:00:00:fe"
-)
-
 var (
 	dhcpServerIP = netip.MustParseAddr("192.0.2.1")
 	dhcpYourIP   = netip.MustParseAddr("192.0.2.100")
@@ -266,12 +279,7 @@ func dhcpCapture(t testing.TB) []record {
 
 // --- (b) QinQ, recorded at host A (its own frames outbound) ---
 
-const (
-	qinqA     = "02:0a:00:00:00:01"
-	qinqB     = "02:0b:00:00:00:01"
-	qinqOther = "02:0f:00:00:00:01"
-	qinqStack = "0x88a8:100.200"
-)
+const qinqStack = "0x88a8:100.200"
 
 func qinqCapture(t testing.TB) []record {
 	ab := l2{qinqA, qinqB, qinqStack}
@@ -298,11 +306,6 @@ func qinqCapture(t testing.TB) []record {
 }
 
 // --- (c) IPv6 with extension headers ---
-
-const (
-	v6A = "02:06:00:00:00:01"
-	v6B = "02:06:00:00:00:02"
-)
 
 // Raw IPv6 extension headers. Each begins with its Next Header byte.
 func hopByHop(next byte) []byte {
@@ -354,11 +357,6 @@ func ipv6ExtCapture(t testing.TB) []record {
 
 // --- (d) runts padded to 60 bytes ---
 
-const (
-	runtA = "02:0d:00:00:00:01"
-	runtB = "02:0d:00:00:00:02"
-)
-
 // padWith overwrites the Ethernet padding after the IP packet of f (ending
 // at ipEnd) with v, as some NICs and switches send it.
 func padWith(f []byte, ipEnd int, v byte) []byte {
@@ -405,11 +403,6 @@ func runtCapture(t testing.TB) []record {
 
 // --- (e) malformed frames ---
 
-const (
-	malA = "02:0e:00:00:00:01"
-	malB = "02:0e:00:00:00:02"
-)
-
 func malformedCapture(t testing.TB) []record {
 	h := l2{malA, malB, "100"}
 	const a, b = "198.18.3.1:1000", "198.18.3.2:2000"
@@ -434,11 +427,6 @@ func malformedCapture(t testing.TB) []record {
 }
 
 // --- (f) bad checksums ---
-
-const (
-	csA = "02:0c:00:00:00:01"
-	csB = "02:0c:00:00:00:02"
-)
 
 func badChecksumCapture(t testing.TB) []record {
 	h := l2{csA, csB, ""}

@@ -8,10 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/etherconn/etherconn/internal/netns"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/etherconn/etherconn/internal/netns"
 )
 
 func TestMain(m *testing.M) {
@@ -82,6 +83,28 @@ func TestVethIsolated(t *testing.T) {
 	}
 }
 
+// kernelUDP sends msg from a kernel UDP socket bound to src (port 0) in
+// from to one listening on dst:9000 in to, and checks that it arrives, from
+// src.
+func kernelUDP(t *testing.T, network string, from, to *netns.NS, src, dst netip.Addr, msg string) {
+	t.Helper()
+	srv, err := to.ListenUDP(network, netip.AddrPortFrom(dst, 9000))
+	require.NoError(t, err)
+	defer srv.Close()
+	cli, err := from.ListenUDP(network, netip.AddrPortFrom(src, 0))
+	require.NoError(t, err)
+	defer cli.Close()
+
+	_, err = cli.WriteToUDPAddrPort([]byte(msg), netip.AddrPortFrom(dst, 9000))
+	require.NoError(t, err)
+	require.NoError(t, srv.SetReadDeadline(time.Now().Add(5*time.Second)))
+	buf := make([]byte, 64)
+	n, got, err := srv.ReadFromUDPAddrPort(buf)
+	require.NoError(t, err)
+	assert.Equal(t, msg, string(buf[:n]))
+	assert.Equal(t, src, got.Addr())
+}
+
 func TestKernelUDPAcrossVeth(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -99,22 +122,7 @@ func TestKernelUDPAcrossVeth(t *testing.T) {
 			v.A.AddAddr(t, netip.PrefixFrom(tc.a, tc.bits))
 			v.B.AddAddr(t, netip.PrefixFrom(tc.b, tc.bits))
 			assert.Equal(t, "0", readSysctl(t, v.A.NS, "net/ipv6/conf/"+v.A.Name+"/accept_ra"))
-
-			srv, err := v.B.NS.ListenUDP(tc.network, netip.AddrPortFrom(tc.b, 9000))
-			require.NoError(t, err)
-			defer srv.Close()
-			cli, err := v.A.NS.ListenUDP(tc.network, netip.AddrPortFrom(tc.a, 0))
-			require.NoError(t, err)
-			defer cli.Close()
-
-			_, err = cli.WriteToUDPAddrPort([]byte("ping"), netip.AddrPortFrom(tc.b, 9000))
-			require.NoError(t, err)
-			require.NoError(t, srv.SetReadDeadline(time.Now().Add(5*time.Second)))
-			buf := make([]byte, 64)
-			n, from, err := srv.ReadFromUDPAddrPort(buf)
-			require.NoError(t, err)
-			assert.Equal(t, "ping", string(buf[:n]))
-			assert.Equal(t, tc.a, from.Addr())
+			kernelUDP(t, tc.network, v.A.NS, v.B.NS, tc.a, tc.b, "ping")
 		})
 	}
 }
@@ -137,19 +145,7 @@ func TestLAN(t *testing.T) {
 	for i, h := range lan.Hosts {
 		h.AddAddr(t, netip.PrefixFrom(netns.IPv4(10+i), 24))
 	}
-	srv, err := lan.Hosts[2].NS.ListenUDP("udp4", netip.AddrPortFrom(netns.IPv4(12), 9000))
-	require.NoError(t, err)
-	defer srv.Close()
-	cli, err := lan.Hosts[0].NS.ListenUDP("udp4", netip.AddrPortFrom(netns.IPv4(10), 0))
-	require.NoError(t, err)
-	defer cli.Close()
-	_, err = cli.WriteToUDPAddrPort([]byte("hi"), netip.AddrPortFrom(netns.IPv4(12), 9000))
-	require.NoError(t, err)
-	require.NoError(t, srv.SetReadDeadline(time.Now().Add(5*time.Second)))
-	buf := make([]byte, 16)
-	n, _, err := srv.ReadFromUDPAddrPort(buf)
-	require.NoError(t, err)
-	assert.Equal(t, "hi", string(buf[:n]))
+	kernelUDP(t, "udp4", lan.Hosts[0].NS, lan.Hosts[2].NS, netns.IPv4(10), netns.IPv4(12), "hi")
 }
 
 func TestDoPanicAndThread(t *testing.T) {

@@ -5,17 +5,18 @@ package netns_test
 import (
 	"encoding/binary"
 	"errors"
-	"net"
 	"net/netip"
 	"os"
 	"testing"
 	"time"
 	"unsafe"
 
-	"github.com/etherconn/etherconn/internal/netns"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
+
+	"github.com/etherconn/etherconn/internal/netns"
+	"github.com/etherconn/etherconn/internal/testkit"
 )
 
 // rawSocket is an AF_PACKET socket with PACKET_AUXDATA on one interface,
@@ -78,41 +79,6 @@ func (s *rawSocket) read(t *testing.T, d time.Duration) (frame []byte, tpid, tci
 	return buf[:n], 0, 0, false
 }
 
-// ipv4UDP returns an IPv4/UDP packet from src:srcPort to dst:dstPort, with
-// the UDP checksum left out (0), which IPv4 allows.
-func ipv4UDP(src, dst netip.Addr, srcPort, dstPort uint16, payload string) []byte {
-	p := make([]byte, 28, 28+len(payload))
-	p[0], p[8], p[9] = 0x45, 64, unix.IPPROTO_UDP
-	binary.BigEndian.PutUint16(p[2:], uint16(28+len(payload)))
-	s, d := src.As4(), dst.As4()
-	copy(p[12:], s[:])
-	copy(p[16:], d[:])
-	var sum uint32
-	for i := 0; i < 20; i += 2 {
-		sum += uint32(binary.BigEndian.Uint16(p[i:]))
-	}
-	for sum > 0xffff {
-		sum = sum&0xffff + sum>>16
-	}
-	binary.BigEndian.PutUint16(p[10:], ^uint16(sum))
-	binary.BigEndian.PutUint16(p[20:], srcPort)
-	binary.BigEndian.PutUint16(p[22:], dstPort)
-	binary.BigEndian.PutUint16(p[24:], uint16(8+len(payload)))
-	return append(p, payload...)
-}
-
-// ethernet returns a frame with the tags (TPID, TCI pairs, outermost
-// first) and IPv4 packet p.
-func ethernet(dst, src net.HardwareAddr, tags [][2]uint16, p []byte) []byte {
-	f := append(append([]byte{}, dst...), src...)
-	for _, tag := range tags {
-		f = binary.BigEndian.AppendUint16(f, tag[0])
-		f = binary.BigEndian.AppendUint16(f, tag[1])
-	}
-	f = binary.BigEndian.AppendUint16(f, unix.ETH_P_IP)
-	return append(f, p...)
-}
-
 // TestTagVLANs checks TagVLANs against the kernel alone: a raw socket on the
 // peer sees the kernel's datagrams with the QinQ stack, the outer tag as
 // metadata in PACKET_AUXDATA and the inner one in the data, as a VLAN
@@ -146,24 +112,29 @@ func TestTagVLANs(t *testing.T) {
 	})
 
 	t.Run("ingress", func(t *testing.T) {
-		good := [][2]uint16{{0x88a8, 10}, {0x8100, 20}}
+		// The frames are the kit's, built apart from the afpacket package.
+		udp := func(tags []testkit.Tag, payload string) []byte {
+			return testkit.UDPFrame([6]byte(v.B.MAC), [6]byte(emuMAC), tags,
+				netip.AddrPortFrom(emuIP, 7), netip.AddrPortFrom(kernIP, 9000), []byte(payload))
+		}
+		good := []testkit.Tag{{TPID: 0x88a8, ID: 10}, {TPID: 0x8100, ID: 20}}
 		for _, bad := range []struct {
 			name string
-			tags [][2]uint16
+			tags []testkit.Tag
 		}{
 			{"untagged", nil},
 			{"outer only", good[:1]},
 			{"inner only", good[1:]},
-			{"wrong outer VID", [][2]uint16{{0x88a8, 11}, {0x8100, 20}}},
-			{"wrong inner VID", [][2]uint16{{0x88a8, 10}, {0x8100, 21}}},
-			{"wrong outer TPID", [][2]uint16{{0x8100, 10}, {0x8100, 20}}},
-			{"one tag too many", [][2]uint16{{0x88a8, 10}, {0x8100, 20}, {0x8100, 30}}},
+			{"wrong outer VID", []testkit.Tag{{TPID: 0x88a8, ID: 11}, {TPID: 0x8100, ID: 20}}},
+			{"wrong inner VID", []testkit.Tag{{TPID: 0x88a8, ID: 10}, {TPID: 0x8100, ID: 21}}},
+			{"wrong outer TPID", []testkit.Tag{{TPID: 0x8100, ID: 10}, {TPID: 0x8100, ID: 20}}},
+			{"one tag too many", []testkit.Tag{{TPID: 0x88a8, ID: 10}, {TPID: 0x8100, ID: 20}, {TPID: 0x8100, ID: 30}}},
 		} {
-			raw.write(t, ethernet(v.B.MAC, emuMAC, bad.tags, ipv4UDP(emuIP, kernIP, 7, 9000, bad.name)))
+			raw.write(t, udp(bad.tags, bad.name))
 		}
 		// Priority bits are not part of the match.
-		good[1][1] |= 5 << 13
-		raw.write(t, ethernet(v.B.MAC, emuMAC, good, ipv4UDP(emuIP, kernIP, 7, 9000, "good")))
+		good[1].PCP = 5
+		raw.write(t, udp(good, "good"))
 
 		buf := make([]byte, 100)
 		require.NoError(t, srv.SetReadDeadline(time.Now().Add(2*time.Second)))

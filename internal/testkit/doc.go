@@ -1,6 +1,7 @@
 // Package testkit is what the project's tests share: frame builders, a VLAN
-// tag type, the malformed-frame table, a scripted fake PacketIO, polling and
-// fan-out helpers and the race detector flag.
+// tag type, the malformed-frame table, a scripted fake PacketIO and a
+// wrapper that hides a PacketIO's optional abilities, helpers that poll,
+// await a goroutine's result and fan out, and the race detector flag.
 //
 // It imports the standard library and backend only: not frame, so that
 // frame's own tests (package frame) can use it without an import cycle, and
@@ -11,7 +12,8 @@
 // Builders take MACs as [6]byte, which a frame.MAC (relay.MAC is the same
 // type) is assignable to without conversion and a net.HardwareAddr converts
 // to ([6]byte(hw)), and VLAN stacks as []Tag; a Tag has the fields of
-// frame.VLAN, so each converts to the other with a type conversion.
+// frame.VLAN, so each converts to the other with a type conversion, and
+// AsTags converts a whole frame.VLANs.
 //
 // Frames are built with the defaults the project's own builder uses (IPv4
 // TTL 64, identification 0, DF set; IPv6 hop limit 64, flow label 0), so that

@@ -251,3 +251,16 @@ func (f *FakeBatchIO) BatchReads() int { return int(f.batchReads.Load()) }
 
 // BatchWrites returns how many times WriteFrames was called.
 func (f *FakeBatchIO) BatchWrites() int { return int(f.batchWrites.Load()) }
+
+// Plain returns p seen through backend.PacketIO alone: every optional
+// ability of p (batches, Stats, read deadlines) is hidden, so that code on
+// it takes the paths it takes on a backend without them.
+func Plain(p backend.PacketIO) backend.PacketIO { return plain{p} }
+
+// plain is what Plain returns. It is a struct of its own, not an embedding,
+// so that no method of p is promoted.
+type plain struct{ p backend.PacketIO }
+
+func (p plain) ReadFrame(b []byte) (int, error) { return p.p.ReadFrame(b) }
+func (p plain) WriteFrame(f []byte) error       { return p.p.WriteFrame(f) }
+func (p plain) Close() error                    { return p.p.Close() }

@@ -19,19 +19,51 @@ var (
 	_ backend.StatsReporter = (*testkit.FakeBatchIO)(nil)
 )
 
-func TestFakeIOHasNoAbilities(t *testing.T) {
-	var p backend.PacketIO = testkit.NewFakeIO()
+// abilities returns the names of the optional abilities p has.
+func abilities(p backend.PacketIO) []string {
+	var has []string
 	if _, ok := p.(backend.BatchReader); ok {
-		t.Error("FakeIO is a BatchReader")
+		has = append(has, "BatchReader")
 	}
 	if _, ok := p.(backend.BatchWriter); ok {
-		t.Error("FakeIO is a BatchWriter")
+		has = append(has, "BatchWriter")
 	}
 	if _, ok := p.(backend.StatsReporter); ok {
-		t.Error("FakeIO is a StatsReporter")
+		has = append(has, "StatsReporter")
 	}
 	if _, ok := backend.ReadDeadlinerOf(p); ok {
-		t.Error("FakeIO is a ReadDeadliner")
+		has = append(has, "ReadDeadliner")
+	}
+	return has
+}
+
+func TestFakeIOHasNoAbilities(t *testing.T) {
+	if has := abilities(testkit.NewFakeIO()); len(has) != 0 {
+		t.Errorf("FakeIO is a %v", has)
+	}
+}
+
+// TestPlainHidesAbilities: Plain of a FakeBatchIO has none of its
+// abilities, and passes the three PacketIO calls through.
+func TestPlainHidesAbilities(t *testing.T) {
+	f := testkit.NewFakeIO()
+	if has := abilities(f.Batch()); len(has) != 3 {
+		t.Fatalf("FakeBatchIO is a %v; want the batch reader, writer and Stats", has)
+	}
+	p := testkit.Plain(f.Batch())
+	if has := abilities(p); len(has) != 0 {
+		t.Errorf("Plain is a %v", has)
+	}
+	want := testkit.PatternFrame(testkit.MAC(1), testkit.MAC(2), nil, testkit.EtherTypeExp1, 46)
+	f.Give(want)
+	if got, err := read(t, p, 100); err != nil || !bytes.Equal(got, want) {
+		t.Errorf("ReadFrame through Plain = % x, %v", got, err)
+	}
+	if err := p.WriteFrame(want); err != nil || len(f.Written()) != 1 {
+		t.Errorf("WriteFrame through Plain: %v, %d written", err, len(f.Written()))
+	}
+	if err := p.Close(); err != nil || f.Closes() != 1 {
+		t.Errorf("Close through Plain: %v, %d closes", err, f.Closes())
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/gopacket/gopacket"
@@ -48,6 +49,11 @@ func TestTagTCI(t *testing.T) {
 			if want := (testkit.Tag{TPID: tg.WireTPID(), PCP: tg.PCP, DEI: tg.DEI, ID: tg.ID}); back != want {
 				t.Errorf("TagFromTCI(%#x, %#x) = %+v, want %+v", tg.WireTPID(), tg.TCI(), back, want)
 			}
+		}
+	}
+	for _, tags := range stacks {
+		if got := testkit.AsTags(vlans(tags)); !slices.Equal(got, tags) {
+			t.Errorf("AsTags(%+v) = %+v", vlans(tags), got)
 		}
 	}
 	if got := testkit.Dot1Q(10, 20); len(got) != 2 || got[0] != (testkit.Tag{ID: 10}) || got[1] != (testkit.Tag{ID: 20}) {

@@ -1,6 +1,9 @@
 package testkit
 
-import "encoding/binary"
+import (
+	"cmp"
+	"encoding/binary"
+)
 
 // TPIDs of the VLAN tags tests put on the wire.
 const (
@@ -29,12 +32,7 @@ func TagFromTCI(tpid, tci uint16) Tag {
 }
 
 // WireTPID returns the TPID put on the wire: TPID, or 0x8100 when unset.
-func (t Tag) WireTPID() uint16 {
-	if t.TPID == 0 {
-		return TPIDDot1Q
-	}
-	return t.TPID
-}
+func (t Tag) WireTPID() uint16 { return cmp.Or(t.TPID, TPIDDot1Q) }
 
 // TCI returns the tag control information field: PCP<<13 | DEI<<12 | VID.
 func (t Tag) TCI() uint16 {
@@ -58,6 +56,31 @@ func Dot1Q(ids ...uint16) []Tag {
 	tags := make([]Tag, len(ids))
 	for i, id := range ids {
 		tags[i] = Tag{ID: id}
+	}
+	return tags
+}
+
+// tagFields is the struct of Tag's fields: frame.VLAN's underlying type.
+type tagFields interface {
+	~struct {
+		TPID uint16
+		PCP  uint8
+		DEI  bool
+		ID   uint16
+	}
+}
+
+// AsTags returns a VLAN stack of another type with Tag's fields (a
+// frame.VLANs) as Tags, so that a test can build a frame for the stack it
+// configured without converting tag by tag. It returns nil for an empty
+// stack.
+func AsTags[S ~[]V, V tagFields](vlans S) []Tag {
+	if len(vlans) == 0 {
+		return nil
+	}
+	tags := make([]Tag, len(vlans))
+	for i, v := range vlans {
+		tags[i] = Tag(v)
 	}
 	return tags
 }

@@ -41,6 +41,43 @@ func TestEventually(t *testing.T) {
 	}
 }
 
+func TestGoAwait(t *testing.T) {
+	release := make(chan struct{})
+	ch := testkit.Go(func() int { <-release; return 7 })
+	close(release)
+	if got := testkit.Await(t, ch, 5*time.Second, "never"); got != 7 {
+		t.Errorf("Await = %d, want 7", got)
+	}
+
+	tb := &fatalTB{}
+	done := make(chan struct{})
+	blocked := make(chan int) // nothing is ever sent
+	go func() {
+		defer close(done)
+		testkit.Await(tb, blocked, 30*time.Millisecond, "read %d did not return", 3)
+	}()
+	<-done
+	if !strings.Contains(tb.msg, "within 30ms") || !strings.Contains(tb.msg, "read 3 did not return") {
+		t.Errorf("Await's failure: %q", tb.msg)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	var log testkit.Errors
+	if got := log.List(); len(got) != 0 {
+		t.Errorf("a new Errors holds %v", got)
+	}
+	testkit.Parallel(8, func(i int) { log.Add(fmt.Errorf("error %d", i)) })
+	got := log.List()
+	if len(got) != 8 {
+		t.Fatalf("List after 8 Adds: %v", got)
+	}
+	got[0] = nil // a copy: the list keeps its own
+	if log.List()[0] == nil {
+		t.Error("List returned the list itself, not a copy")
+	}
+}
+
 func TestParallel(t *testing.T) {
 	var seen [8]atomic.Int32
 	var running, most atomic.Int32
