@@ -160,10 +160,11 @@ func ICMPChecksum(msg []byte, src, dst netip.Addr) uint16 {
 }
 
 // ICMPChecksumOK reports whether msg's stored checksum is right for a
-// message from src to dst (see ICMPChecksum). Both one's-complement zeros,
-// 0x0000 and 0xffff, are accepted where either is right, as receivers sum the
-// whole message (RFC 1071). A message shorter than 4 bytes has no checksum
-// and is not OK.
+// message from src to dst (see ICMPChecksum). It checks as RFC 1071
+// receivers (and Linux) do, that the sum over the whole message, checksum
+// included, is all ones; so where ICMPChecksum gives 0x0000 a stored 0xffff,
+// the other one's-complement zero, is right too. A message shorter than 4
+// bytes has no checksum and is not OK.
 func ICMPChecksumOK(msg []byte, src, dst netip.Addr) bool {
 	return len(msg) >= 4 && fold(icmpSum(msg, src, dst, false)) == 0xffff
 }
