@@ -398,11 +398,8 @@ func (c *Conn) send(f *etherconn.Frame, n int, dst netip.Addr) error {
 // value is not doubled for overhead: the count is of the buffers
 // themselves.
 func (c *Conn) SetReadBuffer(bytes int) error {
-	if err := c.sock.CheckOpen(); err != nil {
-		return c.opErr("set", nil, err)
-	}
-	if bytes < 0 {
-		return c.opErr("set", nil, syscall.EINVAL)
+	if err := c.checkBufferSize(bytes); err != nil {
+		return err
 	}
 	c.q.SetByteLimit(bytes)
 	return nil
@@ -411,12 +408,17 @@ func (c *Conn) SetReadBuffer(bytes int) error {
 // SetWriteBuffer accepts any size, so that code written for net.UDPConn
 // (quic-go) works unchanged: writes are handed to the backend at once and
 // never queue in the Conn, so there is no send buffer to size.
-func (c *Conn) SetWriteBuffer(bytes int) error {
-	if err := c.sock.CheckOpen(); err != nil {
-		return c.opErr("set", nil, err)
+func (c *Conn) SetWriteBuffer(bytes int) error { return c.checkBufferSize(bytes) }
+
+// checkBufferSize fails a buffer size on a closed Conn, or a negative one
+// (EINVAL, as setsockopt's).
+func (c *Conn) checkBufferSize(bytes int) error {
+	err := c.sock.CheckOpen()
+	if err == nil && bytes < 0 {
+		err = syscall.EINVAL
 	}
-	if bytes < 0 {
-		return c.opErr("set", nil, syscall.EINVAL)
+	if err != nil {
+		return c.opErr("set", nil, err)
 	}
 	return nil
 }
