@@ -26,6 +26,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./frame/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseVLANs$$' -fuzztime $(FUZZTIME) ./frame/
 	$(GO) test -run '^$$' -fuzz '^FuzzPutUDP$$' -fuzztime $(FUZZTIME) ./frame/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseARP$$' -fuzztime $(FUZZTIME) ./frame/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseND$$' -fuzztime $(FUZZTIME) ./frame/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseEcho$$' -fuzztime $(FUZZTIME) ./frame/
 	$(GO) test -run '^$$' -fuzz '^FuzzOpenOffline$$' -fuzztime $(FUZZTIME) ./pcapio/
 
 demo:
