@@ -17,12 +17,12 @@ const (
 	ARPReply   uint16 = 2
 )
 
-// ErrBadARP is what ParseARP returns, possibly wrapped, for a packet that is
-// not a well-formed IPv4-over-Ethernet ARP request or reply: shorter than
-// ARPLen, a hardware type other than Ethernet (1), a protocol type other
-// than IPv4 (0x0800), address lengths other than 6 and 4, or an operation
-// other than request (1) or reply (2). Such packets are dropped, as Linux's
-// arp_rcv does for the ones it cannot use.
+// ErrBadARP is what ParseARP returns, possibly wrapped, for a packet that
+// is not a well-formed IPv4-over-Ethernet ARP request or reply (RFC 826):
+// shorter than ARPLen, a hardware type other than Ethernet (1), a protocol
+// type other than IPv4 (0x0800), address lengths other than 6 and 4, or an
+// operation other than request (1) or reply (2). Linux's arp_rcv and
+// arp_process drop the same packets.
 var ErrBadARP = errors.New("malformed ARP packet")
 
 // The reasons ParseARP gives, made once so that a drop does not allocate.

@@ -39,8 +39,8 @@ const ICMPv6PortUnreach uint8 = 4
 // echo request or reply (RFC 792, RFC 4443 §4: 8 bytes of header).
 var ErrBadICMP = errors.New("malformed ICMP message")
 
-// ErrBadHeader is what PutIP returns, wrapped, when it is asked to build an
-// impossible header. The error also wraps ErrAddrFamily or ErrTooLong when
+// ErrBadHeader is what PutIP returns, wrapped, when it is asked to build a
+// header that RFC 791 or RFC 8200 cannot express. The error also wraps ErrAddrFamily or ErrTooLong when
 // one of those is the reason, as PutUDP's errors are.
 var ErrBadHeader = errors.New("bad IP header to build")
 
@@ -53,8 +53,8 @@ var (
 
 var errEchoShort = fmt.Errorf("%w: echo message shorter than 8 bytes", ErrBadICMP)
 
-// IPHeader is an IPv4 or IPv6 header to build, for protocols other than UDP
-// (which has PutUDP).
+// IPHeader is an IPv4 (RFC 791) or IPv6 (RFC 8200) header to build, for
+// protocols other than UDP (which has PutUDP).
 type IPHeader struct {
 	Src, Dst netip.Addr // both IPv4 or both IPv6; IPv4-mapped IPv6 counts as IPv4
 	Proto    uint8
