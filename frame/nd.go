@@ -50,10 +50,6 @@ const (
 	nsLen = 24 // also NA's
 )
 
-// ndMaxPrefixes is how many prefix information options ND keeps: a bound on
-// what one hostile advertisement can make the caller process.
-const ndMaxPrefixes = 4
-
 // ND is a parsed Neighbor Discovery message (RFC 4861): a router
 // solicitation or advertisement, or a neighbor solicitation or
 // advertisement. Options are read only from the messages RFC 4861 allows
@@ -81,8 +77,9 @@ type ND struct {
 	// Prefix information options (type 3): up to 4 kept, in message order,
 	// in Prefixes[:NPrefixes]. PrefixesDropped counts the ones not kept: the
 	// fifth and later, and malformed ones (length not 4, prefix length over
-	// 128).
-	Prefixes        [ndMaxPrefixes]NDPrefix
+	// 128). Keeping four bounds what one hostile advertisement can make the
+	// caller process.
+	Prefixes        [4]NDPrefix
 	NPrefixes       int
 	PrefixesDropped int
 }
@@ -188,7 +185,7 @@ func (n *ND) parseOptions(t uint8, opts []byte) error {
 // addPrefix keeps prefix information option o if it is well formed and
 // there is room, and counts it in PrefixesDropped otherwise.
 func (n *ND) addPrefix(o []byte) {
-	if len(o) != 32 || o[2] > 128 || n.NPrefixes == ndMaxPrefixes {
+	if len(o) != 32 || o[2] > 128 || n.NPrefixes == len(n.Prefixes) {
 		n.PrefixesDropped++
 		return
 	}

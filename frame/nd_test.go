@@ -434,7 +434,7 @@ func FuzzParseND(f *testing.F) {
 		}
 		require.Equal(t, msg[0], n.Type)
 		require.Zero(t, msg[1])
-		require.LessOrEqual(t, n.NPrefixes, ndMaxPrefixes)
+		require.LessOrEqual(t, n.NPrefixes, len(n.Prefixes))
 		for i, p := range n.Prefixes {
 			if i >= n.NPrefixes {
 				require.Equal(t, NDPrefix{}, p)
