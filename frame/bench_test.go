@@ -1,6 +1,7 @@
 package frame
 
 import (
+	"bytes"
 	"net/netip"
 	"testing"
 
@@ -9,31 +10,45 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func BenchmarkParse(b *testing.B) {
-	ip := newIPv6(layers.IPProtocolIPv6HopByHop)
-	for _, c := range []struct {
-		name  string
-		frame []byte
-	}{
-		{"udp4", udp4Frame(b, VLANs{{ID: 100, PCP: 5}}, testPayload(64))},
-		{"ipv6-ext-headers", buildFrame(b, VLANs{{TPID: TPIDDot1AD, ID: 1}, {ID: 2}}, EtherTypeIPv6, ip,
-			hopByHop(layers.IPProtocolIPv6Destination), dstOpts(layers.IPProtocolUDP, 4),
-			newUDP(b, ip), gopacket.Payload(testPayload(64)))},
-	} {
-		b.Run(c.name, func(b *testing.B) {
-			var in Info
-			b.ReportAllocs()
-			b.SetBytes(int64(len(c.frame)))
-			for b.Loop() {
-				if err := Parse(c.frame, &in); err != nil {
-					b.Fatal(err)
-				}
-			}
-			if !in.UDP {
-				b.Fatal("not parsed as UDP")
-			}
-		})
+// benchParse parses frame b.N times and reports packets per second; the
+// frame must parse as a UDP datagram.
+func benchParse(b *testing.B, frame []byte) {
+	var in Info
+	b.ReportAllocs()
+	b.SetBytes(int64(len(frame)))
+	for b.Loop() {
+		if err := Parse(frame, &in); err != nil {
+			b.Fatal(err)
+		}
 	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
+	if !in.UDP {
+		b.Fatal("not parsed as UDP")
+	}
+}
+
+func BenchmarkParse(b *testing.B) {
+	benchParse(b, udp4Frame(b, VLANs{{ID: 100, PCP: 5}}, testPayload(64)))
+}
+
+func BenchmarkParseIPv6ExtHeaders(b *testing.B) {
+	ip := newIPv6(layers.IPProtocolIPv6HopByHop)
+	benchParse(b, buildFrame(b, VLANs{{TPID: TPIDDot1AD, ID: 1}, {ID: 2}}, EtherTypeIPv6, ip,
+		hopByHop(layers.IPProtocolIPv6Destination), dstOpts(layers.IPProtocolUDP, 4),
+		newUDP(b, ip), gopacket.Payload(testPayload(64))))
+}
+
+// BenchmarkParseIPv4Options parses the longest options area, a record route
+// option with room for nine addresses.
+func BenchmarkParseIPv4Options(b *testing.B) {
+	benchParse(b, ipv4RecordRouteFrame(b))
+}
+
+// BenchmarkParseIPv6LongChain parses the worst a hostile sender can do with
+// extension headers: a jumbo frame full of minimal destination options
+// headers, which Parse walks to the end, as Linux before 7.1 does.
+func BenchmarkParseIPv6LongChain(b *testing.B) {
+	benchParse(b, longChainFrame(b))
 }
 
 func BenchmarkPutUDP(b *testing.B) {
@@ -96,4 +111,12 @@ func TestZeroAllocs(t *testing.T) {
 		_, _ = PutUDP(buf[HeaderLen(1):], &h, 64)
 	})
 	assert0("Checksum", func() { _ = Checksum(frame) })
+
+	opts, chain := ipv4RecordRouteFrame(t), longChainFrame(t)
+	assert0("Parse IPv4 options", func() { _ = Parse(opts, &in) })
+	assert0("Parse IPv6 long chain", func() { _ = Parse(chain, &in) })
+	bad := bytes.Clone(chain)
+	bad[EthernetLen+IPv6Len+100*8+2] = 0x80 // an unknown option to discard with ICMP
+	require.ErrorIs(t, Parse(bad, &in), ErrIPv6Option)
+	assert0("Parse refused", func() { _ = Parse(bad, &in) })
 }

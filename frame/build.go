@@ -123,11 +123,10 @@ func UDPChecksumOK(b []byte, in *Info) bool {
 	if stored == 0 {
 		return in.IPVersion == 4
 	}
-	dst := in.DstIP(b)
-	if in.finalDst != 0 {
-		dst = b[in.finalDst : in.finalDst+16]
-	}
-	sum := sum16(sum16(0, in.SrcIP(b)), dst)
+	// The pseudo-header has the IPv6 header's destination also after a
+	// routing header: Parse accepts one only with no segments left, when
+	// that is the final destination (RFC 8200 §8.1).
+	sum := sum16(sum16(0, in.SrcIP(b)), in.DstIP(b))
 	sum += uint64(ProtoUDP) + uint64(len(u))
 	return fold(sum16(sum, u)) == 0xffff
 }

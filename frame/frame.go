@@ -1,10 +1,3 @@
-// Package frame is the one place where Ethernet frames are parsed and built:
-// Ethernet with up to four VLAN tags, IPv4 (with options), IPv6 (with
-// extension headers) and UDP, plus the Internet checksum.
-//
-// Parse works on offsets into the caller's buffer and never copies or
-// allocates, so the relay can parse each frame once on its read loop and hand
-// the result up the stack.
 package frame
 
 import (
@@ -76,13 +69,29 @@ type Key struct {
 	Stack     StackKey
 }
 
-// Errors Parse returns; all mean the frame is malformed and must be dropped.
+// Errors Parse returns; all mean the frame must be dropped: it is malformed,
+// or Linux would drop its IP packet for a header the host cannot act on
+// (see "IP options and extension headers" in the package documentation).
 var (
 	ErrShort       = errors.New("frame shorter than its headers")
 	ErrTooManyTags = errors.New("more than 4 VLAN tags")
 	ErrBadIPv4     = errors.New("malformed IPv4 header")
 	ErrBadIPv6     = errors.New("malformed IPv6 header chain")
 	ErrBadUDP      = errors.New("malformed UDP header")
+
+	// ErrIPv4Option is an IPv4 option Linux drops the packet for: a
+	// malformed one, a source route, a CIPSO label. It wraps ErrBadIPv4.
+	ErrIPv4Option = fmt.Errorf("%w: an option Linux drops the packet for", ErrBadIPv4)
+	// ErrIPv6Option is a hop-by-hop or destination option Linux drops the
+	// packet for: malformed, an unknown option whose action bits say
+	// discard, more than 8 options or 7 bytes of padding in a row, a jumbo
+	// payload. It wraps ErrBadIPv6.
+	ErrIPv6Option = fmt.Errorf("%w: an option Linux drops the packet for", ErrBadIPv6)
+	// ErrIPv6Routing is a routing header Linux drops the packet for: one with
+	// segments left, so that this host is not the final destination, a
+	// segment routing header (types 3 and 4), or one to a multicast
+	// destination. It wraps ErrBadIPv6.
+	ErrIPv6Routing = fmt.Errorf("%w: a routing header Linux drops the packet for (not the final destination)", ErrBadIPv6)
 )
 
 // Info is what Parse learns about a frame, as offsets into it.
@@ -96,7 +105,7 @@ type Info struct {
 	End int // end of the Ethernet payload; IP padding is trimmed off
 
 	IPVersion uint8 // 4 or 6 when the payload is a well-formed IP packet, else 0
-	Proto     uint8 // upper-layer protocol after IPv6 extension headers
+	Proto     uint8 // upper-layer protocol after IPv6 extension headers (AH is one)
 	Fragment  bool  // an IP fragment: no L4 header is parsed
 	L4        int   // offset of the upper-layer header (IP only)
 
@@ -105,8 +114,6 @@ type Info struct {
 	DstPort    uint16
 	Payload    int // offset of the UDP payload
 	PayloadEnd int // end of the UDP payload, by the UDP length field
-
-	finalDst int // offset of an IPv6 routing header's final destination, or 0
 }
 
 // VLANs returns the frame's VLAN stack with PCP and DEI, outermost first.
@@ -147,8 +154,10 @@ func (in *Info) DstIP(b []byte) []byte {
 // Parse decodes frame b into in. It returns an error for a frame that is
 // malformed at any layer it knows: a truncated Ethernet header or VLAN tag,
 // more than four tags, an IPv4/IPv6 header whose lengths do not fit the frame,
-// or a UDP header whose length does not fit the IP payload. A payload of any
-// other EtherType or IP protocol is not an error.
+// or a UDP header whose length does not fit the IP payload; and for IPv4
+// options and IPv6 extension headers that Linux drops the packet for (see the
+// package documentation). A payload of any other EtherType or IP protocol is
+// not an error.
 func Parse(b []byte, in *Info) error {
 	*in = Info{}
 	if len(b) < EthernetLen {
@@ -192,6 +201,9 @@ func (in *Info) parseIPv4(b []byte) error {
 	if ihl < IPv4Len || total < ihl || total > len(p) {
 		return ErrBadIPv4
 	}
+	if ihl > IPv4Len && !ipv4OptionsOK(p[IPv4Len:ihl]) {
+		return ErrIPv4Option
+	}
 	in.IPVersion = 4
 	in.End = in.L3 + total
 	in.Proto = p[9]
@@ -201,18 +213,22 @@ func (in *Info) parseIPv4(b []byte) error {
 	return in.parseL4(b)
 }
 
-// IPv6 extension headers the parser walks through.
+// IPv6 extension headers the parser walks through. AH (51) is not one of
+// them: with no IPsec here there is no key to check it with, so, as in IPv4,
+// it is the upper-layer protocol (Linux drops such packets: no security
+// association).
 const (
 	ip6HopByHop = 0
 	ip6Routing  = 43
 	ip6Fragment = 44
-	ip6AH       = 51
 	ip6DstOpts  = 60
 )
 
-// maxExtHeaders bounds the work a hostile chain of extension headers costs.
-const maxExtHeaders = 8
-
+// parseIPv6 walks the extension header chain to the upper-layer header. It
+// has no limit on the number of headers but the packet's length, as Linux
+// before 7.1 (which stops after 12 past hop-by-hop): each step moves on by
+// 8 bytes or more and every option walk by one byte or more, so a hostile
+// chain costs at most one step per byte, as a checksum does.
 func (in *Info) parseIPv6(b []byte) error {
 	p := b[in.L3:]
 	if len(p) < IPv6Len || p[0]>>4 != 6 {
@@ -224,72 +240,57 @@ func (in *Info) parseIPv6(b []byte) error {
 	}
 	in.End = in.L3 + IPv6Len + plen
 	next := p[6]
-	off := in.L3 + IPv6Len
-	for i := 0; ; i++ {
+	first := in.L3 + IPv6Len
+	for off := first; ; {
 		switch next {
-		case ip6HopByHop, ip6Routing, ip6DstOpts, ip6AH, ip6Fragment:
+		case ip6HopByHop, ip6Routing, ip6DstOpts, ip6Fragment:
 		default:
 			in.IPVersion, in.Proto, in.L4 = 6, next, off
 			return in.parseL4(b)
 		}
-		if i == maxExtHeaders || off+8 > in.End {
+		if off+8 > in.End {
 			return ErrBadIPv6
 		}
-		var n int
+		n := 8
+		if next != ip6Fragment {
+			n = (int(b[off+1]) + 1) * 8
+			if off+n > in.End {
+				return ErrBadIPv6
+			}
+		}
+		h := b[off : off+n]
 		switch next {
+		case ip6HopByHop:
+			// Only right after the IPv6 header (RFC 8200 §4.1); Linux
+			// drops one elsewhere as an unknown next header.
+			if off != first {
+				return ErrBadIPv6
+			}
+			if !optionsOK(h, off-in.L3, true) {
+				return ErrIPv6Option
+			}
+		case ip6DstOpts:
+			if !optionsOK(h, off-in.L3, false) {
+				return ErrIPv6Option
+			}
+		case ip6Routing:
+			if !routingOK(h, p[24]) {
+				return ErrIPv6Routing
+			}
 		case ip6Fragment:
-			n = 8
-			if binary.BigEndian.Uint16(b[off+2:])&0xfff9 != 0 { // offset or M flag
+			fo := binary.BigEndian.Uint16(h[2:])
+			if fo&0xfff9 != 0 { // offset or M flag
 				in.Fragment = true
 			}
-			if binary.BigEndian.Uint16(b[off+2:])&0xfff8 != 0 {
+			if fo&0xfff8 != 0 {
 				// Not the first fragment: what follows is data, not headers.
-				in.IPVersion, in.Proto, in.L4 = 6, b[off], off+n
+				in.IPVersion, in.Proto, in.L4 = 6, h[0], off+n
 				return nil
 			}
-		case ip6AH:
-			n = (int(b[off+1]) + 2) * 4
-		default:
-			n = (int(b[off+1]) + 1) * 8
 		}
-		if off+n > in.End {
-			return ErrBadIPv6
-		}
-		if next == ip6Routing {
-			in.finalDst = finalDestination(b[off : off+n])
-			if in.finalDst != 0 {
-				in.finalDst += off
-			}
-		}
-		next = b[off]
+		next = h[0]
 		off += n
 	}
-}
-
-// finalDestination returns the offset, within routing header h, of the
-// address that is the packet's final destination while segments are left
-// (RFC 8200 §8.1: the upper-layer checksum uses it), or 0 when the IPv6
-// header's destination is final or the routing type is not known.
-func finalDestination(h []byte) int {
-	if len(h) < 8 || h[3] == 0 { // no segments left: the destination is final
-		return 0
-	}
-	addrs := (len(h) - 8) / 16
-	switch h[2] {
-	case 0: // type 0 (deprecated): the last address of the list
-		if addrs > 0 {
-			return 8 + (addrs-1)*16
-		}
-	case 2: // type 2 (Mobile IPv6): the home address
-		if addrs == 1 {
-			return 8
-		}
-	case 4: // segment routing: Segment List[0] is the last segment
-		if addrs > 0 {
-			return 8
-		}
-	}
-	return 0
 }
 
 func (in *Info) parseL4(b []byte) error {

@@ -151,6 +151,20 @@ func authHeader(next layers.IPProtocol) gopacket.Payload {
 // rawDstOpts is a minimal 8-byte destination options header (one PadN).
 func rawDstOpts(next byte) []byte { return []byte{next, 0, 1, 4, 0, 0, 0, 0} }
 
+// dstChain is n minimal destination options headers, the last followed by
+// UDP.
+func dstChain(n int) []byte {
+	var chain []byte
+	for i := 0; i < n; i++ {
+		next := byte(layers.IPProtocolIPv6Destination)
+		if i == n-1 {
+			next = ProtoUDP
+		}
+		chain = append(chain, rawDstOpts(next)...)
+	}
+	return chain
+}
+
 // infoProblem checks everything Parse promises about a successful result:
 // every offset is within b and consistent with the others and with the bytes.
 // It returns "" when in is consistent.
@@ -251,4 +265,27 @@ func requireConsistent(tb testing.TB, b []byte, in *Info) {
 	if p := infoProblem(b, in); p != "" {
 		tb.Fatalf("inconsistent Info for % x: %s\n%+v", b, p, *in)
 	}
+}
+
+// ipv4RecordRouteFrame is an IPv4/UDP frame with the longest options area:
+// a record route option with room for nine addresses.
+func ipv4RecordRouteFrame(tb testing.TB) []byte {
+	tb.Helper()
+	ip := newIPv4(layers.IPProtocolUDP)
+	ip.Options = []layers.IPv4Option{{OptionType: 7, OptionLength: 39, OptionData: append([]byte{4}, make([]byte, 36)...)}}
+	return buildFrame(tb, nil, EtherTypeIPv4, ip, newUDP(tb, ip), gopacket.Payload(testPayload(3)))
+}
+
+// longChainHeaders is the number of minimal destination options headers
+// that fill a frame of backend.MaxFrameLen (9,250 bytes) carrying a 64-byte
+// UDP payload.
+const longChainHeaders = (9250 - EthernetLen - IPv6Len - UDPLen - 64) / 8
+
+// longChainFrame is an IPv6/UDP frame of backend.MaxFrameLen bytes whose
+// extension headers fill it: longChainHeaders destination options headers.
+func longChainFrame(tb testing.TB) []byte {
+	tb.Helper()
+	ip := newIPv6(layers.IPProtocolIPv6Destination)
+	return buildFrame(tb, nil, EtherTypeIPv6, ip, gopacket.Payload(dstChain(longChainHeaders)),
+		newUDP(tb, ip), gopacket.Payload(testPayload(64)))
 }

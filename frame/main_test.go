@@ -6,5 +6,4 @@ import (
 	"go.uber.org/goleak"
 )
 
-// TestMain fails the package's tests if any leaves a goroutine running.
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
