@@ -118,7 +118,9 @@ func (c *Conn) SetBPF(filter []bpf.RawInstruction) error { return c.setBPF(filte
 // ReadFrame blocks until a frame arrives and copies it into b, with the VLAN
 // tag the kernel took off put back. A frame longer than b is cut to len(b)
 // and returned with backend.ErrTruncated. It never returns frames sent out of
-// the interface.
+// the interface. A link that goes down does not end it: it waits for the
+// link to come back. A removed interface does (see "Link loss" in the
+// package documentation).
 func (c *Conn) ReadFrame(b []byte) (int, error) { return c.readFrame(b) }
 
 // ReadFrames blocks until at least one frame arrives, then fills bufs and
@@ -151,6 +153,30 @@ func (c *Conn) Stats() backend.Stats {
 	c.pollDrops()
 	return c.counters.Snapshot()
 }
+
+// LinkStats are a Conn's counters of link loss: how often and how long its
+// interface was down, and whether it was removed. See "Link loss" in the
+// package documentation.
+type LinkStats struct {
+	// Downs counts the times the Conn saw the interface go down: the
+	// kernel's ENETDOWN to a read, or a look at a link that a write found
+	// down. A link that comes up and goes down again before the Conn has
+	// looked (see Down) counts once.
+	Downs uint64
+	// Down reports that the interface is down now, as the Conn last saw:
+	// it looks at a link that is down at least every 20 ms, so Down turns
+	// false up to that long after the link is back up.
+	Down bool
+	// DownTime is the time the interface was down in all, the current
+	// down period included.
+	DownTime time.Duration
+	// Removed reports that the interface was removed or moved to another
+	// network namespace: reading has ended (the read error wraps ENODEV).
+	Removed bool
+}
+
+// LinkStats returns the Conn's link-loss counters. It makes no system call.
+func (c *Conn) LinkStats() LinkStats { return c.linkStats() }
 
 // Close closes the socket, which drops its promiscuous membership, and
 // unblocks a blocked read. It is idempotent: calls after the first return

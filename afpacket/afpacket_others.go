@@ -29,6 +29,9 @@ func (*Conn) writeFrames([][]byte) (int, error)       { return 0, errNotSupporte
 // pollDrops has no kernel counter to read here, so Stats reports zeros.
 func (*Conn) pollDrops() {}
 
+// linkStats has no link to watch here.
+func (*Conn) linkStats() LinkStats { return LinkStats{} }
+
 // close has nothing to close, open having failed, so Close returns nil as
 // its contract says of a first call.
 func (*Conn) close() error { return nil }

@@ -90,6 +90,27 @@
 // long. The default, recvmmsg, hands each frame over at once and suits
 // request/response work.
 //
+// # Link loss
+//
+// A Conn treats its link as a kernel socket does. A link that goes down and
+// comes back up ends nothing: the kernel tells the socket ENETDOWN once, the
+// read goes on waiting (in the poller, without spinning) and frames come
+// again once the link is up, on the same socket; writes fail meanwhile with
+// an error wrapping ENETDOWN. That holds on every receive path: the ring,
+// which reads no error from a system call, takes the socket's pending error
+// whenever it finds none of its blocks ready. Conn.LinkStats counts the
+// gaps.
+//
+// An interface that is removed, or moved to another network namespace,
+// ends reading: the blocked read, and every read after it, returns an error
+// that names the interface and wraps ENODEV, once the frames the socket
+// still held are read. The kernel reports no removal (it takes the link down
+// first, then unbinds the socket in silence), so while its link is down a
+// Conn looks, at most every 20 ms, at its socket's binding and at whether
+// the interface index still exists in the socket's namespace; gone is gone
+// for good, since the kernel never binds the socket again. A relay on the
+// Conn then ends with relay.ErrInputEnded wrapping that error.
+//
 // The package works on Linux only; on other systems Open returns an error
 // that satisfies errors.Is(err, errors.ErrUnsupported).
 package afpacket

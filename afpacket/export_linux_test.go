@@ -12,3 +12,9 @@ func HasTx(c *Conn) bool {
 	defer c.sys.txMu.RUnlock()
 	return c.sys.tx >= 0
 }
+
+// LinkRetries is how many reads were tried again after ENETDOWN.
+func LinkRetries(c *Conn) uint64 { return c.sys.link.retries.Load() }
+
+// LinkChecks is how many times the monitor looked at the link.
+func LinkChecks(c *Conn) uint64 { return c.sys.link.checks.Load() }

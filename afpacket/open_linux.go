@@ -42,7 +42,9 @@ type conn struct {
 	// The single-reader contract lets its state live here, built once, so
 	// that a read allocates nothing.
 	recv    receiver
-	readErr error // sticky read error: reads after it fail at once
+	rx      rxSock  // how the receivers run their callbacks
+	readErr error   // sticky read error: reads after it fail at once
+	link    linkMon // link loss: down periods, removal (link_linux.go)
 
 	wpool sync.Pool // of *sender
 
@@ -116,6 +118,7 @@ func (c *Conn) setup(cfg Config) error {
 		return err
 	}
 	s.rc = rc
+	s.rx.rc = rc
 	s.errClosedRead = fmt.Errorf("afpacket: read %s: %w", c.ifname, net.ErrClosed)
 	s.errClosedWrite = fmt.Errorf("afpacket: write %s: %w", c.ifname, net.ErrClosed)
 	s.errShort = fmt.Errorf("afpacket: write %s: %w", c.ifname, backend.ErrFrameTooShort)
@@ -145,7 +148,7 @@ func (c *Conn) setup(cfg Config) error {
 		}
 		s.recv = r
 	} else {
-		s.recv = newSocketReceiver(rc)
+		s.recv = newSocketReceiver(&s.rx)
 	}
 	if cfg.Fanout != FanoutNone {
 		if err := c.joinFanout(cfg); err != nil {

@@ -50,6 +50,33 @@ type receiver interface {
 	close()
 }
 
+// rxSock runs the receivers' system call callbacks on the socket: in the
+// network poller, which waits until the socket is readable, or, once the
+// interface is gone (drain), once and without waiting, so that reads take
+// what the socket still holds and then end.
+type rxSock struct {
+	rc    syscall.RawConn
+	drain bool // set by the reader only
+}
+
+// errDrained reports a drain that found nothing left.
+var errDrained = errors.New("nothing left to read")
+
+// read runs fn as syscall.RawConn.Read does, or once in drain mode.
+func (x *rxSock) read(fn func(fd uintptr) bool) error {
+	if !x.drain {
+		return x.rc.Read(fn)
+	}
+	done := false
+	if err := x.rc.Control(func(fd uintptr) { done = fn(fd) }); err != nil {
+		return err
+	}
+	if !done {
+		return errDrained
+	}
+	return nil
+}
+
 // socketReceiver reads the socket's queue, one frame at a time with recvmsg
 // and in batches with recvmmsg.
 type socketReceiver struct {
@@ -57,8 +84,8 @@ type socketReceiver struct {
 	*recvmmsg // readFrames
 }
 
-func newSocketReceiver(rc syscall.RawConn) socketReceiver {
-	return socketReceiver{newRecvmsg(rc), newRecvmmsg(rc)}
+func newSocketReceiver(x *rxSock) socketReceiver {
+	return socketReceiver{newRecvmsg(x), newRecvmmsg(x)}
 }
 
 // close has nothing to free: the socket is all there is.
@@ -70,18 +97,24 @@ func (c *Conn) readFrame(b []byte) (int, error) {
 	if s.closed.Load() {
 		return 0, s.errClosedRead
 	}
-	if s.readErr != nil {
-		return 0, s.readErr
+	for {
+		if s.readErr != nil {
+			return 0, s.readErr
+		}
+		c.drainIfRemoved()
+		n, trunc, err := s.recv.readFrame(b)
+		if err != nil {
+			if c.readAgain(err) {
+				continue
+			}
+			return 0, c.readError(err)
+		}
+		c.counters.In(n)
+		if trunc {
+			return n, backend.ErrTruncated
+		}
+		return n, nil
 	}
-	n, trunc, err := s.recv.readFrame(b)
-	if err != nil {
-		return 0, c.readError(err)
-	}
-	c.counters.In(n)
-	if trunc {
-		return n, backend.ErrTruncated
-	}
-	return n, nil
 }
 
 // readFrames is ReadFrames on Linux.
@@ -90,27 +123,68 @@ func (c *Conn) readFrames(bufs [][]byte, lens []int) (int, error) {
 	if s.closed.Load() {
 		return 0, s.errClosedRead
 	}
-	if s.readErr != nil {
-		return 0, s.readErr
-	}
 	n := min(len(bufs), len(lens), maxBatch)
-	if n == 0 {
-		return 0, nil
+	for {
+		if s.readErr != nil {
+			return 0, s.readErr
+		}
+		if n == 0 {
+			return 0, nil
+		}
+		c.drainIfRemoved()
+		k, err := s.recv.readFrames(bufs[:n], lens[:n])
+		if err != nil {
+			if c.readAgain(err) {
+				continue
+			}
+			return 0, c.readError(err)
+		}
+		c.counters.InBatch(lens[:k])
+		return k, nil
 	}
-	k, err := s.recv.readFrames(bufs[:n], lens[:n])
-	if err != nil {
-		return 0, c.readError(err)
+}
+
+// drainIfRemoved puts the receivers in drain mode once the interface is
+// known to be gone, so that no read blocks from then on.
+func (c *Conn) drainIfRemoved() {
+	if s := &c.sys; !s.rx.drain && s.link.removed.Load() {
+		s.rx.drain = true
 	}
-	c.counters.InBatch(lens[:k])
-	return k, nil
+}
+
+// readAgain reports whether a read that failed with err is to be tried
+// again: the link went down (the read waits for it to come back: see
+// link_linux.go), or it is gone and the socket may still hold frames (the
+// read takes them, then ends).
+func (c *Conn) readAgain(err error) bool {
+	s := &c.sys
+	if s.closed.Load() || s.rx.drain {
+		return false
+	}
+	down := errors.Is(err, unix.ENETDOWN)
+	if down {
+		s.link.retries.Add(1)
+		c.linkWentDown()
+	}
+	if s.link.removed.Load() {
+		s.rx.drain = true
+		return true
+	}
+	return down
 }
 
 // readError turns a read failure into the error ReadFrame returns: closed
-// after Close, temporary for a deadline, else final (sticky).
+// after Close, the interface's removal once drained, temporary for a
+// deadline, else final (sticky).
 func (c *Conn) readError(err error) error {
 	s := &c.sys
 	if s.closed.Load() {
 		return s.errClosedRead
+	}
+	if s.link.removed.Load() {
+		s.readErr = s.link.removedErr
+		s.link.acked.Store(true)
+		return s.readErr
 	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		return fmt.Errorf("afpacket: read %s: %w", c.ifname, err)

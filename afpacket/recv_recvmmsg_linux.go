@@ -13,7 +13,7 @@ import (
 // recvmmsg is the socketReceiver's ReadFrames: one recvmmsg(2) a batch. Its
 // message headers are grown to the largest batch seen and reused.
 type recvmmsg struct {
-	rc    syscall.RawConn
+	sock  *rxSock
 	hdrs  []unix.Mmsghdr
 	iovs  []unix.Iovec
 	names []unix.RawSockaddrLinklayer
@@ -30,8 +30,8 @@ type recvmmsg struct {
 	waited, waitedLast bool
 }
 
-func newRecvmmsg(rc syscall.RawConn) *recvmmsg {
-	b := &recvmmsg{rc: rc}
+func newRecvmmsg(x *rxSock) *recvmmsg {
+	b := &recvmmsg{sock: x}
 	b.fn = b.recvMany
 	return b
 }
@@ -103,7 +103,7 @@ func (b *recvmmsg) readFrames(bufs [][]byte, lens []int) (int, error) {
 	}
 	b.want, b.got, b.errno = n, 0, 0
 	b.waited = false
-	err := b.rc.Read(b.fn)
+	err := b.sock.read(b.fn)
 	b.waitedLast = b.waited
 	for i := 0; i < n; i++ {
 		b.iovs[i].Base = nil

@@ -13,7 +13,7 @@ import (
 // recvmsg is the socketReceiver's ReadFrame: one recvmsg(2) a frame, into
 // a message header built once.
 type recvmsg struct {
-	rc    syscall.RawConn
+	sock  *rxSock
 	msg   unix.Msghdr
 	iov   unix.Iovec
 	name  unix.RawSockaddrLinklayer
@@ -24,8 +24,8 @@ type recvmsg struct {
 	fn    func(fd uintptr) bool // r.recvOne, made once
 }
 
-func newRecvmsg(rc syscall.RawConn) *recvmsg {
-	r := &recvmsg{rc: rc}
+func newRecvmsg(x *rxSock) *recvmsg {
+	r := &recvmsg{sock: x}
 	r.msg.Name = (*byte)(unsafe.Pointer(&r.name))
 	r.msg.Iov = &r.iov
 	r.msg.SetIovlen(1)
@@ -71,7 +71,7 @@ func (r *recvmsg) readFrame(b []byte) (int, bool, error) {
 	}
 	r.iov.SetLen(len(b))
 	r.errno = 0
-	err := r.rc.Read(r.fn)
+	err := r.sock.read(r.fn)
 	r.iov.Base = nil
 	if err == nil && r.errno != 0 {
 		err = os.NewSyscallError("recvmsg", r.errno)

@@ -54,9 +54,13 @@ type rxRing struct {
 	got   int
 	trunc bool // a frame of the batch was cut
 
+	// errno is the socket's pending error (sk_err), which fill takes with
+	// SO_ERROR: unlike recvmsg, a ring never returns it by itself.
+	errno syscall.Errno
+
 	one    [1][]byte // readFrame's batch of one
 	oneLen [1]int
-	rc     syscall.RawConn
+	sock   *rxSock
 	fn     func(fd uintptr) bool // r.fill, made once
 }
 
@@ -116,8 +120,8 @@ func (c *Conn) setupRing(rc *RingConfig) (*rxRing, error) {
 	if serr != nil {
 		return nil, serr
 	}
-	r := &rxRing{mem: mem, blockSize: bs, blocks: nb, rc: c.sys.rc}
-	r.fn = func(uintptr) bool { return r.fill() }
+	r := &rxRing{mem: mem, blockSize: bs, blocks: nb, sock: &c.sys.rx}
+	r.fn = r.fill
 	return r, nil
 }
 
@@ -148,7 +152,17 @@ func (r *rxRing) release() {
 // fill is the RawConn.Read callback of a ring read: it copies frames from
 // the blocks the kernel handed over into the batch until the batch is full
 // or no block is ready, and returns false to wait when it got none.
-func (r *rxRing) fill() bool {
+//
+// Finding no block ready, it first takes the socket's pending error
+// (SO_ERROR), if any, into r.errno: that is how a ring learns that the link
+// went down. The kernel wakes the socket then (POLLERR), but the wake-up
+// cannot stand for the error: Go's poller drops a readiness that came
+// between two reads when the next one starts (it expects the call to find
+// out for itself), and a ring read finds blocks in memory, not by a call
+// that would return the error. So the check runs before every wait and
+// after every wake-up that brings no block: one getsockopt per wait, which
+// the ring has at most once a block.
+func (r *rxRing) fill(fd uintptr) bool {
 	for r.got < len(r.bufs) {
 		if r.left == 0 {
 			if atomic.LoadUint32(r.status(r.cur))&unix.TP_STATUS_USER == 0 {
@@ -163,7 +177,14 @@ func (r *rxRing) fill() bool {
 		}
 		r.next()
 	}
-	return r.got > 0
+	if r.got > 0 {
+		return true
+	}
+	if e, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR); err == nil && e != 0 {
+		r.errno = syscall.Errno(e)
+		return true
+	}
+	return false
 }
 
 // next reads the frame at r.off of the current block into the batch, unless
@@ -212,10 +233,14 @@ func (r *rxRing) read(bufs [][]byte, lens []int) (int, bool, error) {
 	}
 	r.bufs, r.lens = bufs, lens
 	r.got, r.trunc = 0, false
-	// The callback returns true only with frames in the batch, so an error
-	// comes with none.
-	err := r.rc.Read(r.fn)
+	r.errno = 0
+	// The callback returns true only with frames in the batch or with an
+	// error, so an error comes with none.
+	err := r.sock.read(r.fn)
 	r.bufs, r.lens = nil, nil
+	if err == nil && r.errno != 0 {
+		err = os.NewSyscallError("getsockopt SO_ERROR", r.errno)
+	}
 	if err != nil {
 		return 0, false, err
 	}

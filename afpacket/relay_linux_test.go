@@ -25,6 +25,7 @@ import (
 // emulated UDP hosts on it, each its own etherconn.Conn (own MAC) with one
 // rudp.Conn (own IP).
 type side struct {
+	pio   *afpacket.Conn // the relay's PacketIO
 	r     *relay.Relay
 	ecs   []*etherconn.Conn
 	conns []*rudp.Conn
@@ -53,7 +54,8 @@ type sideOptions struct {
 // to host i of the other side (peer).
 func newSide(tb testing.TB, link *netns.Link, s, n int, opt sideOptions) *side {
 	tb.Helper()
-	sd := &side{r: relay.New(open(tb, link, opt.conn), opt.relay)}
+	pio := open(tb, link, opt.conn)
+	sd := &side{pio: pio, r: relay.New(pio, opt.relay)}
 	tb.Cleanup(func() { _ = sd.r.Close() })
 	for i := 0; i < n; i++ {
 		mac, addr := hostMAC(s, i), hostAddr(s, i)

@@ -224,6 +224,10 @@ func (c *Conn) writeError(err error, size int) error {
 		return fmt.Errorf("afpacket: write %s: %d-byte frame: %w: %w", c.ifname, size, backend.ErrFrameTooLong, err)
 	}
 	if linkGone(err) {
+		c.linkSuspect()
+		if c.sys.link.removed.Load() {
+			return fmt.Errorf("afpacket: write %s: interface removed: %w", c.ifname, err)
+		}
 		return fmt.Errorf("afpacket: write %s: interface down or removed: %w", c.ifname, err)
 	}
 	if errors.Is(err, unix.ENOBUFS) {

@@ -27,6 +27,7 @@ func (c *Conn) pollDrops() {
 // close is Close on Linux; Close makes sure it runs once.
 func (c *Conn) close() error {
 	s := &c.sys
+	c.stopLinkMon()
 	// The kernel's drop count goes with the socket: take it first.
 	c.pollDrops()
 	s.closed.Store(true)
