@@ -25,11 +25,14 @@ import (
 // raises the heap by more than 16 MiB).
 const maxReplayAlloc = 16 << 20
 
-// replayAlloc opens a capture with open, reads all of its frames into one
-// buffer and returns the bytes allocated meanwhile (runtime TotalAlloc, which
-// a collection cannot hide), the frames read, the Offline's Stats and the
-// final error.
-func replayAlloc(open func() (*Offline, error)) (alloc uint64, frames int, st backend.Stats, err error) {
+// errFrameLimit ends replayAlloc after its frame limit.
+var errFrameLimit = errors.New("frame limit reached")
+
+// replayAlloc opens a capture with open, reads all of its frames (at most
+// limit, then it returns errFrameLimit) into one buffer and returns the bytes
+// allocated meanwhile (runtime TotalAlloc, which a collection cannot hide),
+// the frames read, the Offline's Stats and the final error.
+func replayAlloc(open func() (*Offline, error), limit int) (alloc uint64, frames int, st backend.Stats, err error) {
 	buf := make([]byte, MaxSnapLen)
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -42,13 +45,13 @@ func replayAlloc(open func() (*Offline, error)) (alloc uint64, frames int, st ba
 		return 0, 0, st, err
 	}
 	defer o.Close()
-	for frames < 1<<22 {
+	for frames < limit {
 		if _, err = o.ReadFrame(buf); err != nil && !errors.Is(err, backend.ErrTruncated) {
 			return 0, frames, o.Stats(), err
 		}
 		frames++
 	}
-	return 0, frames, o.Stats(), errors.New("replay does not end")
+	return 0, frames, o.Stats(), errFrameLimit
 }
 
 const (
@@ -184,7 +187,7 @@ func TestOfflineHostileCapturesAllocateLittle(t *testing.T) {
 				require.Greater(t, n, int64(hostileSmall))
 			}
 			path := writeFile(t, t.TempDir(), h.name, h.data)
-			alloc, frames, st, err := replayAlloc(func() (*Offline, error) { return OpenOffline(path, OfflineConfig{}) })
+			alloc, frames, st, err := replayAlloc(func() (*Offline, error) { return OpenOffline(path, OfflineConfig{}) }, 10)
 			t.Logf("%d-byte file: %d frames, %d dropped, allocated %.2f MiB, %v", len(h.data), frames, st.Dropped, float64(alloc)/(1<<20), err)
 			assert.Less(t, alloc, uint64(maxReplayAlloc), "bytes allocated by open and replay")
 			assert.Zero(t, frames)
