@@ -64,7 +64,7 @@ type link struct {
 	faulty bool
 	delay  bool // frames go through the delay line
 
-	lost, duplicated, reordered, corrupted atomic.Uint64
+	lost, duplicated, reordered, corrupted, delayDropped atomic.Uint64
 
 	mu      sync.Mutex
 	closed  bool
@@ -139,10 +139,19 @@ func (l *link) emit(f *frame) {
 	}
 }
 
-// out delivers f now or puts it in the delay line. Called with l.mu held.
+// out delivers f now or puts it in the delay line, unless the line is full.
+// Called with l.mu held.
 func (l *link) out(f *frame) {
 	if !l.delay {
 		l.dst.enqueue(f)
+		return
+	}
+	if len(l.line)-l.head >= l.faults.DelayLimit {
+		// Like netem beyond its limit: the frame never enters the line, so a
+		// writer faster than the delay cannot grow memory without bound.
+		l.delayDropped.Add(1)
+		l.dst.c.Drop(1)
+		putFrame(f)
 		return
 	}
 	now := time.Now()
@@ -231,5 +240,7 @@ func (l *link) stats() FaultStats {
 		Duplicated: l.duplicated.Load(),
 		Reordered:  l.reordered.Load(),
 		Corrupted:  l.corrupted.Load(),
+
+		DelayDropped: l.delayDropped.Load(),
 	}
 }

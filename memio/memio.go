@@ -17,6 +17,23 @@ import (
 // Config.QueueLen is zero.
 const DefaultQueueLen = 256
 
+// DefaultDelayLimit is the most frames a link's delay line holds when
+// Faults.DelayLimit is zero: the default limit of Linux's netem qdisc, which
+// is what Faults.Delay emulates. With the pooled buffers a frame occupies
+// (2 KiB up to 2048 bytes, backend.MaxFrameLen above), a full line pins
+// about 2 MiB of small frames or 9 MiB of jumbo frames per link.
+const DefaultDelayLimit = 1000
+
+// DefaultMACTable is the most addresses a Switch learns when
+// Config.MACTable is zero: the forwarding table size of a small hardware
+// switch. At about 50 bytes an entry, a full table holds about 0.4 MiB.
+const DefaultMACTable = 8192
+
+// DefaultMACAging is how long a Switch keeps an address it has not seen as a
+// source when Config.MACAging is zero: the IEEE 802.1D default, and the
+// Linux bridge's default ageing_time.
+const DefaultMACAging = 300 * time.Second
+
 // Config describes a link. The zero value is a perfect link with
 // DefaultQueueLen frames of buffering and frames up to backend.MaxFrameLen.
 // Out-of-range values are clamped rather than rejected, so a Config can never
@@ -33,6 +50,22 @@ type Config struct {
 	MaxFrameLen int
 	// Faults are applied to every frame on its way to a receiving port.
 	Faults Faults
+	// MACTable is the most addresses a Switch learns. When the table is
+	// full, a Switch learns no new address until an entry ages out (or its
+	// port closes): frames for an address it could not learn are flooded,
+	// as unknown unicast is, and every source it could not learn is counted
+	// in SwitchStats.TableFull. That is what a hardware switch does when its
+	// table overflows; keeping the entries it has, rather than evicting the
+	// oldest, means a flood of new source addresses cannot push out the
+	// stations already learned. Zero or negative means DefaultMACTable.
+	// Pipe ignores it.
+	MACTable int
+	// MACAging is how long a Switch keeps an address after the last frame
+	// it sent: an entry older than that is no longer used (frames for it
+	// flood) and its room in the table is reclaimed. Zero means
+	// DefaultMACAging; negative means entries never age, so that only
+	// MACTable bounds the table. Pipe ignores it.
+	MACAging time.Duration
 }
 
 // Faults configures deliberate misbehaviour of a link. Probabilities are in
@@ -71,6 +104,12 @@ type Faults struct {
 	// written ahead of it, so a frame whose draw is short waits for its
 	// predecessor. Use Reorder for reordering.
 	Jitter time.Duration
+	// DelayLimit is the most frames waiting in the delay line (with Delay
+	// or Jitter set). A frame that finds the line full is dropped, as
+	// netem drops beyond its limit, and counted in the receiving port's
+	// Stats.Dropped and in FaultStats.DelayDropped. Zero or negative means
+	// DefaultDelayLimit.
+	DelayLimit int
 }
 
 func (f Faults) normalized() Faults {
@@ -82,6 +121,9 @@ func (f Faults) normalized() Faults {
 	f.Jitter = max(f.Jitter, 0)
 	// Jitter+1 is drawn with Int64N; keep that from overflowing.
 	f.Jitter = min(f.Jitter, time.Duration(math.MaxInt64-1))
+	if f.DelayLimit <= 0 {
+		f.DelayLimit = DefaultDelayLimit
+	}
 	return f
 }
 
@@ -106,6 +148,12 @@ func (c Config) normalized() Config {
 	}
 	c.MaxFrameLen = max(c.MaxFrameLen, backend.MinFrameLen)
 	c.Faults = c.Faults.normalized()
+	if c.MACTable <= 0 {
+		c.MACTable = DefaultMACTable
+	}
+	if c.MACAging == 0 {
+		c.MACAging = DefaultMACAging
+	}
 	return c
 }
 
@@ -116,6 +164,9 @@ type FaultStats struct {
 	Duplicated uint64 // extra copies sent by Faults.Duplicate
 	Reordered  uint64 // frames held back by Faults.Reorder
 	Corrupted  uint64 // frames with one bit flipped by Faults.Corrupt
+	// DelayDropped counts frames dropped because the delay line held
+	// Faults.DelayLimit frames; they are in the port's Stats.Dropped too.
+	DelayDropped uint64
 }
 
 // Preallocated so that the hot paths do not allocate for their errors.
@@ -381,7 +432,8 @@ func (p *Port) Close() error {
 // Stats implements backend.StatsReporter. FramesOut counts every frame
 // accepted by a write, including those later discarded (peer closed, or no
 // switch port to forward to) or lost to injected faults. Dropped counts frames
-// that reached this port while its queue was full.
+// that reached this port while its queue was full, or while the delay line of
+// its link was full (Faults.DelayLimit).
 func (p *Port) Stats() backend.Stats {
 	return p.c.Snapshot()
 }

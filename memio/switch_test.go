@@ -13,7 +13,14 @@ import (
 
 func newSwitch(t *testing.T, n int) (*memio.Switch, []*memio.Port) {
 	t.Helper()
-	sw := memio.NewSwitch(memio.Config{})
+	return newSwitchConfig(t, memio.Config{}, n)
+}
+
+// newSwitchConfig returns a switch configured by cfg with n ports, closed
+// when the test ends.
+func newSwitchConfig(t *testing.T, cfg memio.Config, n int) (*memio.Switch, []*memio.Port) {
+	t.Helper()
+	sw := memio.NewSwitch(cfg)
 	t.Cleanup(func() { sw.Close() })
 	ports := make([]*memio.Port, n)
 	for i := range ports {

@@ -6,8 +6,7 @@
 //     without cgo, [OpenLive] returns [ErrLiveUnsupported].
 //   - [Offline] replays a pcap or pcapng capture file as received frames,
 //     as fast as possible or paced by the capture timestamps, then returns
-//     io.EOF. It is pure Go (gopacket/pcapgo) and needs neither cgo nor
-//     libpcap.
+//     io.EOF. It is pure Go and needs neither cgo nor libpcap.
 //   - [Recorder] wraps any backend.PacketIO and tees every frame read from
 //     it and written to it into a pcap or pcapng file, forwarding every
 //     ability of what it wraps (batches, Stats, read deadline). It is pure
@@ -44,7 +43,37 @@
 // [Offline] reads classic pcap files (microsecond or nanosecond timestamps,
 // either byte order) and pcapng files, optionally gzip-compressed. Only the
 // Ethernet link type is accepted. Records cut short by the capture's snap
-// length are replayed as captured. [Recorder] and the write sink of
+// length are replayed as captured.
+//
+// A capture file is untrusted input, and a tiny gzip file can stand for
+// gigabytes, so the reader never allocates what a file announces: it reads
+// record by record into one frame buffer of backend.MaxFrameLen bytes and
+// skips everything else without holding it, so opening a file and replaying
+// it allocates a few hundred KiB at most. Like libpcap, it:
+//
+//   - takes a snap length of 0 or above [MaxSnapLen] in a pcap file header or
+//     pcapng interface description as MaxSnapLen (libpcap's
+//     pcap_adjust_snapshot) rather than rejecting the file: the header does
+//     not bound what is read, records do, and tcpdump and Wireshark read
+//     files whose header misstates the snap length;
+//   - fails with [ErrBadFile] at a record whose captured length exceeds
+//     MaxSnapLen (libpcap's "invalid packet capture length" for pcap; for a
+//     pcapng packet libpcap cuts it to the snap length instead, but no
+//     capture tool writes one, so both formats are treated alike), and at a
+//     pcapng block longer than 16 MiB (libpcap's limit), not a multiple of
+//     4, or whose trailer disagrees with its header;
+//   - skips a record longer than backend.MaxFrameLen, the largest frame a
+//     relay's buffers hold, without reading it into memory, and counts it in
+//     Stats().Dropped, as a NIC drops a frame longer than it can take: such
+//     records are merged super-frames (tcpdump records GRO'd frames) or
+//     damage, and a backend never returns a super-frame as a frame;
+//   - reads the simple packet block's data as min(original length, snap
+//     length), and skips blocks it has no use for (statistics, name
+//     resolution, decryption secrets, custom blocks) without keeping them.
+//
+// A pcapng section may describe at most 4096 interfaces.
+//
+// [Recorder] and the write sink of
 // [Offline] write either format ([FormatPcap], [FormatPcapNG]); only pcapng
 // can mark the direction of each frame (epb_flags inbound/outbound).
 package pcapio

@@ -41,7 +41,9 @@ func (f Format) String() string {
 }
 
 // MaxSnapLen is the largest snap length this package writes or accepts, and
-// the default one: libpcap's MAXIMUM_SNAPLEN.
+// the default one: libpcap's MAXIMUM_SNAPLEN. A capture file announcing a
+// larger one (or 0) is read as if it said MaxSnapLen, as libpcap does; a
+// record captured longer than MaxSnapLen makes the file bad (ErrBadFile).
 const MaxSnapLen = 262144
 
 var (

@@ -15,9 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
-
 	"github.com/etherconn/etherconn/backend"
 )
 
@@ -96,7 +93,8 @@ type Offline struct {
 // gzip-compressed, for replay. The file must have the Ethernet link type.
 // Errors name the file; a malformed file gives an error that satisfies
 // errors.Is(err, ErrBadFile), a non-Ethernet one errors.Is(err,
-// ErrNotEthernet).
+// ErrNotEthernet). Nothing in the file makes the replay allocate more than
+// one frame buffer (see the package documentation, File formats).
 func OpenOffline(path string, cfg OfflineConfig) (*Offline, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -156,54 +154,23 @@ func newOffline(r io.Reader, name string, closer io.Closer, cfg OfflineConfig) (
 		}
 	}
 
-	var src recordSource
-	switch m := binary.LittleEndian.Uint32(magic); m {
-	case magicPcapMicro, magicPcapNano, magicPcapMicroSwap, magicPcapNanoSwap:
-		// The link type field is 32 bits; the upper ones can announce an
-		// FCS at the end of every frame, which layers.LinkType (16 bits)
-		// would hide. Check the whole field.
-		var hdr [24]byte
-		peeked, _ := br.Peek(len(hdr))
-		copy(hdr[:], peeked)
-		pr, err := pcapgo.NewReader(br)
-		if err != nil {
-			return nil, fmt.Errorf("pcapio: %s: %w: bad pcap file header: %w", name, ErrBadFile, err)
-		}
-		order := binary.ByteOrder(binary.LittleEndian)
-		if m == magicPcapMicroSwap || m == magicPcapNanoSwap {
-			order = binary.BigEndian
-		}
-		if lt := order.Uint32(hdr[20:24]); lt != uint32(layers.LinkTypeEthernet) {
-			return nil, fmt.Errorf("pcapio: %s: %w: link type %#x (%v)", name, ErrNotEthernet, lt, layers.LinkType(lt))
-		}
-		src = &pcapSource{r: pr}
-	case magicPcapNG:
-		nr, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{ErrorOnMismatchingLinkType: true})
-		switch {
-		case err == io.EOF:
-			// A section header and nothing else: a valid, empty capture.
-			src = emptySource{}
-		case errors.Is(err, pcapgo.ErrNgLinkTypeMismatch):
-			return nil, fmt.Errorf("pcapio: %s: %w: sections with different link types", name, ErrNotEthernet)
-		case err != nil:
-			return nil, fmt.Errorf("pcapio: %s: %w: bad pcapng header: %w", name, ErrBadFile, err)
-		default:
-			if lt := nr.LinkType(); lt != layers.LinkTypeEthernet {
-				return nil, fmt.Errorf("pcapio: %s: %w: link type %d (%v)", name, ErrNotEthernet, uint32(lt), lt)
-			}
-			src = &ngSource{r: nr, includeOut: cfg.IncludeOutbound}
-		}
-	default:
-		return nil, fmt.Errorf("pcapio: %s: %w: unknown magic number %#08x", name, ErrBadFile, m)
-	}
-
 	o = &Offline{
 		name:      name,
 		closer:    closer,
-		src:       src,
 		speed:     cfg.Speed,
 		done:      make(chan struct{}),
 		errClosed: fmt.Errorf("pcapio: %s: %w", name, net.ErrClosed),
+	}
+	switch m := binary.LittleEndian.Uint32(magic); m {
+	case magicPcapMicro, magicPcapNano, magicPcapMicroSwap, magicPcapNanoSwap:
+		o.src, err = newPcapSource(br, &o.c)
+	case magicPcapNG:
+		o.src, err = newNgSource(br, &o.c, cfg.IncludeOutbound)
+	default:
+		err = fmt.Errorf("%w: unknown magic number %#08x", ErrBadFile, m)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pcapio: %s: %w", name, err)
 	}
 	if cfg.WritesTo != nil {
 		o.sink, err = newCapWriter(cfg.WritesTo, cfg.WritesFormat, 0, "replay", nil)
@@ -227,8 +194,8 @@ func (o *Offline) nextRecord() (data []byte, ts time.Time, err error) {
 	case err == nil, err == io.EOF:
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		err = fmt.Errorf("pcapio: %s: record %d: %w: truncated: %w", o.name, o.src.record(), ErrBadFile, err)
-	case errors.Is(err, pcapgo.ErrNgLinkTypeMismatch):
-		err = fmt.Errorf("pcapio: %s: record %d: %w: interface with another link type", o.name, o.src.record(), ErrNotEthernet)
+	case errors.Is(err, ErrNotEthernet):
+		err = fmt.Errorf("pcapio: %s: record %d: %w", o.name, o.src.record(), err)
 	default:
 		err = fmt.Errorf("pcapio: %s: record %d: %w: %w", o.name, o.src.record(), ErrBadFile, err)
 	}
@@ -377,7 +344,8 @@ func (o *Offline) WriteFrame(frame []byte) error {
 	return o.sink.write(dirOut, frame)
 }
 
-// Stats returns the Offline's counters: frames replayed (In), frames written
+// Stats returns the Offline's counters: frames replayed (In), records skipped
+// because they are longer than backend.MaxFrameLen (Dropped), frames written
 // (Out) and, without a write sink, frames discarded.
 func (o *Offline) Stats() backend.Stats {
 	return o.c.Snapshot()
