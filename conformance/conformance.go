@@ -107,6 +107,7 @@ var subtests = []struct {
 	{"Malformed", true, (*suite).testMalformed},
 	{"ConcurrentFlows", true, (*suite).testConcurrentFlows},
 	{"Counters", true, (*suite).testCounters},
+	{"Hosts", true, (*suite).testHosts},
 }
 
 // runAll runs the subtests of the stack suite (stack) or of the contract.

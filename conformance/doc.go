@@ -22,8 +22,10 @@
 //     VLAN stack and EtherType, broadcast and multicast, the default
 //     endpoint, etherconn endpoints, rudp over IPv4 and IPv6 with every
 //     header checked by gopacket, Ethernet padding, bad checksums, shared
-//     ports, malformed input, concurrent flows, counters, and TestPacketConn
-//     on two rudp.Conns.
+//     ports, malformed input, concurrent flows, counters, emulated hosts
+//     (package host: UDP over IPv4, IPv6 and link-local IPv6 between two
+//     hosts that resolve each other by ARP and ND, and ping), and
+//     TestPacketConn on two rudp.Conns.
 //
 // A backend runs both; Run is what it promises, RunStack what users build
 // on it. A third-party backend's test looks like this (memio stands in for
