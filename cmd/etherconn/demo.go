@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -8,25 +9,28 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/etherconn/etherconn/backend"
-	"github.com/etherconn/etherconn/etherconn"
 	"github.com/etherconn/etherconn/frame"
+	"github.com/etherconn/etherconn/host"
 	"github.com/etherconn/etherconn/memio"
 	"github.com/etherconn/etherconn/pcapio"
 	"github.com/etherconn/etherconn/relay"
 	"github.com/etherconn/etherconn/rudp"
 )
 
-// demoHost is one emulated station.
+// demoHost is one emulated station: a host.Host that resolves its peer
+// by ARP and ND, and a UDP socket per IP family.
 type demoHost struct {
 	name   string
 	mac    net.HardwareAddr
 	v4, v6 netip.Addr
 	r      *relay.Relay
-	ec     *etherconn.Conn
+	h      *host.Host
 	c4, c6 *rudp.Conn
+	before relay.Stats // the relay's counters when the UDP exchange began
 }
 
 func demo(args []string, stdout, stderr io.Writer) error {
@@ -67,22 +71,25 @@ func demo(args []string, stdout, stderr io.Writer) error {
 		v4: netip.MustParseAddr("198.18.0.10"), v6: netip.MustParseAddr("2001:db8::a"), r: ra}
 	b := &demoHost{name: "B", mac: net.HardwareAddr{0x02, 0xec, 0, 0, 0, 0x0b},
 		v4: netip.MustParseAddr("198.18.0.11"), v6: netip.MustParseAddr("2001:db8::b"), r: rb}
-	// A static neighbour table stands in for ARP/ND.
-	neigh := map[netip.Addr]net.HardwareAddr{a.v4: a.mac, a.v6: a.mac, b.v4: b.mac, b.v6: b.mac}
-	resolve := func(ip netip.Addr) (net.HardwareAddr, error) {
-		if m, ok := neigh[ip]; ok {
-			return m, nil
-		}
-		return nil, fmt.Errorf("no neighbour %v", ip)
-	}
 	for _, h := range []*demoHost{a, b} {
-		if err := h.open(vlans, resolve); err != nil {
+		if err := h.open(vlans); err != nil {
 			return err
 		}
-		defer h.ec.Close()
+		defer h.h.Close()
 		fmt.Fprintf(stdout, "host %s: MAC %s VLAN %q, %v, %v\n", h.name, h.mac, vlans.String(),
 			h.c4.LocalAddr(), h.c6.LocalAddr())
 	}
+	// The hosts find each other by ARP and ND as they ping, each way, so
+	// that the UDP exchange below runs on resolved neighbours and the relay
+	// counters printed for it count its datagrams alone.
+	for _, dir := range [][2]*demoHost{{a, b}, {b, a}} {
+		for _, dst := range []netip.Addr{dir[1].v4, dir[1].v6} {
+			if err := ping(stdout, dir[0], dir[1], dst); err != nil {
+				return err
+			}
+		}
+	}
+	a.before, b.before = settledStats(ra, rb)
 
 	for _, fam := range []string{"IPv4", "IPv6"} {
 		for _, dir := range [][2]*demoHost{{a, b}, {b, a}} {
@@ -136,16 +143,46 @@ func demoRelays(name, ifname, peer string, rec io.Writer) (ra, rb *relay.Relay, 
 	return relay.New(pa, relay.Config{}), relay.New(pb, relay.Config{}), nil
 }
 
-func (h *demoHost) open(vlans frame.VLANs, resolve rudp.Resolver) error {
+func (h *demoHost) open(vlans frame.VLANs) error {
 	var err error
-	if h.ec, err = etherconn.New(h.r, etherconn.Config{MAC: h.mac, VLANs: vlans}); err != nil {
+	if h.h, err = host.New(h.r, host.Config{MAC: h.mac, VLANs: vlans,
+		Addrs: []netip.Prefix{netip.PrefixFrom(h.v4, 24), netip.PrefixFrom(h.v6, 64)}}); err != nil {
 		return err
 	}
-	if h.c4, err = rudp.New(h.ec, rudp.Config{LocalAddr: netip.AddrPortFrom(h.v4, 5000), Resolve: resolve}); err != nil {
+	if h.c4, err = h.h.ListenUDP(netip.AddrPortFrom(h.v4, 5000)); err != nil {
 		return err
 	}
-	h.c6, err = rudp.New(h.ec, rudp.Config{LocalAddr: netip.AddrPortFrom(h.v6, 5000), Resolve: resolve})
+	h.c6, err = h.h.ListenUDP(netip.AddrPortFrom(h.v6, 5000))
 	return err
+}
+
+// ping pings dst, one of to's addresses, from host from.
+func ping(w io.Writer, from, to *demoHost, dst netip.Addr) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	rtt, err := from.h.Ping(ctx, dst)
+	if err != nil {
+		return fmt.Errorf("host %s: %w", from.name, err)
+	}
+	fmt.Fprintf(w, "%s pinged   %s at %v: reply in %v\n", from.name, to.name, dst, rtt.Round(time.Microsecond))
+	return nil
+}
+
+// settledStats returns the relays' counters once they stop changing: a
+// relay counts a frame sent after its write returns, which may be after the
+// peer got it, so the last echo reply can still be uncounted when the ping
+// returns. On a busy link they never settle; it gives up after 200 ms.
+func settledStats(ra, rb *relay.Relay) (sa, sb relay.Stats) {
+	sa, sb = ra.Stats(), rb.Stats()
+	for deadline := time.Now().Add(200 * time.Millisecond); time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		na, nb := ra.Stats(), rb.Stats()
+		if na == sa && nb == sb {
+			break
+		}
+		sa, sb = na, nb
+	}
+	return sa, sb
 }
 
 func (h *demoHost) conn(fam string) *rudp.Conn {
@@ -175,12 +212,22 @@ func exchange(w io.Writer, fam string, from, to *demoHost, count int) error {
 }
 
 func printStats(w io.Writer, h *demoHost) {
-	s := h.r.Stats()
-	fmt.Fprintf(w, "relay of host %s: in %d frames/%d bytes, out %d frames/%d bytes, delivered %d, misses %d, malformed %d, queue drops %d, write errors %d, hairpinned %d\n",
-		h.name, s.FramesIn, s.BytesIn, s.FramesOut, s.BytesOut, s.Delivered, s.Misses, s.Malformed, s.QueueDrops, s.WriteErrors, s.Hairpinned)
+	s, b := h.r.Stats(), h.before
+	fmt.Fprintf(w, "relay of host %s: in %d frames/%d bytes, out %d frames/%d bytes, delivered %d, misses %d, malformed %d, queue drops %d, write errors %d, hairpinned %d (UDP exchange)\n",
+		h.name, s.FramesIn-b.FramesIn, s.BytesIn-b.BytesIn, s.FramesOut-b.FramesOut, s.BytesOut-b.BytesOut,
+		s.Delivered-b.Delivered, s.Misses-b.Misses, s.Malformed-b.Malformed, s.QueueDrops-b.QueueDrops,
+		s.WriteErrors-b.WriteErrors, s.Hairpinned-b.Hairpinned)
 	for _, c := range []*rudp.Conn{h.c4, h.c6} {
 		st := c.Stats()
 		fmt.Fprintf(w, "  %v: datagrams in %d, out %d, bad checksum %d, queue drops %d\n",
 			c.LocalAddr(), st.DatagramsIn, st.DatagramsOut, st.BadChecksum, st.QueueDrops)
+	}
+	hs := h.h.Stats()
+	fmt.Fprintf(w, "  host %s: answered ARP %d, ND %d, echo %d; sent solicitations %d; before the exchange its relay had in %d frames, out %d\n",
+		h.name, hs.ARPAnswered, hs.NDAnswered, hs.EchoAnswered, hs.Solicits, b.FramesIn, b.FramesOut)
+	nbs := h.h.Neighbors()
+	slices.SortFunc(nbs, func(x, y host.Neighbor) int { return x.Addr.Compare(y.Addr) })
+	for _, n := range nbs {
+		fmt.Fprintf(w, "  neighbour %v at %s, %s\n", n.Addr, n.MAC, n.State)
 	}
 }
