@@ -16,6 +16,7 @@ import (
 	"github.com/etherconn/etherconn/backend"
 	"github.com/etherconn/etherconn/etherconn"
 	"github.com/etherconn/etherconn/frame"
+	"github.com/etherconn/etherconn/internal/testkit"
 	"github.com/etherconn/etherconn/memio"
 	"github.com/etherconn/etherconn/relay"
 	"github.com/etherconn/etherconn/rudp"
@@ -25,8 +26,8 @@ import (
 var readerMAC = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x01}
 
 const (
-	etherTypeExp = 0x88b5 // IEEE local experimental
-	leadFrames   = 5      // frames per reader in requireReaderLed
+	etherTypeExp = testkit.EtherTypeExp1 // IEEE local experimental
+	leadFrames   = 5                     // frames per reader in requireReaderLed
 )
 
 // requireReaderLed runs a relay on pio, the recorded side, and sends frames
@@ -54,8 +55,7 @@ func requireReaderLed(t *testing.T, pio, wire backend.PacketIO) {
 		frame func(payload []byte) (frame, want []byte)
 	}{
 		{"etherconn", ec, ec.ReadFrom, func(p []byte) ([]byte, []byte) {
-			f := append(append(append([]byte(nil), readerMAC...), macA...), etherTypeExp>>8, etherTypeExp&0xff)
-			return append(f, p...), p
+			return testkit.Frame([6]byte(readerMAC), [6]byte(macA), nil, etherTypeExp, p), p
 		}},
 		{"rudp", uc, uc.ReadFrom, func(p []byte) ([]byte, []byte) {
 			// frameSpec's UDP payload, after 42 bytes of untagged
@@ -117,7 +117,7 @@ func TestRecorderKeepsReaderLedReceive(t *testing.T) {
 // where it is.
 func TestRecorderReadDeadline(t *testing.T) {
 	t.Run("inner-without-deadline", func(t *testing.T) {
-		rec, err := NewRecorder(newFakeIO(0), io.Discard, RecorderConfig{})
+		rec, err := NewRecorder(testkit.NewFakeIO(), io.Discard, RecorderConfig{})
 		require.NoError(t, err)
 		defer rec.Close()
 		_, ok := backend.ReadDeadlinerOf(rec)

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/etherconn/etherconn/backend"
+	"github.com/etherconn/etherconn/internal/testkit"
 )
 
 // TestRecorderBothDirections drives reads and writes in a fixed order
@@ -27,10 +28,10 @@ func TestRecorderBothDirections(t *testing.T) {
 	for _, format := range []Format{FormatPcap, FormatPcapNG} {
 		for _, batch := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%v/batch=%v", format, batch), func(t *testing.T) {
-				fake := newFakeIO(len(frames))
+				fake := testkit.NewFakeIO()
 				var inner backend.PacketIO = fake
 				if batch {
-					inner = &fakeBatchIO{fakeIO: fake}
+					inner = fake.Batch()
 				}
 				var file bytes.Buffer
 				clock := stepClock(epoch, time.Microsecond)
@@ -49,7 +50,7 @@ func TestRecorderBothDirections(t *testing.T) {
 						wants = append(wants, want{f, pcapgo.NgEpbFlagDirectionOutbound})
 						continue
 					}
-					fake.in <- f
+					fake.Give(f)
 					var n int
 					if batch {
 						lens := []int{0}
@@ -69,11 +70,11 @@ func TestRecorderBothDirections(t *testing.T) {
 					require.NoError(t, err)
 					require.Equal(t, 2, k)
 					wants = append(wants, want{frames[0], pcapgo.NgEpbFlagDirectionOutbound}, want{frames[1], pcapgo.NgEpbFlagDirectionOutbound})
-					assert.Equal(t, 1, inner.(*fakeBatchIO).batchWrites, "WriteFrames passed through")
-					assert.Equal(t, 3, inner.(*fakeBatchIO).batchReads, "ReadFrames passed through")
+					assert.Equal(t, 1, inner.(*testkit.FakeBatchIO).BatchWrites(), "WriteFrames passed through")
+					assert.Equal(t, 3, inner.(*testkit.FakeBatchIO).BatchReads(), "ReadFrames passed through")
 				}
 				require.NoError(t, r.Close())
-				assert.Equal(t, 1, fake.closes, "Close closes the inner PacketIO")
+				assert.Equal(t, 1, fake.Closes(), "Close closes the inner PacketIO")
 
 				recs := readCapture(t, file.Bytes(), format)
 				require.Len(t, recs, len(wants))
@@ -107,11 +108,11 @@ func TestRecorderDirectionAndSnapLen(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			fake := newFakeIO(1)
+			fake := testkit.NewFakeIO()
 			var file bytes.Buffer
 			r, err := NewRecorder(fake, &file, tc.cfg)
 			require.NoError(t, err)
-			fake.in <- jumbo
+			fake.Give(jumbo)
 			buf := make([]byte, backend.MaxFrameLen)
 			_, err = r.ReadFrame(buf)
 			require.NoError(t, err)
@@ -142,7 +143,7 @@ func TestRecorderConcurrent(t *testing.T) {
 	const writers, perWriter, reads = 8, 250, 500
 	for _, format := range []Format{FormatPcap, FormatPcapNG} {
 		t.Run(format.String(), func(t *testing.T) {
-			fake := newFakeIO(64)
+			fake := testkit.NewFakeIO()
 			path := filepath.Join(t.TempDir(), "rec."+format.String())
 			r, err := RecordToFile(fake, path, RecorderConfig{Format: format})
 			require.NoError(t, err)
@@ -165,7 +166,7 @@ func TestRecorderConcurrent(t *testing.T) {
 					wantMu.Lock()
 					want[string(f)]++
 					wantMu.Unlock()
-					fake.in <- f
+					fake.Give(f)
 				}
 			}()
 			readDone := make(chan int)
@@ -223,7 +224,7 @@ func TestRecorderConcurrent(t *testing.T) {
 
 func TestRecorderRoundTripThroughOffline(t *testing.T) {
 	frames := testFrames(t)
-	fake := newFakeIO(len(frames))
+	fake := testkit.NewFakeIO()
 	path := filepath.Join(t.TempDir(), "rec.pcapng")
 	r, err := RecordToFile(fake, path, RecorderConfig{Format: FormatPcapNG, Now: stepClock(epoch, 10*time.Millisecond)})
 	require.NoError(t, err)
@@ -234,7 +235,7 @@ func TestRecorderRoundTripThroughOffline(t *testing.T) {
 			require.NoError(t, r.WriteFrame(f))
 			continue
 		}
-		fake.in <- f
+		fake.Give(f)
 		n, err := r.ReadFrame(buf)
 		require.NoError(t, err)
 		in = append(in, append([]byte(nil), buf[:n]...))
@@ -259,10 +260,10 @@ func TestRecorderRoundTripThroughOffline(t *testing.T) {
 
 func TestRecorderStats(t *testing.T) {
 	frames := testFrames(t)[:2]
-	fake := newFakeIO(2)
+	fake := testkit.NewFakeIO()
 	r, err := NewRecorder(fake, io.Discard, RecorderConfig{})
 	require.NoError(t, err)
-	fake.in <- frames[0]
+	fake.Give(frames[0])
 	_, err = r.ReadFrame(make([]byte, backend.MaxFrameLen))
 	require.NoError(t, err)
 	require.NoError(t, r.WriteFrame(frames[1]))
@@ -271,7 +272,9 @@ func TestRecorderStats(t *testing.T) {
 		"own counts when the inner PacketIO has no Stats")
 	require.NoError(t, r.Close())
 
-	rb, err := NewRecorder(&fakeBatchIO{fakeIO: newFakeIO(0)}, io.Discard, RecorderConfig{})
+	marked := testkit.NewFakeIO()
+	marked.Drop(4242) // marks the inner Stats, so that a pass-through shows
+	rb, err := NewRecorder(marked.Batch(), io.Discard, RecorderConfig{})
 	require.NoError(t, err)
 	assert.Equal(t, backend.Stats{Dropped: 4242}, rb.Stats(), "inner Stats are passed through")
 	require.NoError(t, rb.Close())
@@ -279,12 +282,12 @@ func TestRecorderStats(t *testing.T) {
 
 func TestRecorderTruncatedRead(t *testing.T) {
 	frame := testFrames(t)[1]
-	fake := newFakeIO(2)
+	fake := testkit.NewFakeIO()
 	var file bytes.Buffer
 	r, err := NewRecorder(fake, &file, RecorderConfig{})
 	require.NoError(t, err)
-	fake.in <- frame
-	fake.in <- frame
+	fake.Give(frame)
+	fake.Give(frame)
 	small := make([]byte, 30)
 	n, err := r.ReadFrame(small)
 	assert.ErrorIs(t, err, backend.ErrTruncated)
@@ -302,7 +305,7 @@ func TestRecorderTruncatedRead(t *testing.T) {
 
 func TestRecorderFileWriteError(t *testing.T) {
 	frames := testFrames(t)
-	fake := newFakeIO(0)
+	fake := testkit.NewFakeIO()
 	// Room for the header; pcapng's header is bigger than 24 bytes.
 	r, err := NewRecorder(fake, &failWriter{limit: 24}, RecorderConfig{})
 	require.NoError(t, err)
@@ -311,18 +314,18 @@ func TestRecorderFileWriteError(t *testing.T) {
 			require.NoError(t, r.WriteFrame(f), "a full disk must not break the data path")
 		}
 	}
-	assert.Len(t, fake.written(), 100*len(frames))
+	assert.Len(t, fake.Written(), 100*len(frames))
 	require.Error(t, r.Err())
 	assert.ErrorContains(t, r.Err(), "disk full")
 	assert.ErrorContains(t, r.Close(), "disk full")
 	assert.NoError(t, r.Close(), "only the first Close reports")
 
-	_, err = NewRecorder(newFakeIO(0), &failWriter{limit: 0}, RecorderConfig{Format: FormatPcapNG})
+	_, err = NewRecorder(testkit.NewFakeIO(), &failWriter{limit: 0}, RecorderConfig{Format: FormatPcapNG})
 	assert.Error(t, err, "header write fails at once")
 }
 
 func TestRecorderClosed(t *testing.T) {
-	fake := newFakeIO(1)
+	fake := testkit.NewFakeIO()
 	r, err := NewRecorder(fake, io.Discard, RecorderConfig{})
 	require.NoError(t, err)
 	requireCloseUnblocks(t, 20*time.Millisecond, func() error {
@@ -337,7 +340,7 @@ func TestRecorderClosed(t *testing.T) {
 	_, err = r.WriteFrames([][]byte{make([]byte, 60)})
 	assert.ErrorIs(t, err, net.ErrClosed)
 	assert.NoError(t, r.Close())
-	assert.Equal(t, 1, fake.closes)
+	assert.Equal(t, 1, fake.Closes())
 }
 
 func TestRecorderInvalidArguments(t *testing.T) {
@@ -348,11 +351,11 @@ func TestRecorderInvalidArguments(t *testing.T) {
 		cfg   RecorderConfig
 	}{
 		{"nil-inner", nil, io.Discard, RecorderConfig{}},
-		{"nil-writer", newFakeIO(0), nil, RecorderConfig{}},
-		{"bad-format", newFakeIO(0), io.Discard, RecorderConfig{Format: 9}},
-		{"bad-direction", newFakeIO(0), io.Discard, RecorderConfig{Direction: 5}},
-		{"snaplen-too-small", newFakeIO(0), io.Discard, RecorderConfig{SnapLen: 10}},
-		{"snaplen-too-big", newFakeIO(0), io.Discard, RecorderConfig{SnapLen: MaxSnapLen + 1}},
+		{"nil-writer", testkit.NewFakeIO(), nil, RecorderConfig{}},
+		{"bad-format", testkit.NewFakeIO(), io.Discard, RecorderConfig{Format: 9}},
+		{"bad-direction", testkit.NewFakeIO(), io.Discard, RecorderConfig{Direction: 5}},
+		{"snaplen-too-small", testkit.NewFakeIO(), io.Discard, RecorderConfig{SnapLen: 10}},
+		{"snaplen-too-big", testkit.NewFakeIO(), io.Discard, RecorderConfig{SnapLen: MaxSnapLen + 1}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -362,9 +365,9 @@ func TestRecorderInvalidArguments(t *testing.T) {
 		})
 	}
 	dir := t.TempDir()
-	_, err := RecordToFile(newFakeIO(0), filepath.Join(dir, "no-such-dir", "x.pcap"), RecorderConfig{})
+	_, err := RecordToFile(testkit.NewFakeIO(), filepath.Join(dir, "no-such-dir", "x.pcap"), RecorderConfig{})
 	assert.ErrorIs(t, err, os.ErrNotExist)
-	_, err = RecordToFile(newFakeIO(0), filepath.Join(dir, "x.pcap"), RecorderConfig{Format: 9})
+	_, err = RecordToFile(testkit.NewFakeIO(), filepath.Join(dir, "x.pcap"), RecorderConfig{Format: 9})
 	assert.Error(t, err)
 	_, statErr := os.Stat(filepath.Join(dir, "x.pcap"))
 	assert.ErrorIs(t, statErr, os.ErrNotExist, "a failed RecordToFile leaves no file")
