@@ -16,6 +16,7 @@ import (
 	"github.com/etherconn/etherconn/afpacket"
 	"github.com/etherconn/etherconn/backend"
 	"github.com/etherconn/etherconn/internal/netns"
+	"github.com/etherconn/etherconn/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/bpf"
@@ -24,20 +25,24 @@ import (
 
 var vlanCases = []struct {
 	name string
-	tags []tag
+	tags []testkit.Tag
 }{
 	{"untagged", nil},
-	{"8100 pcp5 dei vid100", []tag{{0x8100, 5<<13 | 1<<12 | 100}}},
-	{"88a8 pcp7 dei vid4094", []tag{{0x88a8, 7<<13 | 1<<12 | 4094}}},
-	{"8100 vid0 priority", []tag{{0x8100, 6 << 13}}},
-	{"8100 tci0", []tag{{0x8100, 0}}},
-	{"88a8 vid0 dei only", []tag{{0x88a8, 1 << 12}}},
-	{"qinq 88a8+8100", []tag{{0x88a8, 3<<13 | 200}, {0x8100, 1<<13 | 1<<12 | 300}}},
-	{"qinq 8100+8100", []tag{{0x8100, 10}, {0x8100, 20}}},
-	{"3 tags", []tag{{0x88a8, 1}, {0x8100, 2<<13 | 2}, {0x8100, 7<<13 | 1<<12 | 4095}}},
-	{"9100", []tag{{0x9100, 4<<13 | 1<<12 | 55}}},
-	{"9100+8100", []tag{{0x9100, 55}, {0x8100, 66}}},
+	{"8100 pcp5 dei vid100", []testkit.Tag{testkit.TagFromTCI(0x8100, 5<<13|1<<12|100)}},
+	{"88a8 pcp7 dei vid4094", []testkit.Tag{testkit.TagFromTCI(0x88a8, 7<<13|1<<12|4094)}},
+	{"8100 vid0 priority", []testkit.Tag{testkit.TagFromTCI(0x8100, 6<<13)}},
+	{"8100 tci0", []testkit.Tag{testkit.TagFromTCI(0x8100, 0)}},
+	{"88a8 vid0 dei only", []testkit.Tag{testkit.TagFromTCI(0x88a8, 1<<12)}},
+	{"qinq 88a8+8100", []testkit.Tag{testkit.TagFromTCI(0x88a8, 3<<13|200), testkit.TagFromTCI(0x8100, 1<<13|1<<12|300)}},
+	{"qinq 8100+8100", []testkit.Tag{testkit.TagFromTCI(0x8100, 10), testkit.TagFromTCI(0x8100, 20)}},
+	{"3 tags", []testkit.Tag{testkit.TagFromTCI(0x88a8, 1), testkit.TagFromTCI(0x8100, 2<<13|2), testkit.TagFromTCI(0x8100, 7<<13|1<<12|4095)}},
+	{"9100", []testkit.Tag{testkit.TagFromTCI(0x9100, 4<<13|1<<12|55)}},
+	{"9100+8100", []testkit.Tag{testkit.TagFromTCI(0x9100, 55), testkit.TagFromTCI(0x8100, 66)}},
 }
+
+// qinq100200 is a QinQ stack: an 802.1ad tag with VID 100 over an 802.1Q
+// tag with VID 200.
+var qinq100200 = []testkit.Tag{{TPID: testkit.TPIDDot1AD, ID: 100}, {ID: 200}}
 
 func TestVLANByteExact(t *testing.T) {
 	t.Parallel()
@@ -50,7 +55,7 @@ func TestVLANByteExact(t *testing.T) {
 				// The kernel sends MTU+14 bytes, plus 4 with an outer
 				// 0x8100 tag.
 				size -= 4 * len(tc.tags)
-				if tc.tags[0].tpid == 0x8100 {
+				if tc.tags[0].WireTPID() == testkit.TPIDDot1Q {
 					size += 4
 				}
 			}
@@ -120,7 +125,7 @@ func TestShortFramesUnpadded(t *testing.T) {
 		requireArrives(t, a, b, want, "a %d-byte frame must arrive as %d bytes", size, size)
 	}
 	// A tagged short frame: tag restored, no padding.
-	want := mkFrame(v.B.MAC, v.A.MAC, []tag{{0x8100, 7}}, etherTest, 8, 1)
+	want := mkFrame(v.B.MAC, v.A.MAC, testkit.Dot1Q(7), etherTest, 8, 1)
 	requireArrives(t, a, b, want)
 
 	for _, size := range []int{0, 1, 13} {
@@ -154,7 +159,7 @@ func TestFrameTooLong(t *testing.T) {
 func TestTruncation(t *testing.T) {
 	t.Parallel()
 	a, b, v := pair(t, afpacket.Config{}, afpacket.Config{})
-	want := mkFrame(v.B.MAC, v.A.MAC, []tag{{0x88a8, 100}, {0x8100, 200}}, etherTest, 100, 7)
+	want := mkFrame(v.B.MAC, v.A.MAC, qinq100200, etherTest, 100, 7)
 	for _, size := range []int{50, len(want) - 2, len(want) - 4, 14, 13} {
 		require.NoError(t, a.WriteFrame(want))
 		buf := make([]byte, size)
@@ -250,12 +255,12 @@ func TestVLANFilterSeesTagAsAncillary(t *testing.T) {
 	require.NoError(t, err)
 	a := open(t, v.A, afpacket.Config{})
 	b := open(t, v.B, afpacket.Config{Filter: prog})
-	for _, tags := range [][]tag{nil, {{0x8100, 200}}, {{0x88a8, 100}, {0x8100, 200}}} {
+	for _, tags := range [][]testkit.Tag{nil, testkit.Dot1Q(200), qinq100200} {
 		require.NoError(t, a.WriteFrame(mkFrame(v.B.MAC, v.A.MAC, tags, etherTest, 20, 1)))
 	}
 	got, err := read(t, b, 2*time.Second)
 	require.NoError(t, err)
-	require.Equal(t, mkFrame(v.B.MAC, v.A.MAC, []tag{{0x88a8, 100}, {0x8100, 200}}, etherTest, 20, 1), got)
+	require.Equal(t, mkFrame(v.B.MAC, v.A.MAC, qinq100200, etherTest, 20, 1), got)
 	expectNothing(t, b, 100*time.Millisecond)
 }
 
@@ -524,7 +529,7 @@ func TestStats(t *testing.T) {
 	v := netns.NewVeth(t, nil)
 	a := open(t, v.A, afpacket.Config{})
 	b := open(t, v.B, afpacket.Config{})
-	f := mkFrame(v.B.MAC, v.A.MAC, []tag{{0x8100, 5}}, etherTest, 46, 1)
+	f := mkFrame(v.B.MAC, v.A.MAC, testkit.Dot1Q(5), etherTest, 46, 1)
 	require.NoError(t, a.WriteFrame(f))
 	n, err := a.WriteFrames([][]byte{f, f})
 	require.NoError(t, err)
@@ -605,7 +610,7 @@ func TestZeroAllocs(t *testing.T) {
 		t.Skip("allocation counts are not meaningful under -race")
 	}
 	a, b, v := pair(t, afpacket.Config{}, afpacket.Config{ReadBufferSize: 4 << 20})
-	f := mkFrame(v.B.MAC, v.A.MAC, []tag{{0x8100, 100}}, etherTest, 64, 1)
+	f := mkFrame(v.B.MAC, v.A.MAC, testkit.Dot1Q(100), etherTest, 64, 1)
 	buf := make([]byte, 2048)
 	var err error
 	allocs := testing.AllocsPerRun(200, func() {

@@ -15,6 +15,7 @@ import (
 	"github.com/etherconn/etherconn/etherconn"
 	"github.com/etherconn/etherconn/frame"
 	"github.com/etherconn/etherconn/internal/netns"
+	"github.com/etherconn/etherconn/internal/testkit"
 	"github.com/etherconn/etherconn/relay"
 	"github.com/etherconn/etherconn/rudp"
 	"github.com/gopacket/gopacket"
@@ -28,7 +29,7 @@ func TestHarnessOpenPair(t *testing.T) {
 	a, b, v := netns.OpenPair(t, func(ifname string) (backend.PacketIO, error) {
 		return afpacket.Open(ifname, afpacket.Config{})
 	}, nil)
-	want := mkFrame(v.B.MAC, v.A.MAC, []tag{{0x88a8, 10}, {0x8100, 20}}, etherTest, 40, 1)
+	want := mkFrame(v.B.MAC, v.A.MAC, []testkit.Tag{testkit.TagFromTCI(0x88a8, 10), testkit.TagFromTCI(0x8100, 20)}, etherTest, 40, 1)
 	require.NoError(t, a.WriteFrame(want))
 	got, err := read(t, b.(*afpacket.Conn), 2*time.Second)
 	require.NoError(t, err)

@@ -10,6 +10,7 @@ import (
 	"github.com/etherconn/etherconn/afpacket"
 	"github.com/etherconn/etherconn/backend"
 	"github.com/etherconn/etherconn/internal/netns"
+	"github.com/etherconn/etherconn/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -56,7 +57,7 @@ func TestRingWrapsInOrder(t *testing.T) {
 	for r := 0; r < rounds; r++ {
 		var sent [][]byte
 		for i := 0; i < perRound; i++ {
-			sent = append(sent, mkFrame(v.B.MAC, v.A.MAC, []tag{{0x8100, uint16(r)}}, etherTest, 60+i, seq+uint32(i)))
+			sent = append(sent, mkFrame(v.B.MAC, v.A.MAC, testkit.Dot1Q(uint16(r)), etherTest, 60+i, seq+uint32(i)))
 		}
 		n, err := a.WriteFrames(sent)
 		require.NoError(t, err)
@@ -111,7 +112,7 @@ func TestRingFullDropsAndRecovers(t *testing.T) {
 func TestRingTruncates(t *testing.T) {
 	t.Parallel()
 	a, b, v := pair(t, afpacket.Config{}, afpacket.Config{Ring: &afpacket.RingConfig{}})
-	long := mkFrame(v.B.MAC, v.A.MAC, []tag{{0x8100, 7}}, etherTest, 200, 1)
+	long := mkFrame(v.B.MAC, v.A.MAC, testkit.Dot1Q(7), etherTest, 200, 1)
 	require.NoError(t, a.WriteFrame(long))
 	require.NoError(t, a.WriteFrame(long))
 
