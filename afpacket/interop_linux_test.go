@@ -40,17 +40,11 @@ func TestHarnessOpenPair(t *testing.T) {
 // kernel socket and back.
 func TestKernelUDPInterop(t *testing.T) {
 	t.Parallel()
-	v := netns.NewVeth(t, nil)
-	emuMAC := netns.RandomMAC()
-	emuIP, kernIP := netns.IPv4(1), netns.IPv4(2)
-	v.B.AddAddr(t, netip.PrefixFrom(kernIP, 24))
-	v.B.AddNeighbor(t, emuIP, emuMAC)
-	srv, err := v.B.NS.ListenUDP("udp4", netip.AddrPortFrom(kernIP, 9000))
-	require.NoError(t, err)
-	defer srv.Close()
-	c := open(t, v.A, afpacket.Config{})
+	k := netns.NewKernelPeer(t, 9000)
+	emuMAC, emuIP, kernIP, srv := k.EmuMAC, k.EmuIP, k.KernelIP, k.Server
+	c := open(t, k.A, afpacket.Config{})
 
-	eth := &layers.Ethernet{SrcMAC: emuMAC, DstMAC: v.B.MAC, EthernetType: layers.EthernetTypeIPv4}
+	eth := &layers.Ethernet{SrcMAC: emuMAC, DstMAC: k.B.MAC, EthernetType: layers.EthernetTypeIPv4}
 	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: emuIP.AsSlice(), DstIP: kernIP.AsSlice()}
 	udp := &layers.UDP{SrcPort: 40000, DstPort: 9000}
 	require.NoError(t, udp.SetNetworkLayerForChecksum(ip))
