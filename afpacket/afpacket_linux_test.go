@@ -77,9 +77,7 @@ func TestVLANByteExact(t *testing.T) {
 		for i, tc := range vlanCases {
 			frames = append(frames, mkFrame(v.B.MAC, v.A.MAC, tc.tags, etherTest, 30+i, uint32(1000+i)))
 		}
-		n, err := a.WriteFrames(frames)
-		require.NoError(t, err)
-		require.Equal(t, len(frames), n)
+		writeAll(t, a, frames)
 		got := readAll(t, b, len(frames), 5*time.Second)
 		require.Equal(t, frames, got)
 	})
@@ -103,9 +101,7 @@ func TestOwnFramesNotReceived(t *testing.T) {
 			for _, f := range frames[:n/2] {
 				require.NoError(t, a.WriteFrame(f))
 			}
-			sent, err := a.WriteFrames(frames[n/2:])
-			require.NoError(t, err)
-			require.Equal(t, n/2, sent)
+			writeAll(t, a, frames[n/2:])
 			require.Equal(t, frames, readAll(t, b, n, 5*time.Second))
 			expectNothing(t, a, 200*time.Millisecond)
 
@@ -453,13 +449,8 @@ func TestFanoutGroup(t *testing.T) {
 	assert.Positive(t, group[0].Index())
 
 	const n = 100
-	var frames [][]byte
-	for i := 0; i < n; i++ {
-		frames = append(frames, mkFrame(v.B.MAC, v.A.MAC, nil, etherTest, 40, uint32(i)))
-	}
-	sent, err := a.WriteFrames(frames)
-	require.NoError(t, err)
-	require.Equal(t, n, sent)
+	frames := seqFrames(v, n, 40)
+	writeAll(t, a, frames)
 	seen := map[string]int{}
 	per := [2]int{}
 	for i, c := range group {
@@ -481,7 +472,7 @@ func TestFanoutGroup(t *testing.T) {
 	// by the kernel. FanoutJoin because the id can be 0: a freshly booted
 	// kernel hands out 0 as its first unique id.
 	id := group[0].FanoutGroup()
-	err = openErr(v.B.NS, v.B.Name, afpacket.Config{Fanout: afpacket.FanoutCPU, FanoutGroup: id, FanoutJoin: true})
+	err := openErr(v.B.NS, v.B.Name, afpacket.Config{Fanout: afpacket.FanoutCPU, FanoutGroup: id, FanoutJoin: true})
 	require.Error(t, err)
 	third := open(t, v.B, afpacket.Config{Fanout: afpacket.FanoutLB, FanoutGroup: id, FanoutJoin: true})
 	require.Equal(t, id, third.FanoutGroup())
@@ -531,9 +522,7 @@ func TestStats(t *testing.T) {
 	b := open(t, v.B, afpacket.Config{})
 	f := mkFrame(v.B.MAC, v.A.MAC, testkit.Dot1Q(5), etherTest, 46, 1)
 	require.NoError(t, a.WriteFrame(f))
-	n, err := a.WriteFrames([][]byte{f, f})
-	require.NoError(t, err)
-	require.Equal(t, 2, n)
+	writeAll(t, a, [][]byte{f, f})
 	readAll(t, b, 3, 2*time.Second)
 	sa, sb := a.Stats(), b.Stats()
 	assert.Equal(t, backend.Stats{FramesOut: 3, BytesOut: uint64(3 * len(f))}, sa)
@@ -754,9 +743,7 @@ func TestRingWrapsInOrder(t *testing.T) {
 		for i := 0; i < perRound; i++ {
 			sent = append(sent, mkFrame(v.B.MAC, v.A.MAC, testkit.Dot1Q(uint16(r)), etherTest, 60+i, seq+uint32(i)))
 		}
-		n, err := a.WriteFrames(sent)
-		require.NoError(t, err)
-		require.Equal(t, perRound, n)
+		writeAll(t, a, sent)
 		for got := 0; got < perRound; {
 			require.NoError(t, b.SetReadDeadline(time.Now().Add(2*time.Second)))
 			n, err := b.ReadFrames(bufs, lens)
@@ -779,13 +766,8 @@ func TestRingFullDropsAndRecovers(t *testing.T) {
 	t.Parallel()
 	a, b, v := pair(t, afpacket.Config{}, afpacket.Config{Ring: &afpacket.RingConfig{BlockSize: 16 << 10, Blocks: 2}})
 	const n = 1000 // about 160 KB in the ring's format: ten times its size
-	var frames [][]byte
-	for i := 0; i < n; i++ {
-		frames = append(frames, mkFrame(v.B.MAC, v.A.MAC, nil, etherTest, 100, uint32(i)))
-	}
-	sent, err := a.WriteFrames(frames)
-	require.NoError(t, err)
-	require.Equal(t, n, sent)
+	frames := seqFrames(v, n, 100)
+	writeAll(t, a, frames)
 
 	kept, last := 0, -1
 	readUntilQuiet(t, b, 300*time.Millisecond, func(f []byte) {
@@ -846,10 +828,7 @@ func TestSendOnlySocketFull(t *testing.T) {
 	tap := openTap(t, v.A)
 
 	const n = 2000 // 2000 × 120 B at 8 Mbit/s: about a quarter of a second
-	var frames [][]byte
-	for i := 0; i < n; i++ {
-		frames = append(frames, mkFrame(v.B.MAC, v.A.MAC, nil, etherTest, 106, uint32(i)))
-	}
+	frames := seqFrames(v, n, 106)
 	done := make(chan error, 1)
 	go func() {
 		for i := 0; i < n; i += 100 {

@@ -50,6 +50,25 @@ func seqOf(f []byte) uint32 {
 // meaningless.
 const raceEnabled = testkit.RaceEnabled
 
+// seqFrames returns n untagged frames from v.A to v.B of payload bytes
+// each, numbered 0 to n-1 (seqOf).
+func seqFrames(v *netns.Veth, n, payload int) [][]byte {
+	frames := make([][]byte, n)
+	for i := range frames {
+		frames[i] = mkFrame(v.B.MAC, v.A.MAC, nil, etherTest, payload, uint32(i))
+	}
+	return frames
+}
+
+// writeAll sends frames with one WriteFrames call on c and requires every
+// one of them sent.
+func writeAll(t testing.TB, c *afpacket.Conn, frames [][]byte) {
+	t.Helper()
+	n, err := c.WriteFrames(frames)
+	require.NoError(t, err)
+	require.Equal(t, len(frames), n)
+}
+
 // repeat is a batch of n times f.
 func repeat(f []byte, n int) [][]byte {
 	batch := make([][]byte, n)
