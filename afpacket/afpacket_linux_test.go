@@ -16,6 +16,7 @@ import (
 	"github.com/etherconn/etherconn/afpacket"
 	"github.com/etherconn/etherconn/backend"
 	"github.com/etherconn/etherconn/internal/netns"
+	"github.com/etherconn/etherconn/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/bpf"
@@ -24,20 +25,24 @@ import (
 
 var vlanCases = []struct {
 	name string
-	tags []tag
+	tags []testkit.Tag
 }{
 	{"untagged", nil},
-	{"8100 pcp5 dei vid100", []tag{{0x8100, 5<<13 | 1<<12 | 100}}},
-	{"88a8 pcp7 dei vid4094", []tag{{0x88a8, 7<<13 | 1<<12 | 4094}}},
-	{"8100 vid0 priority", []tag{{0x8100, 6 << 13}}},
-	{"8100 tci0", []tag{{0x8100, 0}}},
-	{"88a8 vid0 dei only", []tag{{0x88a8, 1 << 12}}},
-	{"qinq 88a8+8100", []tag{{0x88a8, 3<<13 | 200}, {0x8100, 1<<13 | 1<<12 | 300}}},
-	{"qinq 8100+8100", []tag{{0x8100, 10}, {0x8100, 20}}},
-	{"3 tags", []tag{{0x88a8, 1}, {0x8100, 2<<13 | 2}, {0x8100, 7<<13 | 1<<12 | 4095}}},
-	{"9100", []tag{{0x9100, 4<<13 | 1<<12 | 55}}},
-	{"9100+8100", []tag{{0x9100, 55}, {0x8100, 66}}},
+	{"8100 pcp5 dei vid100", []testkit.Tag{testkit.TagFromTCI(0x8100, 5<<13|1<<12|100)}},
+	{"88a8 pcp7 dei vid4094", []testkit.Tag{testkit.TagFromTCI(0x88a8, 7<<13|1<<12|4094)}},
+	{"8100 vid0 priority", []testkit.Tag{testkit.TagFromTCI(0x8100, 6<<13)}},
+	{"8100 tci0", []testkit.Tag{testkit.TagFromTCI(0x8100, 0)}},
+	{"88a8 vid0 dei only", []testkit.Tag{testkit.TagFromTCI(0x88a8, 1<<12)}},
+	{"qinq 88a8+8100", []testkit.Tag{testkit.TagFromTCI(0x88a8, 3<<13|200), testkit.TagFromTCI(0x8100, 1<<13|1<<12|300)}},
+	{"qinq 8100+8100", []testkit.Tag{testkit.TagFromTCI(0x8100, 10), testkit.TagFromTCI(0x8100, 20)}},
+	{"3 tags", []testkit.Tag{testkit.TagFromTCI(0x88a8, 1), testkit.TagFromTCI(0x8100, 2<<13|2), testkit.TagFromTCI(0x8100, 7<<13|1<<12|4095)}},
+	{"9100", []testkit.Tag{testkit.TagFromTCI(0x9100, 4<<13|1<<12|55)}},
+	{"9100+8100", []testkit.Tag{testkit.TagFromTCI(0x9100, 55), testkit.TagFromTCI(0x8100, 66)}},
 }
+
+// qinq100200 is a QinQ stack: an 802.1ad tag with VID 100 over an 802.1Q
+// tag with VID 200.
+var qinq100200 = []testkit.Tag{{TPID: testkit.TPIDDot1AD, ID: 100}, {ID: 200}}
 
 func TestVLANByteExact(t *testing.T) {
 	t.Parallel()
@@ -50,7 +55,7 @@ func TestVLANByteExact(t *testing.T) {
 				// The kernel sends MTU+14 bytes, plus 4 with an outer
 				// 0x8100 tag.
 				size -= 4 * len(tc.tags)
-				if tc.tags[0].tpid == 0x8100 {
+				if tc.tags[0].WireTPID() == testkit.TPIDDot1Q {
 					size += 4
 				}
 			}
@@ -72,9 +77,7 @@ func TestVLANByteExact(t *testing.T) {
 		for i, tc := range vlanCases {
 			frames = append(frames, mkFrame(v.B.MAC, v.A.MAC, tc.tags, etherTest, 30+i, uint32(1000+i)))
 		}
-		n, err := a.WriteFrames(frames)
-		require.NoError(t, err)
-		require.Equal(t, len(frames), n)
+		writeAll(t, a, frames)
 		got := readAll(t, b, len(frames), 5*time.Second)
 		require.Equal(t, frames, got)
 	})
@@ -98,9 +101,7 @@ func TestOwnFramesNotReceived(t *testing.T) {
 			for _, f := range frames[:n/2] {
 				require.NoError(t, a.WriteFrame(f))
 			}
-			sent, err := a.WriteFrames(frames[n/2:])
-			require.NoError(t, err)
-			require.Equal(t, n/2, sent)
+			writeAll(t, a, frames[n/2:])
 			require.Equal(t, frames, readAll(t, b, n, 5*time.Second))
 			expectNothing(t, a, 200*time.Millisecond)
 
@@ -120,7 +121,7 @@ func TestShortFramesUnpadded(t *testing.T) {
 		requireArrives(t, a, b, want, "a %d-byte frame must arrive as %d bytes", size, size)
 	}
 	// A tagged short frame: tag restored, no padding.
-	want := mkFrame(v.B.MAC, v.A.MAC, []tag{{0x8100, 7}}, etherTest, 8, 1)
+	want := mkFrame(v.B.MAC, v.A.MAC, testkit.Dot1Q(7), etherTest, 8, 1)
 	requireArrives(t, a, b, want)
 
 	for _, size := range []int{0, 1, 13} {
@@ -154,7 +155,7 @@ func TestFrameTooLong(t *testing.T) {
 func TestTruncation(t *testing.T) {
 	t.Parallel()
 	a, b, v := pair(t, afpacket.Config{}, afpacket.Config{})
-	want := mkFrame(v.B.MAC, v.A.MAC, []tag{{0x88a8, 100}, {0x8100, 200}}, etherTest, 100, 7)
+	want := mkFrame(v.B.MAC, v.A.MAC, qinq100200, etherTest, 100, 7)
 	for _, size := range []int{50, len(want) - 2, len(want) - 4, 14, 13} {
 		require.NoError(t, a.WriteFrame(want))
 		buf := make([]byte, size)
@@ -250,12 +251,12 @@ func TestVLANFilterSeesTagAsAncillary(t *testing.T) {
 	require.NoError(t, err)
 	a := open(t, v.A, afpacket.Config{})
 	b := open(t, v.B, afpacket.Config{Filter: prog})
-	for _, tags := range [][]tag{nil, {{0x8100, 200}}, {{0x88a8, 100}, {0x8100, 200}}} {
+	for _, tags := range [][]testkit.Tag{nil, testkit.Dot1Q(200), qinq100200} {
 		require.NoError(t, a.WriteFrame(mkFrame(v.B.MAC, v.A.MAC, tags, etherTest, 20, 1)))
 	}
 	got, err := read(t, b, 2*time.Second)
 	require.NoError(t, err)
-	require.Equal(t, mkFrame(v.B.MAC, v.A.MAC, []tag{{0x88a8, 100}, {0x8100, 200}}, etherTest, 20, 1), got)
+	require.Equal(t, mkFrame(v.B.MAC, v.A.MAC, qinq100200, etherTest, 20, 1), got)
 	expectNothing(t, b, 100*time.Millisecond)
 }
 
@@ -448,13 +449,8 @@ func TestFanoutGroup(t *testing.T) {
 	assert.Positive(t, group[0].Index())
 
 	const n = 100
-	var frames [][]byte
-	for i := 0; i < n; i++ {
-		frames = append(frames, mkFrame(v.B.MAC, v.A.MAC, nil, etherTest, 40, uint32(i)))
-	}
-	sent, err := a.WriteFrames(frames)
-	require.NoError(t, err)
-	require.Equal(t, n, sent)
+	frames := seqFrames(v, n, 40)
+	writeAll(t, a, frames)
 	seen := map[string]int{}
 	per := [2]int{}
 	for i, c := range group {
@@ -476,7 +472,7 @@ func TestFanoutGroup(t *testing.T) {
 	// by the kernel. FanoutJoin because the id can be 0: a freshly booted
 	// kernel hands out 0 as its first unique id.
 	id := group[0].FanoutGroup()
-	err = openErr(v.B.NS, v.B.Name, afpacket.Config{Fanout: afpacket.FanoutCPU, FanoutGroup: id, FanoutJoin: true})
+	err := openErr(v.B.NS, v.B.Name, afpacket.Config{Fanout: afpacket.FanoutCPU, FanoutGroup: id, FanoutJoin: true})
 	require.Error(t, err)
 	third := open(t, v.B, afpacket.Config{Fanout: afpacket.FanoutLB, FanoutGroup: id, FanoutJoin: true})
 	require.Equal(t, id, third.FanoutGroup())
@@ -524,11 +520,9 @@ func TestStats(t *testing.T) {
 	v := netns.NewVeth(t, nil)
 	a := open(t, v.A, afpacket.Config{})
 	b := open(t, v.B, afpacket.Config{})
-	f := mkFrame(v.B.MAC, v.A.MAC, []tag{{0x8100, 5}}, etherTest, 46, 1)
+	f := mkFrame(v.B.MAC, v.A.MAC, testkit.Dot1Q(5), etherTest, 46, 1)
 	require.NoError(t, a.WriteFrame(f))
-	n, err := a.WriteFrames([][]byte{f, f})
-	require.NoError(t, err)
-	require.Equal(t, 2, n)
+	writeAll(t, a, [][]byte{f, f})
 	readAll(t, b, 3, 2*time.Second)
 	sa, sb := a.Stats(), b.Stats()
 	assert.Equal(t, backend.Stats{FramesOut: 3, BytesOut: uint64(3 * len(f))}, sa)
@@ -605,7 +599,7 @@ func TestZeroAllocs(t *testing.T) {
 		t.Skip("allocation counts are not meaningful under -race")
 	}
 	a, b, v := pair(t, afpacket.Config{}, afpacket.Config{ReadBufferSize: 4 << 20})
-	f := mkFrame(v.B.MAC, v.A.MAC, []tag{{0x8100, 100}}, etherTest, 64, 1)
+	f := mkFrame(v.B.MAC, v.A.MAC, testkit.Dot1Q(100), etherTest, 64, 1)
 	buf := make([]byte, 2048)
 	var err error
 	allocs := testing.AllocsPerRun(200, func() {
@@ -703,4 +697,210 @@ func dropCapAndOpen(nsPath, ifname string, cap uint) (*afpacket.Conn, error) {
 		return nil, fmt.Errorf("%w: %v", errSetupFailed, err)
 	}
 	return afpacket.Open(ifname, afpacket.Config{})
+}
+
+func TestRingConfigErrors(t *testing.T) {
+	t.Parallel()
+	v := netns.NewVeth(t, nil)
+	page := os.Getpagesize()
+	for _, tc := range []struct {
+		name string
+		ring afpacket.RingConfig
+	}{
+		{"block not a power of two", afpacket.RingConfig{BlockSize: 3 * page}},
+		{"block under a page", afpacket.RingConfig{BlockSize: page / 2}},
+		{"negative block", afpacket.RingConfig{BlockSize: -page}},
+		{"negative blocks", afpacket.RingConfig{Blocks: -1}},
+		{"4 GiB", afpacket.RingConfig{BlockSize: 1 << 30, Blocks: 4}},
+		{"65536 blocks", afpacket.RingConfig{BlockSize: page, Blocks: 1 << 16}},
+		{"negative timeout", afpacket.RingConfig{Timeout: -time.Millisecond}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ring := tc.ring
+			err := openErr(v.A.NS, v.A.Name, afpacket.Config{Ring: &ring})
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "afpacket: open "+v.A.Name+": ring: ")
+		})
+	}
+}
+
+// TestRingWrapsInOrder runs many rounds of frames through a ring of four
+// small blocks, reading each round in batches before the next, so that the
+// reader goes round the ring many times and also stops in the middle of
+// blocks. Every frame must come back once, in order, byte for byte.
+func TestRingWrapsInOrder(t *testing.T) {
+	t.Parallel()
+	a, b, v := pair(t, afpacket.Config{}, afpacket.Config{Ring: &afpacket.RingConfig{BlockSize: 16 << 10, Blocks: 4}})
+	const rounds, perRound = 30, 100 // a round takes about a block and a half
+	bufs := make([][]byte, 7)        // not a divisor of anything above
+	for i := range bufs {
+		bufs[i] = make([]byte, 2048)
+	}
+	lens := make([]int, len(bufs))
+	seq := uint32(0)
+	for r := 0; r < rounds; r++ {
+		var sent [][]byte
+		for i := 0; i < perRound; i++ {
+			sent = append(sent, mkFrame(v.B.MAC, v.A.MAC, testkit.Dot1Q(uint16(r)), etherTest, 60+i, seq+uint32(i)))
+		}
+		writeAll(t, a, sent)
+		for got := 0; got < perRound; {
+			require.NoError(t, b.SetReadDeadline(time.Now().Add(2*time.Second)))
+			n, err := b.ReadFrames(bufs, lens)
+			require.NoError(t, err, "round %d after %d frames", r, got)
+			for i := 0; i < n; i++ {
+				require.Equal(t, sent[got], bufs[i][:lens[i]], "round %d frame %d", r, got)
+				got++
+			}
+		}
+		seq += perRound
+	}
+	assert.Zero(t, b.Stats().Dropped)
+	assert.Equal(t, uint64(rounds*perRound), b.Stats().FramesIn)
+}
+
+// TestRingFullDropsAndRecovers fills a ring nobody reads: the kernel drops
+// what does not fit and counts it; what was kept is intact and in order,
+// and the ring takes frames again once read.
+func TestRingFullDropsAndRecovers(t *testing.T) {
+	t.Parallel()
+	a, b, v := pair(t, afpacket.Config{}, afpacket.Config{Ring: &afpacket.RingConfig{BlockSize: 16 << 10, Blocks: 2}})
+	const n = 1000 // about 160 KB in the ring's format: ten times its size
+	frames := seqFrames(v, n, 100)
+	writeAll(t, a, frames)
+
+	kept, last := 0, -1
+	readUntilQuiet(t, b, 300*time.Millisecond, func(f []byte) {
+		s := int(seqOf(f))
+		require.Greater(t, s, last, "out of order")
+		require.Equal(t, frames[s], f)
+		last = s
+		kept++
+	})
+	require.Positive(t, kept)
+	st := b.Stats()
+	require.Less(t, kept, n, "a ring of 32 KiB kept every frame of 160 KB")
+	assert.Equal(t, uint64(n-kept), st.Dropped, "every frame is either read or counted as dropped")
+
+	want := mkFrame(v.B.MAC, v.A.MAC, nil, etherTest, 100, 4242)
+	requireArrives(t, a, b, want)
+}
+
+func TestRingTruncates(t *testing.T) {
+	t.Parallel()
+	a, b, v := pair(t, afpacket.Config{}, afpacket.Config{Ring: &afpacket.RingConfig{}})
+	long := mkFrame(v.B.MAC, v.A.MAC, testkit.Dot1Q(7), etherTest, 200, 1)
+	require.NoError(t, a.WriteFrame(long))
+	require.NoError(t, a.WriteFrame(long))
+
+	require.NoError(t, b.SetReadDeadline(time.Now().Add(2*time.Second)))
+	buf := make([]byte, 100)
+	n, err := b.ReadFrame(buf)
+	require.ErrorIs(t, err, backend.ErrTruncated)
+	require.Equal(t, long[:100], buf[:n], "the cut frame keeps its restored tag")
+
+	// ReadFrames cuts without an error, as with recvmmsg.
+	lens := []int{0}
+	n, err = b.ReadFrames([][]byte{buf}, lens)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.Equal(t, long[:100], buf[:lens[0]])
+}
+
+// TestSendOnlySocketFull sends through an interface whose queue holds
+// frames (a slow token bucket), with small send buffers, so that the
+// send-only socket fills up and writes finish on the main socket. Every
+// frame must leave in the order written, which a plain packet socket on the
+// sending end sees, and reach the other end once.
+//
+// The order is checked where frames leave, not where they arrive: the
+// token bucket releases frames from whichever CPU runs it, and a veth hands
+// each frame to its peer on the CPU that sent it, so the receiving end can
+// see neighbours swapped (observed) whatever the sender did.
+func TestSendOnlySocketFull(t *testing.T) {
+	t.Parallel()
+	v := netns.NewVeth(t, nil)
+	require.NoError(t, v.A.NS.Command("tc", "qdisc", "add", "dev", v.A.Name, "root",
+		"tbf", "rate", "8mbit", "burst", "16kb", "limit", "1mb").Run())
+	a := open(t, v.A, afpacket.Config{WriteBufferSize: 8 << 10})
+	b := open(t, v.B, afpacket.Config{ReadBufferSize: 4 << 20})
+	require.True(t, afpacket.HasTx(a))
+	tap := openTap(t, v.A)
+
+	const n = 2000 // 2000 × 120 B at 8 Mbit/s: about a quarter of a second
+	frames := seqFrames(v, n, 106)
+	done := make(chan error, 1)
+	go func() {
+		for i := 0; i < n; i += 100 {
+			if _, err := a.WriteFrames(frames[i : i+100]); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	buf := make([]byte, 2048)
+	for i := 0; i < n; i++ {
+		k := tap.read(t, buf)
+		require.Equal(t, frames[i], buf[:k], "frame %d out of A", i)
+	}
+	require.NoError(t, <-done)
+	seen := make([]bool, n)
+	for i := 0; i < n; i++ {
+		f, err := read(t, b, 5*time.Second)
+		require.NoError(t, err, "%d frames in", i)
+		s := int(seqOf(f))
+		require.Less(t, s, n)
+		require.False(t, seen[s], "frame %d twice", s)
+		require.Equal(t, frames[s], f)
+		seen[s] = true
+	}
+	assert.Positive(t, afpacket.TxBlocks(a), "the send-only socket never filled: the test did not test the fallback")
+	assert.Equal(t, uint64(n), a.Stats().FramesOut)
+	expectNothing(t, b, 100*time.Millisecond)
+}
+
+// rawTap is a plain packet socket that sees every frame on a link, the
+// outgoing ones too, in the order the link sends them.
+type rawTap struct{ fd int }
+
+func openTap(t *testing.T, l *netns.Link) *rawTap {
+	t.Helper()
+	const ethPAll = 0x0300 // htons(ETH_P_ALL)
+	tap := &rawTap{fd: -1}
+	require.NoError(t, l.NS.Do(func() error {
+		idx, err := l.Index()
+		if err != nil {
+			return err
+		}
+		if tap.fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, ethPAll); err != nil {
+			return err
+		}
+		if err := unix.Bind(tap.fd, &unix.SockaddrLinklayer{Protocol: ethPAll, Ifindex: idx}); err != nil {
+			return err
+		}
+		if err := unix.SetsockoptInt(tap.fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 4<<20); err != nil {
+			return err
+		}
+		return unix.SetsockoptTimeval(tap.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: 5})
+	}))
+	t.Cleanup(func() {
+		if tap.fd >= 0 {
+			_ = unix.Close(tap.fd)
+		}
+	})
+	return tap
+}
+
+// read reads the next frame into buf, failing t after 5 s without one.
+func (tap *rawTap) read(t *testing.T, buf []byte) int {
+	t.Helper()
+	for {
+		n, _, err := unix.Recvfrom(tap.fd, buf, 0)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		require.NoError(t, err)
+		return n
+	}
 }

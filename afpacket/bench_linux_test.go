@@ -15,7 +15,7 @@ import (
 
 func BenchmarkWriteFrame(b *testing.B) {
 	w, _ := benchWriter(b)
-	frame := benchFrame(b)
+	frame := benchFrame()
 	b.SetBytes(int64(len(frame)))
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -30,7 +30,7 @@ func BenchmarkWriteFrame(b *testing.B) {
 
 func BenchmarkWriteFrames(b *testing.B) {
 	w, _ := benchWriter(b)
-	frame := benchFrame(b)
+	frame := benchFrame()
 	batch := repeat(frame, benchBatch)
 	b.SetBytes(int64(len(frame)))
 	b.ReportAllocs()

@@ -204,7 +204,7 @@ func benchCeiling(b *testing.B, mk func(*testing.B, *netns.Link) benchReader) {
 			b.ReportMetric(float64(rd.drops()-d0)/float64(b.N)*100, "kdrop%")
 		}
 	}()
-	batch := repeat(benchFrame(b), benchBatch)
+	batch := repeat(benchFrame(), benchBatch)
 	send := func(k int) (int, error) { return w.WriteFrames(batch[:min(len(batch), k)]) }
 	cnt.warmUp(b, 1, send)
 	d0 = rd.drops()
@@ -342,8 +342,8 @@ func BenchmarkVethRTT(b *testing.B) {
 		v := netns.NewVeth(b, nil)
 		cl := &rawUDP{c: open(b, v.A, afpacket.Config{}), me: hostAddr(0, 0)}
 		sv := &rawUDP{c: open(b, v.B, afpacket.Config{}), me: hostAddr(1, 0)}
-		cl.out = benchFrame(b)
-		sv.out = benchFrameFrom(b, 1, 0)
+		cl.out = benchFrame()
+		sv.out = benchFrameFrom(1, 0)
 		paths = append(paths, &path{name: "afpacket", cl: cl, sv: sv, to: sv.me})
 	}
 	rts := make([]func() time.Duration, len(paths))

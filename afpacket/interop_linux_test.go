@@ -15,6 +15,7 @@ import (
 	"github.com/etherconn/etherconn/etherconn"
 	"github.com/etherconn/etherconn/frame"
 	"github.com/etherconn/etherconn/internal/netns"
+	"github.com/etherconn/etherconn/internal/testkit"
 	"github.com/etherconn/etherconn/relay"
 	"github.com/etherconn/etherconn/rudp"
 	"github.com/gopacket/gopacket"
@@ -28,7 +29,7 @@ func TestHarnessOpenPair(t *testing.T) {
 	a, b, v := netns.OpenPair(t, func(ifname string) (backend.PacketIO, error) {
 		return afpacket.Open(ifname, afpacket.Config{})
 	}, nil)
-	want := mkFrame(v.B.MAC, v.A.MAC, []tag{{0x88a8, 10}, {0x8100, 20}}, etherTest, 40, 1)
+	want := mkFrame(v.B.MAC, v.A.MAC, []testkit.Tag{testkit.TagFromTCI(0x88a8, 10), testkit.TagFromTCI(0x8100, 20)}, etherTest, 40, 1)
 	require.NoError(t, a.WriteFrame(want))
 	got, err := read(t, b.(*afpacket.Conn), 2*time.Second)
 	require.NoError(t, err)
@@ -39,17 +40,11 @@ func TestHarnessOpenPair(t *testing.T) {
 // kernel socket and back.
 func TestKernelUDPInterop(t *testing.T) {
 	t.Parallel()
-	v := netns.NewVeth(t, nil)
-	emuMAC := netns.RandomMAC()
-	emuIP, kernIP := netns.IPv4(1), netns.IPv4(2)
-	v.B.AddAddr(t, netip.PrefixFrom(kernIP, 24))
-	v.B.AddNeighbor(t, emuIP, emuMAC)
-	srv, err := v.B.NS.ListenUDP("udp4", netip.AddrPortFrom(kernIP, 9000))
-	require.NoError(t, err)
-	defer srv.Close()
-	c := open(t, v.A, afpacket.Config{})
+	k := netns.NewKernelPeer(t, 9000)
+	emuMAC, emuIP, kernIP, srv := k.EmuMAC, k.EmuIP, k.KernelIP, k.Server
+	c := open(t, k.A, afpacket.Config{})
 
-	eth := &layers.Ethernet{SrcMAC: emuMAC, DstMAC: v.B.MAC, EthernetType: layers.EthernetTypeIPv4}
+	eth := &layers.Ethernet{SrcMAC: emuMAC, DstMAC: k.B.MAC, EthernetType: layers.EthernetTypeIPv4}
 	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: emuIP.AsSlice(), DstIP: kernIP.AsSlice()}
 	udp := &layers.UDP{SrcPort: 40000, DstPort: 9000}
 	require.NoError(t, udp.SetNetworkLayerForChecksum(ip))

@@ -1,10 +1,11 @@
 package memio_test
 
 import (
-	"encoding/binary"
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/etherconn/etherconn/internal/testkit"
 )
 
 func TestMain(m *testing.M) {
@@ -12,27 +13,27 @@ func TestMain(m *testing.M) {
 }
 
 var (
-	macA  = [6]byte{0x02, 0, 0, 0, 0, 0x0a}
-	macB  = [6]byte{0x02, 0, 0, 0, 0, 0x0b}
-	macC  = [6]byte{0x02, 0, 0, 0, 0, 0x0c}
-	bcast = [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
-	mcast = [6]byte{0x01, 0x00, 0x5e, 0x00, 0x00, 0x01}
+	macA  = testkit.MAC(0x0a)
+	macB  = testkit.MAC(0x0b)
+	macC  = testkit.MAC(0x0c)
+	bcast = testkit.Broadcast
+	mcast = testkit.Multicast
 )
 
-// mkFrame builds a frame of size bytes (at least 18) carrying seq right after
-// the Ethernet header, with a recognisable fill pattern after it.
+// raceEnabled: the race detector makes sync.Pool drop items at random, so
+// allocation counts are meaningless under it.
+const raceEnabled = testkit.RaceEnabled
+
+// mkFrame builds a frame of size bytes (at least the 14-byte header) of the
+// local experimental EtherType carrying seq right after the Ethernet header,
+// with testkit's fill pattern after it. A frame shorter than 18 bytes is
+// testkit.SeqFrame's cut to size, so it holds no whole seq.
 func mkFrame(dst, src [6]byte, seq uint32, size int) []byte {
-	b := make([]byte, size)
-	copy(b[0:6], dst[:])
-	copy(b[6:12], src[:])
-	binary.BigEndian.PutUint16(b[12:14], 0x88b5) // local experimental EtherType
-	if size >= 18 {
-		binary.BigEndian.PutUint32(b[14:18], seq)
-	}
-	for i := 18; i < size; i++ {
-		b[i] = byte(i * 7)
-	}
-	return b
+	return testkit.SeqFrame(dst, src, nil, testkit.EtherTypeExp1, seq, size)[:size]
 }
 
-func seqOf(b []byte) uint32 { return binary.BigEndian.Uint32(b[14:18]) }
+// seqOf returns the seq mkFrame put in b (0 when b is too short for one).
+func seqOf(b []byte) uint32 {
+	seq, _ := testkit.SeqOf(b)
+	return seq
+}

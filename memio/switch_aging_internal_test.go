@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/etherconn/etherconn/internal/testkit"
 )
 
 // agingSwitch returns a switch with n ports whose clock the test moves.
@@ -24,12 +26,9 @@ func agingSwitch(t *testing.T, cfg Config, n int) (*Switch, []*Port, *time.Durat
 	return sw, ports, clock
 }
 
+// testFrame returns a 60-byte frame from test MAC src to test MAC dst.
 func testFrame(dst, src byte) []byte {
-	f := make([]byte, 60)
-	f[0], f[5] = 0x02, dst
-	f[6], f[11] = 0x02, src
-	f[12], f[13] = 0x88, 0xb5
-	return f
+	return testkit.PatternFrame(testkit.MAC(int(dst)), testkit.MAC(int(src)), nil, testkit.EtherTypeExp1, 60-testkit.EthernetLen)
 }
 
 // send writes a frame from port from and returns how many frames each port

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -22,6 +21,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/etherconn/etherconn/backend"
+	"github.com/etherconn/etherconn/internal/testkit"
 )
 
 func TestMain(m *testing.M) {
@@ -39,18 +39,12 @@ var (
 	ip6B = net.ParseIP("2001:db8::b")
 )
 
-// tag is one VLAN tag of a test frame.
-type tag struct {
-	tpid layers.EthernetType
-	vid  uint16
-}
-
 // frameSpec describes a test frame; build serializes it with gopacket.
 type frameSpec struct {
 	name    string
 	src     net.HardwareAddr
 	dst     net.HardwareAddr
-	tags    []tag
+	tags    []testkit.Tag // TPID and ID only: gopacket writes PCP and DEI as 0
 	v6      bool
 	arp     bool // a 42-byte ARP request instead of UDP (shorter than 60)
 	payload int  // UDP payload length
@@ -78,13 +72,13 @@ func (s frameSpec) build(t testing.TB) []byte {
 	ls = append(ls, eth)
 	for i, tg := range s.tags {
 		if i == 0 {
-			eth.EthernetType = tg.tpid
+			eth.EthernetType = layers.EthernetType(tg.WireTPID())
 		}
 		next := inner
 		if i+1 < len(s.tags) {
-			next = s.tags[i+1].tpid
+			next = layers.EthernetType(s.tags[i+1].WireTPID())
 		}
-		ls = append(ls, &layers.Dot1Q{VLANIdentifier: tg.vid, Type: next})
+		ls = append(ls, &layers.Dot1Q{VLANIdentifier: tg.ID, Type: next})
 	}
 	if s.arp {
 		ls = append(ls, &layers.ARP{
@@ -124,9 +118,9 @@ func (s frameSpec) build(t testing.TB) []byte {
 func testSpecs() []frameSpec {
 	return []frameSpec{
 		{name: "untagged-v4", payload: 32, marker: 1},
-		{name: "dot1q-v4", tags: []tag{{layers.EthernetTypeDot1Q, 100}}, payload: 100, marker: 2},
-		{name: "qinq-88a8-v4", tags: []tag{{layers.EthernetTypeQinQ, 100}, {layers.EthernetTypeDot1Q, 200}}, payload: 64, marker: 3},
-		{name: "qinq-8100-v6", tags: []tag{{layers.EthernetTypeDot1Q, 300}, {layers.EthernetTypeDot1Q, 301}}, v6: true, payload: 200, marker: 4},
+		{name: "dot1q-v4", tags: testkit.Dot1Q(100), payload: 100, marker: 2},
+		{name: "qinq-88a8-v4", tags: []testkit.Tag{{TPID: testkit.TPIDDot1AD, ID: 100}, {ID: 200}}, payload: 64, marker: 3},
+		{name: "qinq-8100-v6", tags: testkit.Dot1Q(300, 301), v6: true, payload: 200, marker: 4},
 		{name: "arp-42-bytes", arp: true},
 		{name: "jumbo-v4", payload: 9000, marker: 6},
 	}
@@ -295,112 +289,6 @@ func readCapture(t testing.TB, data []byte, format Format) []fileRecord {
 	t.Fatalf("unknown format %v", format)
 	return nil
 }
-
-// fakeIO is an in-memory PacketIO: frames sent on in are read, written
-// frames are kept. Closing in makes reads return io.EOF.
-type fakeIO struct {
-	in        chan []byte
-	done      chan struct{}
-	closeOnce sync.Once
-	mu        sync.Mutex
-	out       [][]byte
-	closes    int
-}
-
-func newFakeIO(buffered int) *fakeIO {
-	return &fakeIO{in: make(chan []byte, buffered), done: make(chan struct{})}
-}
-
-func (f *fakeIO) ReadFrame(b []byte) (int, error) {
-	select {
-	case <-f.done:
-		return 0, net.ErrClosed
-	default:
-	}
-	select {
-	case fr, ok := <-f.in:
-		if !ok {
-			return 0, io.EOF
-		}
-		n := copy(b, fr)
-		if n < len(fr) {
-			return n, backend.ErrTruncated
-		}
-		return n, nil
-	case <-f.done:
-		return 0, net.ErrClosed
-	}
-}
-
-func (f *fakeIO) WriteFrame(frame []byte) error {
-	select {
-	case <-f.done:
-		return net.ErrClosed
-	default:
-	}
-	if len(frame) < backend.MinFrameLen {
-		return backend.ErrFrameTooShort
-	}
-	f.mu.Lock()
-	f.out = append(f.out, append([]byte(nil), frame...))
-	f.mu.Unlock()
-	return nil
-}
-
-func (f *fakeIO) Close() error {
-	f.mu.Lock()
-	f.closes++
-	f.mu.Unlock()
-	f.closeOnce.Do(func() { close(f.done) })
-	return nil
-}
-
-func (f *fakeIO) written() [][]byte {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([][]byte(nil), f.out...)
-}
-
-// fakeBatchIO adds the optional interfaces to fakeIO, with marked Stats so
-// that a test can tell they were passed through.
-type fakeBatchIO struct {
-	*fakeIO
-	batchReads, batchWrites int
-}
-
-func (f *fakeBatchIO) ReadFrames(bufs [][]byte, lens []int) (int, error) {
-	f.batchReads++
-	n, err := f.ReadFrame(bufs[0])
-	if err != nil && !errors.Is(err, backend.ErrTruncated) {
-		return 0, err
-	}
-	lens[0] = n
-	i := 1
-	for ; i < min(len(bufs), len(lens)); i++ {
-		select {
-		case fr, ok := <-f.in:
-			if !ok {
-				return i, nil
-			}
-			lens[i] = copy(bufs[i], fr)
-		default:
-			return i, nil
-		}
-	}
-	return i, nil
-}
-
-func (f *fakeBatchIO) WriteFrames(frames [][]byte) (int, error) {
-	f.batchWrites++
-	for i, fr := range frames {
-		if err := f.WriteFrame(fr); err != nil {
-			return i, err
-		}
-	}
-	return len(frames), nil
-}
-
-func (f *fakeBatchIO) Stats() backend.Stats { return backend.Stats{Dropped: 4242} }
 
 // requireCloseUnblocks runs read on a goroutine, checks that it is still
 // blocked after d, calls closeFn and checks that the read then returns an

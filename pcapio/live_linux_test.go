@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/etherconn/etherconn/backend"
+	"github.com/etherconn/etherconn/internal/testkit"
 )
 
 const liveWait = 5 * time.Second
@@ -179,7 +180,7 @@ func TestLiveTruncatedRead(t *testing.T) {
 	la := v.openLive(t, v.a, LiveConfig{})
 	lb := v.openLive(t, v.b, LiveConfig{})
 	f1 := frameSpec{src: macA, dst: macB, payload: 100, marker: 1}.build(t)
-	f2 := frameSpec{src: macA, dst: macB, tags: []tag{{0x8100, 7}}, payload: 100, marker: 2}.build(t)
+	f2 := frameSpec{src: macA, dst: macB, tags: testkit.Dot1Q(7), payload: 100, marker: 2}.build(t)
 	require.NoError(t, la.WriteFrame(f1))
 	require.NoError(t, la.WriteFrame(f2))
 
@@ -211,7 +212,7 @@ func TestLiveFilter(t *testing.T) {
 	cb := collect(t, lb)
 	macC := net.HardwareAddr{0x02, 0x00, 0x5e, 0x10, 0x00, 0x0c}
 	other := frameSpec{src: macC, dst: macB, payload: 10}.build(t)
-	want := frameSpec{src: macA, dst: macB, tags: []tag{{0x8100, 42}}, payload: 10}.build(t)
+	want := frameSpec{src: macA, dst: macB, tags: testkit.Dot1Q(42), payload: 10}.build(t)
 	require.NoError(t, la.WriteFrame(other))
 	require.NoError(t, la.WriteFrame(want))
 	select {
@@ -288,7 +289,7 @@ func TestLiveRecorder(t *testing.T) {
 	r, err := NewRecorder(lb, &file, RecorderConfig{Format: FormatPcapNG, InterfaceName: v.b})
 	require.NoError(t, err)
 	cr := collect(t, r)
-	in := frameSpec{src: macA, dst: macB, tags: []tag{{0x88a8, 5}, {0x8100, 6}}, payload: 50}.build(t)
+	in := frameSpec{src: macA, dst: macB, tags: []testkit.Tag{{TPID: testkit.TPIDDot1AD, ID: 5}, {ID: 6}}, payload: 50}.build(t)
 	out := frameSpec{src: macB, dst: macA, payload: 50}.build(t)
 	require.NoError(t, la.WriteFrame(in))
 	require.Equal(t, in, nextFrom(t, cr, macA))

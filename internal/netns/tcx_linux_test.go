@@ -86,16 +86,10 @@ func (s *rawSocket) read(t *testing.T, d time.Duration) (frame []byte, tpid, tci
 // datagram only if it came with exactly that stack.
 func TestTagVLANs(t *testing.T) {
 	t.Parallel()
-	v := netns.NewVeth(t, nil)
-	emuMAC := netns.RandomMAC()
-	emuIP, kernIP := netns.IPv4(1), netns.IPv4(2)
-	v.B.AddAddr(t, netip.PrefixFrom(kernIP, 24))
-	v.B.AddNeighbor(t, emuIP, emuMAC)
+	k := netns.NewKernelPeer(t, 9000)
+	v, emuMAC, emuIP, kernIP, srv := k.Veth, k.EmuMAC, k.EmuIP, k.KernelIP, k.Server
 	v.B.TagVLANs(t, netns.VLANTag{TPID: 0x88a8, ID: 10}, netns.VLANTag{TPID: 0x8100, ID: 20})
 	raw := openRaw(t, v.A)
-	srv, err := v.B.NS.ListenUDP("udp4", netip.AddrPortFrom(kernIP, 9000))
-	require.NoError(t, err)
-	defer srv.Close()
 
 	t.Run("egress", func(t *testing.T) {
 		_, err := srv.WriteToUDPAddrPort([]byte("tagged"), netip.AddrPortFrom(emuIP, 7))

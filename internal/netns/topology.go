@@ -1,6 +1,8 @@
 package netns
 
 import (
+	"net"
+	"net/netip"
 	"testing"
 
 	"github.com/etherconn/etherconn/backend"
@@ -113,4 +115,34 @@ func OpenPair(t testing.TB, open OpenFunc, opt *VethOptions) (a, b backend.Packe
 	}
 	t.Cleanup(func() { _ = b.Close() })
 	return a, b, v
+}
+
+// KernelPeer is a veth pair set up for an emulated host on A to talk UDP
+// over IPv4 with the kernel's own stack on B: B has KernelIP/24 and a
+// permanent neighbour entry for EmuIP at EmuMAC, an address and a MAC that
+// no interface has (so the kernel needs no ARP to answer), and Server, a
+// kernel UDP socket in B's namespace, listens on KernelIP. EmuIP and
+// KernelIP are IPv4(1) and IPv4(2).
+type KernelPeer struct {
+	*Veth
+	EmuMAC          net.HardwareAddr
+	EmuIP, KernelIP netip.Addr
+	// Server is closed when the test ends.
+	Server *net.UDPConn
+}
+
+// NewKernelPeer makes a fresh veth pair (NewVeth) and sets B up as
+// KernelPeer describes, with Server on the given port. It fails t if the
+// socket does not open.
+func NewKernelPeer(t testing.TB, port uint16) *KernelPeer {
+	t.Helper()
+	k := &KernelPeer{Veth: NewVeth(t, nil), EmuMAC: RandomMAC(), EmuIP: IPv4(1), KernelIP: IPv4(2)}
+	k.B.AddAddr(t, netip.PrefixFrom(k.KernelIP, 24))
+	k.B.AddNeighbor(t, k.EmuIP, k.EmuMAC)
+	var err error
+	if k.Server, err = k.B.NS.ListenUDP("udp4", netip.AddrPortFrom(k.KernelIP, port)); err != nil {
+		t.Fatalf("netns: listen on %v in %s: %v", k.KernelIP, k.B.NS.Name, err)
+	}
+	t.Cleanup(func() { _ = k.Server.Close() })
+	return k
 }

@@ -1,5 +1,0 @@
-//go:build race
-
-package afpacket_test
-
-const raceEnabled = true

@@ -1,5 +1,0 @@
-//go:build !race
-
-package memio_test
-
-const raceEnabled = false
