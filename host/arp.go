@@ -2,6 +2,7 @@ package host
 
 import (
 	"net/netip"
+	"sync"
 
 	"github.com/etherconn/etherconn/frame"
 	"github.com/etherconn/etherconn/relay"
@@ -13,24 +14,45 @@ var ipv4Zero = netip.AddrFrom4([4]byte{})
 // host that has the target address, found in one map lookup.
 func (s *segment) handleARP(p *relay.Packet) {
 	var a frame.ARP
-	if err := frame.ParseARP(p.Payload(), &a); err != nil {
+	if err := frame.ParseARP(p.Payload(), &a); err != nil || !arpSane(&a) {
 		s.st.malformed.Add(1)
 		return
 	}
-	owner := s.owner(a.TargetIP)
-	if owner != nil && owner.tentativeConflict(a.SenderIP, a.TargetIP, a.SenderMAC) {
+	if s.arpTentative(&a) || s.claimed(a.SenderIP, a.SenderMAC) {
 		return
 	}
 	switch {
-	case a.Op == frame.ARPRequest && owner != nil && a.SenderIP != a.TargetIP:
-		owner.answerARP(&a)
-	case a.SenderIP == a.TargetIP || a.Op == frame.ARPReply:
-		// Gratuitous ARP, or a broadcast reply: update what the cache has,
-		// create nothing (as Linux with arp_accept=0).
-		s.neigh.learn(a.SenderIP, a.SenderMAC, false, false)
+	case a.Op == frame.ARPRequest && a.SenderIP != a.TargetIP:
+		if o := s.answering(a.TargetIP, nil); o.h != nil {
+			s.answerARP(o, &a)
+		} else {
+			s.st.ignored.Add(1)
+		}
+	case (a.SenderIP == a.TargetIP || a.Op == frame.ARPReply) && s.neigh.learn(a.SenderIP, a.SenderMAC, false, false):
+		// Gratuitous ARP, or a broadcast reply: it updates what the cache
+		// has and creates nothing (as Linux with arp_accept=0).
 	default:
 		s.st.ignored.Add(1)
 	}
+}
+
+// arpSane rejects what no station sends: a group or zero sender MAC (a
+// reply would go to every host of the link, or nowhere) and a multicast or
+// broadcast sender address (Linux drops it as a martian source). An
+// unspecified sender address is an RFC 5227 probe.
+func arpSane(a *frame.ARP) bool {
+	return !a.SenderMAC.IsGroup() && a.SenderMAC != (frame.MAC{}) &&
+		!a.SenderIP.IsMulticast() && a.SenderIP != limitedBroadcast
+}
+
+// arpTentative applies duplicate detection (tentativeSeen) to a: its
+// sender uses its sender address, unless it probes (RFC 5227: sender
+// 0.0.0.0) for its target.
+func (s *segment) arpTentative(a *frame.ARP) bool {
+	if a.SenderIP == ipv4Zero {
+		return s.tentativeSeen(netip.Addr{}, a.TargetIP, true, a.SenderMAC)
+	}
+	return s.tentativeSeen(a.SenderIP, a.TargetIP, false, a.SenderMAC)
 }
 
 // arpHandler is a Host as the handler of the ARP sent to its own MAC.
@@ -42,35 +64,55 @@ func (ah *arpHandler) Handle(p *relay.Packet) bool {
 		return true // a broadcast (Config.Broadcast): the segment answers it
 	}
 	var a frame.ARP
-	if err := frame.ParseARP(p.Payload(), &a); err != nil {
+	if err := frame.ParseARP(p.Payload(), &a); err != nil || !arpSane(&a) {
 		h.st.malformed.Add(1)
 		return true
 	}
-	if h.tentativeConflict(a.SenderIP, a.TargetIP, a.SenderMAC) {
+	if h.seg.arpTentative(&a) || h.seg.claimed(a.SenderIP, a.SenderMAC) {
 		return true
 	}
 	ours := h.HasAddr(a.TargetIP)
 	switch {
 	case a.Op == frame.ARPRequest && ours:
-		h.answerARP(&a) // a unicast probe of a neighbour confirming us
-	case a.Op == frame.ARPReply && (ours || a.TargetMAC == h.mac):
-		h.seg.neigh.learn(a.SenderIP, a.SenderMAC, true, false)
+		// A unicast probe of a neighbour confirming us.
+		if o := h.seg.answering(a.TargetIP, h); o.h != nil {
+			h.seg.answerARP(o, &a)
+		}
+	case a.Op == frame.ARPReply && (ours || a.TargetMAC == h.mac) && h.seg.neigh.learn(a.SenderIP, a.SenderMAC, true, false):
+		// The answer to our request (an unsolicited one creates nothing).
 	default:
 		h.st.notForUs.Add(1)
 	}
 	return true
 }
 
-// answerARP replies to request a for one of h's addresses, unicast to the
-// asker, and learns the asker: it is about to talk to us (RFC 826; Linux
-// creates the entry too).
-func (h *Host) answerARP(a *frame.ARP) {
+// answerARP replies to request a for an address of o's host (counted by
+// answering), unicast to
+// the asker, and learns the asker: it is about to talk to us (RFC 826;
+// Linux creates the entry too). The reply, from the host's MAC, goes out
+// through the segment's group endpoint, with the segment's VLAN stack: an
+// answer then touches the segment, one map entry and the host's counter,
+// the same among 50,000 hosts as among a few (the host's Conn and endpoint
+// would be cache misses more). It shows in the relay's counters, not in
+// those of the host's Conn.
+func (s *segment) answerARP(o addrOwner, a *frame.ARP) {
 	if a.SenderIP != ipv4Zero { // an RFC 5227 probe is answered, not learned
-		h.seg.neigh.learn(a.SenderIP, a.SenderMAC, false, true)
+		s.neigh.learn(a.SenderIP, a.SenderMAC, false, true)
 	}
-	h.sendARP(frame.ARPReply, a.SenderMAC, a.TargetIP, a.SenderMAC, a.SenderIP)
-	h.st.arpAnswered.Add(1)
+	b := arpBufs.Get().(*[arpFrameLen]byte)
+	n := frame.PutEthernet(b[:], a.SenderMAC, o.mac, s.vlans, frame.EtherTypeARP)
+	n += frame.PutARP(b[n:], &frame.ARP{Op: frame.ARPReply, SenderMAC: o.mac, SenderIP: a.TargetIP,
+		TargetMAC: a.SenderMAC, TargetIP: a.SenderIP})
+	_ = s.grp.Send(b[:n])
+	arpBufs.Put(b)
 }
+
+// arpFrameLen is the longest ARP frame: four VLAN tags.
+const arpFrameLen = frame.EthernetLen + frame.MaxTags*frame.VLANLen + frame.ARPLen
+
+// arpBufs holds the buffers answers are built in: a handler may run on
+// several goroutines at once (a hairpinned send delivers on the sender's).
+var arpBufs = sync.Pool{New: func() any { return new([arpFrameLen]byte) }}
 
 // sendARP sends an ARP packet from h to the Ethernet address dst.
 func (h *Host) sendARP(op uint16, dst frame.MAC, spa netip.Addr, tha frame.MAC, tpa netip.Addr) {
@@ -93,8 +135,8 @@ func (h *Host) solicit(a netip.Addr, mac frame.MAC, unicast bool) {
 		if unicast {
 			dst = mac
 		}
-		h.sendARP(frame.ARPRequest, dst, src, frame.MAC{}, a)
 		h.st.solicits.Add(1)
+		h.sendARP(frame.ARPRequest, dst, src, frame.MAC{}, a)
 		return
 	}
 	h.sendNS(a, mac, unicast)

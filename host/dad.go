@@ -25,7 +25,7 @@ func (h *Host) probeDuplicate(a netip.Addr) error {
 	s := h.seg
 	t := &tentative{h: h, conflict: make(chan struct{})}
 	s.mu.Lock()
-	if o := s.addrs[a]; o != nil && o != h {
+	if o := s.addrs.get(a); o.h != nil && o.h != h {
 		s.mu.Unlock()
 		return ErrAddrInUse
 	}
@@ -33,13 +33,15 @@ func (h *Host) probeDuplicate(a netip.Addr) error {
 		s.tentative = make(map[netip.Addr]*tentative)
 	}
 	s.tentative[a] = t
-	s.addrs[a] = h // so that answers and probes for a reach us
+	s.ntentative.Store(int32(len(s.tentative)))
+	s.addrs.set(a, h.owner()) // so that answers and probes for a reach us
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
 		delete(s.tentative, a)
-		if s.addrs[a] == h {
-			delete(s.addrs, a)
+		s.ntentative.Store(int32(len(s.tentative)))
+		if s.addrs.get(a).h == h {
+			s.addrs.del(a)
 		}
 		s.mu.Unlock()
 	}()
@@ -60,27 +62,45 @@ func (h *Host) probeDuplicate(a netip.Addr) error {
 	}
 }
 
-// tentativeConflict reports whether a message concerns an address h is
-// probing, and then marks the conflict: someone else uses it (sender is
-// it) or probes it too (target is it, sender unspecified), from a MAC that
-// is not h's. A message about a tentative address is not answered.
-func (h *Host) tentativeConflict(sender, target netip.Addr, from frame.MAC) bool {
-	s := h.seg
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.tentative) == 0 {
+// tentativeSeen looks at a message about addresses under duplicate
+// detection: used is an address its sender uses (an ARP sender address, an
+// NA's target), asked one it asks about (an ARP or NS target), and probing
+// tells whether the sender probes asked for itself (an RFC 5227 probe from
+// 0.0.0.0, a DAD NS from ::). Another station that uses a tentative
+// address, or probes it too, is a conflict (RFC 5227 §2.1.1, RFC 4862
+// §5.4.3 and §5.4.4); one that only resolves it is not, as in Linux. It
+// reports whether the message concerns a tentative address: it is then not
+// answered (counted in NotForUs unless a conflict).
+func (s *segment) tentativeSeen(used, asked netip.Addr, probing bool, from frame.MAC) bool {
+	if s.ntentative.Load() == 0 {
 		return false
 	}
-	for _, a := range [2]netip.Addr{sender, target} {
-		t := s.tentative[a]
-		if t == nil || t.h != h {
-			continue
-		}
-		if from != h.mac && !t.seen {
-			t.seen = true
-			close(t.conflict)
-		}
-		return true
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var t *tentative
+	conflict := false
+	if used.IsValid() {
+		t = s.tentative[used]
+		conflict = t != nil
 	}
-	return false
+	if t == nil && asked.IsValid() {
+		t, conflict = s.tentative[asked], probing
+	}
+	if t == nil {
+		return false
+	}
+	if conflict && from != t.h.mac { // not our own frame, hairpinned
+		t.mark()
+	} else {
+		s.st.ignored.Add(1)
+	}
+	return true
+}
+
+// mark records a conflict once; s.mu is held.
+func (t *tentative) mark() {
+	if !t.seen {
+		t.seen = true
+		close(t.conflict)
+	}
 }

@@ -39,8 +39,27 @@
 // endpoint (relay.Relay.RegisterGroup) receives that stack's ARP broadcasts
 // and IPv6 multicast once, and one map from address to host answers each in
 // O(1), however many hosts there are; hosts register no broadcast or
-// multicast delivery of their own. The neighbour cache is shared per segment
-// too: 50,000 hosts behind one gateway resolve it once.
+// multicast delivery of their own. ARP replies are sent by the segment, from
+// the host's MAC through the group endpoint with the stack's tags as the
+// first host of the segment gave them (so they show in the relay's
+// counters, not in those of the host's etherconn.Conn), touching nothing of
+// the host but one counter. The neighbour cache is shared per segment too:
+// 50,000 hosts behind one gateway resolve it once.
+//
+// # Hostile input
+//
+// What RFC 826, RFC 4861 §7.1 and RFC 4443 say to drop is dropped and
+// counted (Stats.Malformed, Stats.Segment.Malformed), and so is what no
+// station sends: ARP from a group or zero MAC or from a multicast or
+// broadcast address, ND and echo requests from multicast sources, echo
+// from 0.0.0.0, ::, or the broadcast address. A message from another
+// station claiming an address of one of the segment's hosts (an ARP
+// sender, an NS source, an NA target) is a conflict: counted in
+// Stats.Segment.Conflicts and ignored, so the address stays the host's and
+// the neighbour cache never holds it with a foreign MAC (Linux drops such
+// requests as martians). Requests for addresses no host has create no
+// neighbour entry; requests for ours do (as in Linux), within
+// NeighborConfig.MaxEntries, evictions counted.
 //
 // # Neighbour cache
 //
@@ -48,9 +67,13 @@
 // for ReachableTime after a confirmation, then STALE (still used; the next
 // use sends a unicast probe, PROBE, as Linux's DELAY/PROBE do without the
 // DELAY wait) and removed after the probes go unanswered. Datagrams sent to
-// a neighbour being resolved wait in a bounded queue (8 per neighbour, 1,024
-// per segment; the oldest is dropped beyond) and are sent when it resolves,
-// or dropped and counted in Stats.Unresolved when it fails. As with a kernel
-// socket, the write that queued a datagram succeeded; the drop shows only in
-// the counters. The cache holds at most NeighborConfig.MaxEntries entries.
+// a neighbour being resolved wait in a bounded queue (8 per neighbour for
+// each host, as the kernel's per-neighbour queue of one host, so that the
+// hosts sharing a gateway entry do not crowd each other out; 1,024 per
+// segment; the host's oldest is dropped beyond) and are sent in order when
+// it resolves, or dropped and counted in Stats.Unresolved when it fails.
+// A neighbour is resolved even when its datagram found no room. As with a
+// kernel socket, the write that queued a datagram succeeded; the drop shows
+// only in the counters. The cache holds at most NeighborConfig.MaxEntries
+// entries.
 package host

@@ -89,14 +89,23 @@ type Host struct {
 	ec    *etherconn.Conn
 	seg   *segment
 	mac   frame.MAC
-	mtu   int
-	cfg   Config
+	mtu   uint16 // beside mac: a Host is then 288 bytes, a size class less
+	cfg   hostOpts
 	addrs atomic.Pointer[[]netip.Prefix] // copy on write; read on every send
 	amu   sync.Mutex                     // serializes address changes
 	echo  tokenBucket
 	ping  pinger
 	st    counters
 	done  atomic.Bool
+}
+
+// hostOpts is what a Host keeps of its Config: with 50,000 hosts the
+// rest (MAC, VLANs, Addrs, NeighborConfig, ...) would cost as much memory
+// as the Host itself.
+type hostOpts struct {
+	Gateway4, Gateway6                            netip.Addr
+	Routes                                        []Route
+	PortUnreachable, DAD, GratuitousARP, AcceptRA bool
 }
 
 // New makes a host on r: it registers its etherconn.Conn (MAC, VLAN stack;
@@ -121,13 +130,14 @@ func New(r *relay.Relay, cfg Config) (*Host, error) {
 	if (cfg.Gateway4.IsValid() && !cfg.Gateway4.Is4()) || (cfg.Gateway6.IsValid() && !cfg.Gateway6.Is6()) {
 		return nil, fmt.Errorf("host: new: %w: gateways %v, %v", ErrBadConfig, cfg.Gateway4, cfg.Gateway6)
 	}
-	cfg.Addrs = slices.Clone(cfg.Addrs)
-	cfg.Routes = slices.Clone(cfg.Routes)
 	ec, err := etherconn.New(r, etherconn.Config{MAC: cfg.MAC, VLANs: cfg.VLANs, Broadcast: cfg.Broadcast, QueueLen: -1})
 	if err != nil {
 		return nil, fmt.Errorf("host: new: %w", err)
 	}
-	h := &Host{ec: ec, mac: mac, mtu: cfg.MTU, cfg: cfg}
+	h := &Host{ec: ec, mac: mac, mtu: uint16(cfg.MTU), cfg: hostOpts{
+		Gateway4: cfg.Gateway4, Gateway6: cfg.Gateway6, Routes: slices.Clone(cfg.Routes),
+		PortUnreachable: cfg.PortUnreachable, DAD: cfg.DAD, GratuitousARP: cfg.GratuitousARP, AcceptRA: cfg.AcceptRA,
+	}}
 	h.addrs.Store(new([]netip.Prefix))
 	rate := cfg.EchoRate
 	if rate == 0 {
@@ -139,6 +149,7 @@ func New(r *relay.Relay, cfg Config) (*Host, error) {
 		ec.Close()
 		return nil, fmt.Errorf("host: new: %w", err)
 	}
+	h.st.arpAnswered.Store(h.seg.slab.get())
 	if err := h.attach(); err != nil {
 		h.Close()
 		return nil, fmt.Errorf("host: new: %w", err)
@@ -182,6 +193,9 @@ func (h *Host) attach() error {
 	return nil
 }
 
+// owner is h as the segment's map holds it.
+func (h *Host) owner() addrOwner { return addrOwner{h, h.mac, h.st.arpAnswered.Load()} }
+
 // MAC returns the host's MAC address.
 func (h *Host) MAC() net.HardwareAddr { return h.mac.HardwareAddr() }
 
@@ -214,6 +228,9 @@ func (h *Host) AddAddr(p netip.Prefix) error {
 	}
 	h.amu.Lock()
 	defer h.amu.Unlock()
+	if h.done.Load() { // closed while we waited: Close removed the others
+		return fmt.Errorf("host: add %v: %w", p, net.ErrClosed)
+	}
 	if h.HasAddr(p.Addr()) {
 		return nil
 	}
@@ -225,7 +242,10 @@ func (h *Host) AddAddr(p netip.Prefix) error {
 	if err := h.seg.addAddr(p.Addr(), h); err != nil {
 		return fmt.Errorf("host: add %v: %w", p, err)
 	}
-	l := append(slices.Clone(*h.addrs.Load()), p)
+	old := *h.addrs.Load()
+	l := make([]netip.Prefix, len(old)+1) // exact: kept by every host
+	copy(l, old)
+	l[len(old)] = p
 	h.addrs.Store(&l)
 	if p.Addr().Is4() && h.cfg.GratuitousARP {
 		h.sendARP(frame.ARPRequest, frame.BroadcastMAC, p.Addr(), frame.MAC{}, p.Addr())
@@ -233,7 +253,10 @@ func (h *Host) AddAddr(p netip.Prefix) error {
 	return nil
 }
 
-// RemoveAddr removes an address; sockets bound to it stop receiving.
+// RemoveAddr removes an address: it is no longer answered for, and sockets
+// bound to the unspecified address no longer take datagrams to it (unless
+// it was the host's last address of its family: see IsLocal). Sockets
+// bound to the address itself keep their binding, as on Linux.
 func (h *Host) RemoveAddr(a netip.Addr) error {
 	h.amu.Lock()
 	defer h.amu.Unlock()
@@ -291,7 +314,7 @@ func udpNet(a netip.Addr) string {
 }
 
 // MTU implements rudp.Router.
-func (h *Host) MTU() int { return h.mtu }
+func (h *Host) MTU() int { return int(h.mtu) }
 
 // Close closes the host: its etherconn.Conn (so every socket made on it
 // stops, its blocked readers returning net.ErrClosed), its addresses and
@@ -306,6 +329,9 @@ func (h *Host) Close() error {
 	}
 	h.addrs.Store(new([]netip.Prefix))
 	h.amu.Unlock()
+	// No answer counts for h any more (answering counts under the
+	// segment's lock, which the removals took).
+	h.seg.slab.release(&h.st.arpAnswered)
 	h.ping.closeAll()
 	h.seg.neigh.forget(h)
 	err := h.ec.Close()

@@ -49,8 +49,13 @@ func (ih *icmp4Handler) Handle(p *relay.Packet) bool {
 
 // answerEcho replies to an echo request msg from src to dst (one of h's
 // addresses) with the same identifier, sequence number and data, to the
-// MAC it came from, within the host's echo rate.
+// MAC it came from, within the host's echo rate. A request from a source
+// no reply can go to is malformed.
 func (h *Host) answerEcho(p *relay.Packet, msg []byte, src, dst netip.Addr) {
+	if martian(src) {
+		h.st.malformed.Add(1)
+		return
+	}
 	if !h.echo.take() {
 		h.st.echoLimited.Add(1)
 		return
@@ -68,7 +73,7 @@ func (h *Host) answerEcho(p *relay.Packet, msg []byte, src, dst netip.Addr) {
 	f := h.ec.NewFrame(frame.SrcMAC(p.Frame()), et)
 	b := f.Payload()
 	il := frame.IPLen(dst)
-	if il+len(msg) > len(b) || il+len(msg) > h.mtu {
+	if il+len(msg) > len(b) || il+len(msg) > int(h.mtu) {
 		f.Release()
 		h.st.malformed.Add(1) // a reply would not fit; Linux would fragment
 		return
@@ -78,10 +83,18 @@ func (h *Host) answerEcho(p *relay.Packet, msg []byte, src, dst netip.Addr) {
 	b[il+2], b[il+3] = byte(c>>8), byte(c)
 	n, err := frame.PutIP(b, &frame.IPHeader{Src: dst, Dst: src, Proto: icmpProto(dst), TTL: 64}, m)
 	if err == nil {
+		h.st.echoAnswered.Add(1) // first: who sees the answer sees it counted
 		_ = h.ec.WriteFrame(f.Bytes(n + m))
-		h.st.echoAnswered.Add(1)
 	}
 	f.Release()
+}
+
+// martian reports whether src cannot be the source of a packet to be
+// answered: unspecified, multicast or the limited broadcast (Linux drops
+// these in ip_route_input and ipv6_rcv; answering a broadcast source
+// would reflect to the whole link).
+func martian(src netip.Addr) bool {
+	return src.IsUnspecified() || src.IsMulticast() || src == limitedBroadcast
 }
 
 func icmpProto(a netip.Addr) uint8 {
@@ -237,7 +250,7 @@ func (uh *unreachHandler) Handle(p *relay.Packet) bool {
 	} else {
 		src, dst = netip.AddrFrom16([16]byte(in.SrcIP(b))), netip.AddrFrom16([16]byte(in.DstIP(b)))
 	}
-	if !h.HasAddr(dst) || src.IsUnspecified() || src.IsMulticast() || !h.echo.take() {
+	if !h.HasAddr(dst) || martian(src) || !h.echo.take() {
 		return false
 	}
 	et, typ, code := frame.EtherTypeIPv4, frame.ICMPDestUnreach, frame.ICMPPortUnreach
@@ -263,8 +276,8 @@ func (uh *unreachHandler) Handle(p *relay.Packet) bool {
 	msg[2], msg[3] = byte(c>>8), byte(c)
 	n, err := frame.PutIP(out, &frame.IPHeader{Src: dst, Dst: src, Proto: icmpProto(dst), TTL: 64}, len(msg))
 	if err == nil {
-		_ = h.ec.WriteFrame(f.Bytes(n + len(msg)))
 		h.st.unreachSent.Add(1)
+		_ = h.ec.WriteFrame(f.Bytes(n + len(msg)))
 	}
 	f.Release()
 	return true

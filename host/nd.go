@@ -28,9 +28,10 @@ func icmp6(p *relay.Packet) (msg []byte, src, dst netip.Addr, ok bool) {
 }
 
 // validND checks what RFC 4861 §6.1 and §7.1 ask of the IP header of a
-// neighbor discovery message.
+// neighbor discovery message, and that its source is not multicast (RFC
+// 4291 §2.7; Linux drops such packets in ipv6_rcv).
 func validND(p *relay.Packet, n *frame.ND, src, dst netip.Addr) bool {
-	if p.Info.HopLimit(p.Frame()) != 255 {
+	if p.Info.HopLimit(p.Frame()) != 255 || src.IsMulticast() {
 		return false
 	}
 	switch n.Type {
@@ -38,7 +39,8 @@ func validND(p *relay.Packet, n *frame.ND, src, dst netip.Addr) bool {
 		// From :: (DAD) only to the solicited-node group, without SLLA.
 		return !src.IsUnspecified() || (dst == frame.SolicitedNode(n.Target) && !n.HasSrcLLA)
 	case frame.NDNeighborAdvert:
-		return !(dst.IsMulticast() && n.Flags&frame.NAFlagSolicited != 0)
+		// From an address of the advertiser's; solicited ones unicast.
+		return !src.IsUnspecified() && !(dst.IsMulticast() && n.Flags&frame.NAFlagSolicited != 0)
 	case frame.NDRouterAdvert:
 		return src.IsLinkLocalUnicast()
 	}
@@ -74,14 +76,24 @@ func (s *segment) handleIPv6Multicast(p *relay.Packet) {
 // handleND acts on a valid ND message, multicast (to == nil) or unicast to
 // host to.
 func (s *segment) handleND(p *relay.Packet, n *frame.ND, src, dst netip.Addr, to *Host) {
+	from := frame.SrcMAC(p.Frame())
 	switch n.Type {
 	case frame.NDNeighborSolicit:
+		// From :: it is another node's DAD for the target (RFC 4862
+		// §5.4.3); from an address, a resolution, no conflict.
+		if s.tentativeSeen(netip.Addr{}, n.Target, src.IsUnspecified(), from) {
+			return
+		}
 		owner := s.owner(n.Target)
 		if owner == nil || (to != nil && owner != to) {
 			s.st.ignored.Add(1)
 			return
 		}
-		if owner.tentativeConflict(src, n.Target, frame.SrcMAC(p.Frame())) {
+		mac := from
+		if n.HasSrcLLA {
+			mac = n.SrcLLA
+		}
+		if s.claimed(src, mac) {
 			return
 		}
 		if !src.IsUnspecified() && n.HasSrcLLA {
@@ -89,17 +101,32 @@ func (s *segment) handleND(p *relay.Packet, n *frame.ND, src, dst netip.Addr, to
 		}
 		owner.answerNS(p, n, src)
 	case frame.NDNeighborAdvert:
-		if owner := s.owner(n.Target); owner != nil {
-			owner.tentativeConflict(netip.Addr{}, n.Target, frame.SrcMAC(p.Frame()))
-			s.st.ignored.Add(1) // an advertisement of our address: ours stays
-			return
-		}
-		mac := frame.SrcMAC(p.Frame())
+		mac := from
 		if n.HasTgtLLA {
 			mac = n.TgtLLA
 		}
-		s.neigh.learn(n.Target, mac, n.Flags&frame.NAFlagSolicited != 0, false)
+		if s.tentativeSeen(n.Target, netip.Addr{}, false, from) {
+			return // RFC 4862 §5.4.4: a duplicate
+		}
+		if s.owner(n.Target) != nil {
+			// An advertisement of our address: ours stays. From another
+			// station a conflict, else our own, hairpinned.
+			if !s.claimed(n.Target, mac) {
+				s.st.ignored.Add(1)
+			}
+			return
+		}
+		if !s.neigh.learn(n.Target, mac, n.Flags&frame.NAFlagSolicited != 0, false) {
+			s.st.ignored.Add(1) // no entry: RFC 4861 §7.2.5 discards it
+		}
 	case frame.NDRouterAdvert:
+		mac := from
+		if n.HasSrcLLA {
+			mac = n.SrcLLA
+		}
+		if s.claimed(src, mac) {
+			return
+		}
 		if n.HasSrcLLA {
 			s.neigh.learn(src, n.SrcLLA, false, true)
 		}
@@ -153,8 +180,8 @@ func (h *Host) answerNS(p *relay.Packet, n *frame.ND, src netip.Addr) {
 	f := h.ec.NewFrame(mac, frame.EtherTypeIPv6)
 	b := f.Payload()
 	m := frame.PutNA(b[frame.IPv6Len:], n.Target, flags, h.mac)
+	h.st.ndAnswered.Add(1) // first: who sees the answer sees it counted
 	h.sendICMPv6(f, m, n.Target, dst)
-	h.st.ndAnswered.Add(1)
 }
 
 // sendNS sends a Neighbor Solicitation for target: to its solicited-node
@@ -173,8 +200,8 @@ func (h *Host) sendNS(target netip.Addr, mac frame.MAC, unicast bool) {
 	f := h.ec.NewFrame(mac, frame.EtherTypeIPv6)
 	b := f.Payload()
 	m := frame.PutNS(b[frame.IPv6Len:], target, h.mac, true)
-	h.sendICMPv6(f, m, src, dst)
 	h.st.solicits.Add(1)
+	h.sendICMPv6(f, m, src, dst)
 }
 
 // sendICMPv6 completes f, whose ICMPv6 message of m bytes is written after

@@ -2,6 +2,7 @@ package host
 
 import (
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -47,7 +48,9 @@ func (c NeighborConfig) withDefaults() NeighborConfig {
 	return c
 }
 
-// Queue bounds of datagrams awaiting resolution.
+// Queue bounds of datagrams awaiting resolution: per neighbour for each
+// host (the kernel's queue is per neighbour entry of one host; hosts that
+// share a segment's entry each get their own), and per segment.
 const (
 	maxPendingPerNeighbor = 8
 	maxPendingPerSegment  = 1024
@@ -184,38 +187,49 @@ func (c *neighCache) enqueue(h *Host, a netip.Addr, ec *etherconn.Conn, f *ether
 			h.st.unresolved.Add(1)
 			return
 		}
-		e = &neigh{addr: a, state: Incomplete, prober: h}
+		// Resolved whether or not the datagram finds room below.
+		e = &neigh{addr: a, state: Incomplete, prober: h, probes: 1}
 		c.m[a] = e
+		c.arm(e)
 		start = true
 	}
-	var drop *pending
-	if len(e.pending) >= maxPendingPerNeighbor || c.npend >= maxPendingPerSegment {
-		if len(e.pending) > 0 { // drop the oldest, as the kernel does
-			old := e.pending[0]
-			drop = &old
-			e.pending = append(e.pending[:0], e.pending[1:]...)
+	var drop *etherconn.Frame
+	if mine, oldest := e.queuedBy(h); mine >= maxPendingPerNeighbor || c.npend >= maxPendingPerSegment {
+		if oldest < 0 { // nothing of h's to make room: this one goes
+			drop = f
+		} else { // h's oldest goes, as the kernel drops the oldest
+			drop = e.pending[oldest].f
+			e.pending = slices.Delete(e.pending, oldest, oldest+1)
 			c.npend--
-		} else {
-			c.mu.Unlock()
-			f.Release()
-			h.st.unresolved.Add(1)
-			return
 		}
 	}
-	e.pending = append(e.pending, pending{ec, h, f, n})
-	c.npend++
-	if start {
-		e.probes = 1
-		c.arm(e)
+	if drop != f {
+		e.pending = append(e.pending, pending{ec, h, f, n})
+		c.npend++
 	}
 	c.mu.Unlock()
 	if start {
 		h.solicit(a, frame.MAC{}, false)
 	}
 	if drop != nil {
-		drop.f.Release()
-		drop.h.st.unresolved.Add(1)
+		drop.Release()
+		h.st.unresolved.Add(1)
 	}
+}
+
+// queuedBy returns how many of e's queued datagrams h sent, and the index
+// of the oldest (-1 if none); the cache's mu is held.
+func (e *neigh) queuedBy(h *Host) (n, oldest int) {
+	oldest = -1
+	for i := range e.pending {
+		if e.pending[i].h == h {
+			if n == 0 {
+				oldest = i
+			}
+			n++
+		}
+	}
+	return n, oldest
 }
 
 // makeRoom evicts an entry with nothing queued when the cache is full;
@@ -278,26 +292,27 @@ func (c *neighCache) retry(n *neigh) {
 
 // learn records that a has mac. confirmed (a solicited reply) makes the
 // entry REACHABLE; otherwise an existing entry is updated to STALE if the
-// MAC changed, and a new one is made STALE only if create.
-func (c *neighCache) learn(a netip.Addr, mac frame.MAC, confirmed, create bool) {
+// MAC changed, and a new one is made STALE only if create. It reports
+// whether the cache has the entry now.
+func (c *neighCache) learn(a netip.Addr, mac frame.MAC, confirmed, create bool) bool {
 	if !a.IsValid() || a.IsUnspecified() || a.IsMulticast() || mac.IsGroup() || mac == (frame.MAC{}) {
-		return
+		return false
 	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return
+		return false
 	}
 	e := c.m[a]
 	if e == nil {
 		if !create || !c.makeRoom() {
 			c.mu.Unlock()
-			return
+			return false
 		}
 		e = &neigh{addr: a, state: Stale, mac: mac}
 		c.m[a] = e
 		c.mu.Unlock()
-		return
+		return true
 	}
 	wasIncomplete := e.state == Incomplete
 	switch {
@@ -323,6 +338,7 @@ func (c *neighCache) learn(a netip.Addr, mac frame.MAC, confirmed, create bool) 
 		_ = p.ec.WriteFrame(b)
 		p.f.Release()
 	}
+	return true
 }
 
 // entries returns a snapshot of the cache.

@@ -29,24 +29,32 @@ func (h *Host) nextHop(dst netip.Addr) (nh netip.Addr, mac frame.MAC, direct boo
 	if dst.Is6() && dst.IsLinkLocalUnicast() {
 		return dst, frame.MAC{}, false, nil
 	}
+	if nh = h.route(addrs, dst); nh.IsValid() {
+		return nh, frame.MAC{}, false, nil
+	}
+	return netip.Addr{}, frame.MAC{}, false, fmt.Errorf("host: no route to %v: %w", dst, syscall.ENETUNREACH)
+}
+
+// route returns the next hop toward dst by longest prefix match over the
+// on-link prefixes (next hop dst itself) and Config.Routes, as the
+// kernel's FIB matches connected and gateway routes (an on-link prefix
+// wins a tie), else the default gateway; invalid when there is none.
+func (h *Host) route(addrs []netip.Prefix, dst netip.Addr) netip.Addr {
+	best, nh := -1, netip.Addr{}
 	for _, p := range addrs {
-		if p.Contains(dst) {
-			return dst, frame.MAC{}, false, nil // on link
+		if p.Contains(dst) && p.Bits() > best {
+			best, nh = p.Bits(), dst
 		}
 	}
-	best := -1
 	for _, rt := range h.cfg.Routes {
 		if rt.Prefix.Contains(dst) && rt.Prefix.Bits() > best {
 			best, nh = rt.Prefix.Bits(), rt.Via
 		}
 	}
 	if best >= 0 {
-		return nh, frame.MAC{}, false, nil
+		return nh
 	}
-	if gw := h.gateway(dst.Is4()); gw.IsValid() {
-		return gw, frame.MAC{}, false, nil
-	}
-	return netip.Addr{}, frame.MAC{}, false, fmt.Errorf("host: no route to %v: %w", dst, syscall.ENETUNREACH)
+	return h.gateway(dst.Is4())
 }
 
 func (h *Host) gateway(v4 bool) netip.Addr {
@@ -77,28 +85,41 @@ func lastAddr(p netip.Prefix) netip.Addr {
 func (h *Host) Source(dst netip.Addr) netip.Addr {
 	addrs := *h.addrs.Load()
 	if dst.Is4() {
-		return source4(addrs, dst, h.cfg.Gateway4)
+		return source4(addrs, dst, h.route(addrs, dst))
 	}
 	return source6(addrs, dst)
 }
 
-func source4(addrs []netip.Prefix, dst, gw netip.Addr) netip.Addr {
-	var first, viaGW netip.Addr
+// source4 picks, as Linux's inet_select_addr does for the route's next hop
+// nh: dst itself, else the address whose prefix holds dst (the longest),
+// else the one whose prefix holds nh (the longest), else the first.
+func source4(addrs []netip.Prefix, dst, nh netip.Addr) netip.Addr {
+	var first, best netip.Addr
+	bestScore := -1
 	for _, p := range addrs {
-		if !p.Addr().Is4() {
+		a := p.Addr()
+		if !a.Is4() {
 			continue
 		}
+		if a == dst {
+			return a
+		}
+		if !first.IsValid() {
+			first = a
+		}
+		score := -1
 		switch {
-		case p.Addr() == dst || p.Contains(dst):
-			return p.Addr()
-		case !viaGW.IsValid() && gw.IsValid() && p.Contains(gw):
-			viaGW = p.Addr()
-		case !first.IsValid():
-			first = p.Addr()
+		case p.Contains(dst):
+			score = 33 + p.Bits() // holding dst beats holding the next hop
+		case nh.IsValid() && p.Contains(nh):
+			score = p.Bits()
+		}
+		if score > bestScore {
+			best, bestScore = a, score
 		}
 	}
-	if viaGW.IsValid() {
-		return viaGW
+	if best.IsValid() {
+		return best
 	}
 	return first
 }
@@ -106,7 +127,10 @@ func source4(addrs []netip.Prefix, dst, gw netip.Addr) netip.Addr {
 // source6 applies the RFC 6724 §5 rules that matter for one interface:
 // 1 (the destination itself), 2 (appropriate scope: link-local for
 // link-local and multicast link scope destinations, else global), 8
-// (longest matching prefix).
+// (longest matching prefix, counted at most to the source's prefix length
+// as RFC 6724 and Linux's IPV6_SADDR_RULE_PREFIX do, so that a longer
+// on-link prefix wins over a shorter one that happens to share more
+// bits).
 func source6(addrs []netip.Prefix, dst netip.Addr) netip.Addr {
 	wantLL := dst.IsLinkLocalUnicast() || dst.IsLinkLocalMulticast() || dst.IsInterfaceLocalMulticast()
 	var best netip.Addr
@@ -119,7 +143,7 @@ func source6(addrs []netip.Prefix, dst netip.Addr) netip.Addr {
 		if a == dst {
 			return a
 		}
-		score := commonPrefix(a, dst)
+		score := min(commonPrefix(a, dst), p.Bits())
 		if a.IsLinkLocalUnicast() == wantLL {
 			score += 256 // scope first, then prefix length
 		}
