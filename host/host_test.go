@@ -11,6 +11,8 @@ import (
 
 	"github.com/etherconn/etherconn/frame"
 	"github.com/etherconn/etherconn/host"
+	"github.com/etherconn/etherconn/memio"
+	"github.com/etherconn/etherconn/relay"
 )
 
 // TestTwoHostsTalk: two hosts on one link exchange UDP over IPv4, IPv6
@@ -67,4 +69,36 @@ func TestTwoHostsTalk(t *testing.T) {
 	assert.NotZero(t, hb.Stats().EchoAnswered)
 	t.Logf("A: %+v", ha.Stats())
 	t.Logf("A neighbours: %v", ha.Neighbors())
+}
+
+// TestSameSegmentHairpin: two hosts of one relay and VLAN stack (a relay
+// with Hairpin) resolve each other by ARP and ND and talk, IPv4 and IPv6.
+func TestSameSegmentHairpin(t *testing.T) {
+	a, b := memio.Pipe(memio.Config{})
+	r := relay.New(a, relay.Config{Hairpin: true})
+	t.Cleanup(func() { r.Close(); b.Close() })
+	ha := mustHost(t, r, host.Config{MAC: mac(1), Addrs: []netip.Prefix{pfx("198.18.0.1/24"), pfx("2001:db8::1/64")}})
+	hb := mustHost(t, r, host.Config{MAC: mac(2), Addrs: []netip.Prefix{pfx("198.18.0.2/24"), pfx("2001:db8::2/64")}})
+	for _, to := range []string{"198.18.0.2:7", "[2001:db8::2]:7"} {
+		srv, err := hb.ListenUDP(netip.AddrPortFrom(unspec(ap(to).Addr()), 7))
+		require.NoError(t, err)
+		cl, err := ha.DialUDP(netip.AddrPort{}, ap(to))
+		require.NoError(t, err)
+		_, err = cl.Write([]byte("hairpin"))
+		require.NoError(t, err)
+		buf := make([]byte, 64)
+		require.NoError(t, srv.SetReadDeadline(time.Now().Add(5*time.Second)))
+		n, _, err := srv.ReadFromUDPAddrPort(buf)
+		require.NoError(t, err, to)
+		assert.Equal(t, "hairpin", string(buf[:n]))
+		cl.Close()
+		srv.Close()
+	}
+}
+
+func unspec(a netip.Addr) netip.Addr {
+	if a.Is4() {
+		return netip.IPv4Unspecified()
+	}
+	return netip.IPv6Unspecified()
 }

@@ -108,12 +108,10 @@ func (s *segment) handleND(p *relay.Packet, n *frame.ND, src, dst netip.Addr, to
 		if s.tentativeSeen(n.Target, netip.Addr{}, false, from) {
 			return // RFC 4862 §5.4.4: a duplicate
 		}
-		if s.owner(n.Target) != nil {
-			// An advertisement of our address: ours stays. From another
-			// station a conflict, else our own, hairpinned.
-			if !s.claimed(n.Target, mac) {
-				s.st.ignored.Add(1)
-			}
+		if s.owner(n.Target) != nil && s.claimed(n.Target, mac) {
+			// Another station advertises an address of ours: ours stays.
+			// Our own host's advertisement (hairpinned to another host of
+			// the segment that resolves it) is learned as any other.
 			return
 		}
 		if !s.neigh.learn(n.Target, mac, n.Flags&frame.NAFlagSolicited != 0, false) {
