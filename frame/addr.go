@@ -42,3 +42,16 @@ func LinkLocal(m MAC) netip.Addr {
 		8: m[0] ^ 0x02, 9: m[1], 10: m[2], 11: 0xff, 12: 0xfe, 13: m[3], 14: m[4], 15: m[5],
 	})
 }
+
+// SrcAddr returns the source address of the parsed IP packet in b.
+func (in *Info) SrcAddr(b []byte) netip.Addr { return ipAddr(in.SrcIP(b)) }
+
+// DstAddr returns the destination address of the parsed IP packet in b.
+func (in *Info) DstAddr(b []byte) netip.Addr { return ipAddr(in.DstIP(b)) }
+
+func ipAddr(ip []byte) netip.Addr {
+	if len(ip) == 4 {
+		return netip.AddrFrom4([4]byte(ip))
+	}
+	return netip.AddrFrom16([16]byte(ip))
+}

@@ -23,26 +23,34 @@ func (ih *icmp4Handler) Handle(p *relay.Packet) bool {
 		h.st.malformed.Add(1)
 		return true
 	}
-	src := netip.AddrFrom4([4]byte(in.SrcIP(b)))
-	dst := netip.AddrFrom4([4]byte(in.DstIP(b)))
+	src, dst := in.SrcAddr(b), in.DstAddr(b)
 	msg := b[in.L4:in.End]
 	if len(msg) < 8 || !frame.ICMPChecksumOK(msg, src, dst) {
 		h.st.malformed.Add(1)
 		return true
 	}
+	if !h.handleEcho(p, msg, src, dst, frame.ICMPEchoRequest, frame.ICMPEchoReply) {
+		h.st.notForUs.Add(1)
+	}
+	return true
+}
+
+// handleEcho handles an echo request (type req) or reply (rep) and reports
+// whether msg was one. A request is answered only when it is to one of
+// the host's own addresses: Linux ignores broadcast echo
+// (icmp_echo_ignore_broadcasts).
+func (h *Host) handleEcho(p *relay.Packet, msg []byte, src, dst netip.Addr, req, rep uint8) bool {
 	switch msg[0] {
-	case frame.ICMPEchoRequest:
-		// Only to our own addresses: Linux ignores broadcast echo
-		// (icmp_echo_ignore_broadcasts).
+	case req:
 		if h.HasAddr(dst) {
 			h.answerEcho(p, msg, src, dst)
 		} else {
 			h.st.notForUs.Add(1)
 		}
-	case frame.ICMPEchoReply:
+	case rep:
 		h.ping.reply(msg, src)
 	default:
-		h.st.notForUs.Add(1)
+		return false
 	}
 	return true
 }
@@ -244,12 +252,7 @@ func (uh *unreachHandler) Handle(p *relay.Packet) bool {
 		return false
 	}
 	b := p.Frame()
-	var src, dst netip.Addr
-	if in.IPVersion == 4 {
-		src, dst = netip.AddrFrom4([4]byte(in.SrcIP(b))), netip.AddrFrom4([4]byte(in.DstIP(b)))
-	} else {
-		src, dst = netip.AddrFrom16([16]byte(in.SrcIP(b))), netip.AddrFrom16([16]byte(in.DstIP(b)))
-	}
+	src, dst := in.SrcAddr(b), in.DstAddr(b)
 	if !h.HasAddr(dst) || martian(src) || !h.echo.take() {
 		return false
 	}

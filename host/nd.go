@@ -18,8 +18,7 @@ func icmp6(p *relay.Packet) (msg []byte, src, dst netip.Addr, ok bool) {
 		return nil, src, dst, false
 	}
 	b := p.Frame()
-	src = netip.AddrFrom16([16]byte(in.SrcIP(b)))
-	dst = netip.AddrFrom16([16]byte(in.DstIP(b)))
+	src, dst = in.SrcAddr(b), in.DstAddr(b)
 	msg = b[in.L4:in.End]
 	if len(msg) < 4 || !frame.ICMPChecksumOK(msg, src, dst) {
 		return nil, src, dst, false
@@ -142,15 +141,10 @@ func (ih *icmp6Handler) Handle(p *relay.Packet) bool {
 		h.st.malformed.Add(1)
 		return true
 	}
+	if h.handleEcho(p, msg, src, dst, frame.ICMPv6EchoRequest, frame.ICMPv6EchoReply) {
+		return true
+	}
 	switch msg[0] {
-	case frame.ICMPv6EchoRequest:
-		if h.HasAddr(dst) {
-			h.answerEcho(p, msg, src, dst)
-		} else {
-			h.st.notForUs.Add(1)
-		}
-	case frame.ICMPv6EchoReply:
-		h.ping.reply(msg, src)
 	case frame.NDNeighborSolicit, frame.NDNeighborAdvert, frame.NDRouterAdvert:
 		var n frame.ND
 		if frame.ParseND(msg, &n) != nil || !validND(p, &n, src, dst) {

@@ -38,25 +38,11 @@ func (c *Conn) ReadMsgUDPAddrPort(b []byte) (n int, src, dst netip.AddrPort, err
 }
 
 func dstAddrPort(p *relay.Packet) netip.AddrPort {
-	ip := p.Info.DstIP(p.Frame())
-	var a netip.Addr
-	if len(ip) == 4 {
-		a = netip.AddrFrom4([4]byte(ip))
-	} else {
-		a = netip.AddrFrom16([16]byte(ip))
-	}
-	return netip.AddrPortFrom(a, p.Info.DstPort)
+	return netip.AddrPortFrom(p.Info.DstAddr(p.Frame()), p.Info.DstPort)
 }
 
 func srcAddrPort(p *relay.Packet) netip.AddrPort {
-	ip := p.Info.SrcIP(p.Frame())
-	var a netip.Addr
-	if len(ip) == 4 {
-		a = netip.AddrFrom4([4]byte(ip))
-	} else {
-		a = netip.AddrFrom16([16]byte(ip))
-	}
-	return netip.AddrPortFrom(a, p.Info.SrcPort)
+	return netip.AddrPortFrom(p.Info.SrcAddr(p.Frame()), p.Info.SrcPort)
 }
 
 // ReadFrom reads one datagram into b and returns its length and source as a

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -11,8 +10,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/net/icmp"
-	"golang.org/x/net/ipv4"
 
 	"github.com/etherconn/etherconn/internal/netns"
 	"github.com/etherconn/etherconn/internal/testkit"
@@ -28,9 +25,6 @@ func TestHostsKernelPingSweep(t *testing.T) {
 	netns.Require(t)
 	v := netns.NewVeth(t, nil)
 	v.B.AddAddr(t, netip.MustParsePrefix("198.18.255.254/16"))
-	pc, err := v.B.NS.ListenPacket("ip4:icmp", "198.18.255.254")
-	require.NoError(t, err)
-	defer pc.Close()
 
 	var stdout, stderr hostsLog
 	done := testkit.Go(func() int {
@@ -66,43 +60,7 @@ func TestHostsKernelPingSweep(t *testing.T) {
 	for i, a := 0, netip.MustParseAddr("198.18.0.1"); i < n; i, a = i+1, a.Next() {
 		addrs[i] = a
 	}
-	got := make(map[netip.Addr]bool)
-	readDone := make(chan struct{})
-	go func() {
-		defer close(readDone)
-		buf := make([]byte, 1500)
-		_ = pc.SetReadDeadline(time.Now().Add(30 * time.Second))
-		for len(got) < n {
-			m, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			msg, err := icmp.ParseMessage(1, buf[:m])
-			if err != nil || msg.Type != ipv4.ICMPTypeEchoReply {
-				continue
-			}
-			if a, ok := netip.AddrFromSlice(from.(*net.IPAddr).IP.To4()); ok {
-				got[a] = true
-			}
-		}
-	}()
-	for i, a := range addrs {
-		msg := icmp.Message{Type: ipv4.ICMPTypeEcho, Body: &icmp.Echo{ID: 9, Seq: i, Data: []byte("sweep")}}
-		b, err := msg.Marshal(nil)
-		require.NoError(t, err)
-		_, err = pc.WriteTo(b, &net.IPAddr{IP: a.AsSlice()})
-		require.NoError(t, err)
-		if i%100 == 99 {
-			time.Sleep(20 * time.Millisecond) // let the kernel's ARP catch up: it queues little per neighbour
-		}
-	}
-	<-readDone
-	var missing []netip.Addr
-	for _, a := range addrs {
-		if !got[a] {
-			missing = append(missing, a)
-		}
-	}
+	missing := v.B.NS.PingSweep(t, netip.MustParseAddr("198.18.255.254"), addrs, 30*time.Second)
 	assert.Empty(t, missing, "hosts that did not answer the kernel's ping")
 
 	require.Equal(t, 0, stop(), "stderr: %s", stderr.String())
