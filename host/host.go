@@ -253,10 +253,10 @@ func (h *Host) AddAddr(p netip.Prefix) error {
 	return nil
 }
 
-// RemoveAddr removes an address: it is no longer answered for, and sockets
-// bound to the unspecified address no longer take datagrams to it (unless
-// it was the host's last address of its family: see IsLocal). Sockets
-// bound to the address itself keep their binding, as on Linux.
+// RemoveAddr removes an address: it is no longer answered for, and no
+// socket receives datagrams to it any more (unless it was the host's last
+// address of its family: see IsLocal). Sockets bound to the address itself
+// keep their binding, as on Linux, and receive again if it is added back.
 func (h *Host) RemoveAddr(a netip.Addr) error {
 	h.amu.Lock()
 	defer h.amu.Unlock()

@@ -3,6 +3,7 @@ package host_test
 import (
 	"context"
 	"net/netip"
+	"os"
 	"testing"
 	"time"
 
@@ -101,4 +102,36 @@ func unspec(a netip.Addr) netip.Addr {
 		return netip.IPv4Unspecified()
 	}
 	return netip.IPv6Unspecified()
+}
+
+// TestRemoveAddrStopsDelivery: after RemoveAddr no socket takes datagrams
+// to the address, also one bound to it; added back, it receives again.
+func TestRemoveAddrStopsDelivery(t *testing.T) {
+	ra, rb := pair(t)
+	ha := mustHost(t, ra, host.Config{MAC: mac(1), Addrs: []netip.Prefix{pfx("198.18.0.1/24")}})
+	hb := mustHost(t, rb, host.Config{MAC: mac(2), Addrs: []netip.Prefix{pfx("198.18.0.2/24"), pfx("198.18.0.3/24")}})
+	bound, err := hb.ListenUDP(ap("198.18.0.2:7"))
+	require.NoError(t, err)
+	defer bound.Close()
+	cl, err := ha.DialUDP(netip.AddrPort{}, ap("198.18.0.2:7"))
+	require.NoError(t, err)
+	defer cl.Close()
+	buf := make([]byte, 64)
+	send := func(want bool) {
+		t.Helper()
+		_, err := cl.Write([]byte("x"))
+		require.NoError(t, err)
+		require.NoError(t, bound.SetReadDeadline(time.Now().Add(200*time.Millisecond)))
+		_, _, err = bound.ReadFromUDPAddrPort(buf)
+		if want {
+			require.NoError(t, err)
+		} else {
+			require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+		}
+	}
+	send(true)
+	require.NoError(t, hb.RemoveAddr(addr("198.18.0.2")))
+	send(false)
+	require.NoError(t, hb.AddAddr(pfx("198.18.0.2/24")))
+	send(true)
 }

@@ -100,8 +100,8 @@ func (m *mux) Handle(p *relay.Packet) bool {
 	if c == nil {
 		return false
 	}
-	if c.router != nil && c.bound.ip != k.ip && !c.router.IsLocal(dstAddr(&k)) {
-		return false // bound to the unspecified address, and not for this host
+	if c.router != nil && !c.router.IsLocal(dstAddr(&k)) {
+		return false // not for this host (any more): as Linux, whatever the binding
 	}
 	c.receive(p)
 	return true

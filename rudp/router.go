@@ -26,9 +26,10 @@ type Router interface {
 	// an error (as sendto(2) on a kernel socket succeeds); one dropped
 	// because resolution failed is counted by the Router.
 	Send(ec *etherconn.Conn, f *etherconn.Frame, n int, dst netip.Addr) error
-	// IsLocal reports whether a datagram to dst is for this host, for Conns
-	// bound to the unspecified address: its own addresses, broadcast and
-	// multicast.
+	// IsLocal reports whether a datagram to dst is for this host: its own
+	// addresses, broadcast and multicast. Datagrams to other addresses are
+	// not delivered, whatever the Conn is bound to (after an address is
+	// removed, a Conn bound to it receives nothing, as on Linux).
 	IsLocal(dst netip.Addr) bool
 }
 
