@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/etherconn/etherconn/internal/testkit"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/stretchr/testify/assert"
@@ -281,7 +282,7 @@ func TestPutUDPZeroChecksum(t *testing.T) {
 			u := bytes.Clone(f[in.L4:in.PayloadEnd])
 			u[6], u[7] = 0, 0
 			pseudo := append(append(bytes.Clone(in.SrcIP(f)), in.DstIP(f)...), 0, ProtoUDP, byte(len(u)>>8), byte(len(u)))
-			assert.Equal(t, uint16(0), naiveChecksum(append(pseudo, u...)))
+			assert.Equal(t, uint16(0), ^testkit.OnesSum(append(pseudo, u...)))
 
 			assert.True(t, UDPChecksumOK(f, &in))
 			pkt := gopacket.NewPacket(f, layers.LayerTypeEthernet, gopacket.Default)
@@ -339,21 +340,6 @@ func TestPutUDPErrors(t *testing.T) {
 	}
 }
 
-// naiveChecksum is RFC 1071 written the obvious way.
-func naiveChecksum(b []byte) uint16 {
-	var sum uint64
-	for i := 0; i+1 < len(b); i += 2 {
-		sum += uint64(b[i])<<8 | uint64(b[i+1])
-	}
-	if len(b)%2 == 1 {
-		sum += uint64(b[len(b)-1]) << 8
-	}
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	return ^uint16(sum)
-}
-
 func TestChecksum(t *testing.T) {
 	// RFC 1071 section 3's example: the sum is 0xddf2.
 	assert.Equal(t, ^uint16(0xddf2), Checksum([]byte{0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7}))
@@ -370,14 +356,14 @@ func TestChecksum(t *testing.T) {
 			}
 			off := rng.IntN(8) // any alignment
 			b := buf[off : off+n]
-			require.Equal(t, naiveChecksum(b), Checksum(b), "% x", b)
+			require.Equal(t, ^testkit.OnesSum(b), Checksum(b), "% x", b)
 		}
 	}
 	// Carries: long runs of 0xff and of values just below it.
 	for _, n := range []int{7, 8, 9, 64, 1000, 65535, 65536, 1 << 20} {
 		for _, v := range []byte{0xff, 0xfe, 0x80, 0x01} {
 			b := bytes.Repeat([]byte{v}, n)
-			require.Equal(t, naiveChecksum(b), Checksum(b), "%d bytes of %#x", n, v)
+			require.Equal(t, ^testkit.OnesSum(b), Checksum(b), "%d bytes of %#x", n, v)
 		}
 	}
 }

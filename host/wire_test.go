@@ -18,6 +18,7 @@ import (
 
 	"github.com/etherconn/etherconn/frame"
 	"github.com/etherconn/etherconn/host"
+	"github.com/etherconn/etherconn/internal/testkit"
 	"github.com/etherconn/etherconn/memio"
 	"github.com/etherconn/etherconn/relay"
 	"github.com/etherconn/etherconn/rudp"
@@ -367,7 +368,7 @@ func checkedICMP(t testing.TB, p gopacket.Packet) (m *icmp.Message, src, dst net
 	if ip := ip4Of(p); ip != nil {
 		require.Equal(t, layers.IPProtocolICMPv4, ip.Protocol)
 		hdr := ip.Contents
-		require.Equal(t, uint16(0xffff), onesSum(hdr), "IPv4 header checksum")
+		require.Equal(t, uint16(0xffff), testkit.OnesSum(hdr), "IPv4 header checksum")
 		src, dst = netip.AddrFrom4([4]byte(ip.SrcIP.To4())), netip.AddrFrom4([4]byte(ip.DstIP.To4()))
 		raw = ip.Payload
 	} else {
@@ -385,21 +386,6 @@ func checkedICMP(t testing.TB, p gopacket.Packet) (m *icmp.Message, src, dst net
 	require.Equal(t, binary.BigEndian.Uint16(again[2:]), binary.BigEndian.Uint16(raw[2:]), "ICMP checksum")
 	require.Equal(t, again, raw, "x/net reads and writes it back differently")
 	return m, src, dst
-}
-
-// onesSum is the folded one's-complement sum of b (RFC 1071).
-func onesSum(b []byte) uint16 {
-	var s uint32
-	for i := 0; i+1 < len(b); i += 2 {
-		s += uint32(b[i])<<8 | uint32(b[i+1])
-	}
-	if len(b)%2 == 1 {
-		s += uint32(b[len(b)-1]) << 8
-	}
-	for s > 0xffff {
-		s = s&0xffff + s>>16
-	}
-	return uint16(s)
 }
 
 // checkVLANs checks that p carries the wire's VLAN stack.

@@ -254,3 +254,13 @@ func TestMalformed(t *testing.T) {
 		}
 	}
 }
+
+func TestOnesSum(t *testing.T) {
+	// RFC 1071 §3's example: 00 01 f2 03 f4 f5 f6 f7 sums to 0xddf2.
+	if got := testkit.OnesSum([]byte{0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7}); got != 0xddf2 {
+		t.Fatalf("OnesSum = %#04x, want 0xddf2", got)
+	}
+	if got := testkit.OnesSum([]byte{0xff}); got != 0xff00 {
+		t.Fatalf("odd length: OnesSum = %#04x, want 0xff00", got)
+	}
+}
