@@ -192,3 +192,12 @@ func (c *Conn) Detach(p Protocol) {
 // readers take part in the relay's reader-led receive, so a lone
 // request/response through it costs no goroutine handoff.
 func (c *Conn) NewQueue(limit int) *relay.Queue { return c.ep.NewQueue(limit) }
+
+// Reassemble hands p, a received IP fragment (p.Info.Fragment set), to the
+// relay's IP reassembly (relay.Relay.Reassemble); once its datagram is
+// complete, the whole datagram reaches the Conn as a received packet does:
+// the handler attached for its protocol, else the Conn's queue. A layer
+// attached for an IP protocol calls it for the fragments it is handed, as
+// rudp does for UDP: fragments of other protocols are left to whoever
+// handles them. It reports whether a datagram was completed.
+func (c *Conn) Reassemble(p *relay.Packet) bool { return c.ep.Reassemble(p) }

@@ -67,10 +67,12 @@
 // for ReachableTime after a confirmation, then STALE (still used; the next
 // use sends a unicast probe, PROBE, as Linux's DELAY/PROBE do without the
 // DELAY wait) and removed after the probes go unanswered. Datagrams sent to
-// a neighbour being resolved wait in a bounded queue (8 per neighbour for
-// each host, as the kernel's per-neighbour queue of one host, so that the
-// hosts sharing a gateway entry do not crowd each other out; 1,024 per
-// segment; the host's oldest is dropped beyond) and are sent in order when
+// a neighbour being resolved wait in a bounded queue (212,992 bytes of
+// frames per neighbour for each host, Linux's unres_qlen_bytes, enough for
+// the fragments of the largest datagram, as the kernel's per-neighbour
+// queue of one host, so that the hosts sharing a gateway entry do not
+// crowd each other out; 4,096 frames per segment; the host's oldest is
+// dropped beyond) and are sent in order when
 // it resolves, or dropped and counted in Stats.Unresolved when it fails.
 // A neighbour is resolved even when its datagram found no room. As with a
 // kernel socket, the write that queued a datagram succeeded; the drop shows

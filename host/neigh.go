@@ -48,12 +48,14 @@ func (c NeighborConfig) withDefaults() NeighborConfig {
 	return c
 }
 
-// Queue bounds of datagrams awaiting resolution: per neighbour for each
-// host (the kernel's queue is per neighbour entry of one host; hosts that
-// share a segment's entry each get their own), and per segment.
+// Queue bounds of frames awaiting resolution: per neighbour for each host
+// in bytes, Linux's unres_qlen_bytes (the kernel's queue is per neighbour
+// entry of one host; hosts that share a segment's entry each get their
+// own), which holds the 45 fragments of a 65,507-byte datagram; and per
+// segment in frames.
 const (
-	maxPendingPerNeighbor = 8
-	maxPendingPerSegment  = 1024
+	maxPendingPerNeighbor = 212992
+	maxPendingPerSegment  = 4096
 )
 
 // NeighborState is a neighbour cache entry's state, as the kernel names it.
@@ -194,7 +196,7 @@ func (c *neighCache) enqueue(h *Host, a netip.Addr, ec *etherconn.Conn, f *ether
 		start = true
 	}
 	var drop *etherconn.Frame
-	if mine, oldest := e.queuedBy(h); mine >= maxPendingPerNeighbor || c.npend >= maxPendingPerSegment {
+	if mine, oldest := e.queuedBy(h); mine+n > maxPendingPerNeighbor || c.npend >= maxPendingPerSegment {
 		if oldest < 0 { // nothing of h's to make room: this one goes
 			drop = f
 		} else { // h's oldest goes, as the kernel drops the oldest
@@ -217,19 +219,19 @@ func (c *neighCache) enqueue(h *Host, a netip.Addr, ec *etherconn.Conn, f *ether
 	}
 }
 
-// queuedBy returns how many of e's queued datagrams h sent, and the index
-// of the oldest (-1 if none); the cache's mu is held.
-func (e *neigh) queuedBy(h *Host) (n, oldest int) {
+// queuedBy returns how many bytes of e's queued frames h sent, and the
+// index of the oldest (-1 if none); the cache's mu is held.
+func (e *neigh) queuedBy(h *Host) (bytes, oldest int) {
 	oldest = -1
 	for i := range e.pending {
 		if e.pending[i].h == h {
-			if n == 0 {
+			if oldest < 0 {
 				oldest = i
 			}
-			n++
+			bytes += e.pending[i].n
 		}
 	}
-	return n, oldest
+	return bytes, oldest
 }
 
 // makeRoom evicts an entry with nothing queued when the cache is full;

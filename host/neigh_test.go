@@ -146,27 +146,31 @@ func TestUnresolvedDropped(t *testing.T) {
 	}
 }
 
-// TestPendingBounds: at most 8 datagrams wait per neighbour (the oldest
-// dropped beyond, as the kernel's unres_qlen) and 1,024 per segment; a
-// neighbour met when the segment's queue is full is still resolved.
+// TestPendingBounds: at most 212,992 bytes of frames wait per neighbour
+// (the oldest dropped beyond, as the kernel's unres_qlen_bytes) and 4,096
+// frames per segment; a neighbour met when the segment's queue is full is
+// still resolved.
 func TestPendingBounds(t *testing.T) {
 	t.Run("per neighbour", func(t *testing.T) {
 		w := newWire(t, nil)
 		h := w.defaultHost(host.Config{Neighbor: host.NeighborConfig{RetransTime: 200 * time.Millisecond, Probes: 10}})
 		c := dial(t, h, peer4)
+		// 1,028-byte IP packets: 207 fit in 212,992 bytes.
+		const sent, fit = 220, 212992 / 1028
 		var want []string
-		for i := range 12 {
-			_, err := c.Write([]byte(fmt.Sprint(i)))
+		for i := range sent {
+			p := fmt.Sprintf("%-1000d", i)
+			_, err := c.Write([]byte(p))
 			require.NoError(t, err)
-			if i >= 4 {
-				want = append(want, fmt.Sprint(i))
+			if i >= sent-fit {
+				want = append(want, p)
 			}
 		}
-		assert.Equal(t, 8, h.Stats().Segment.PendingNow)
-		assert.Equal(t, uint64(4), h.Stats().Unresolved)
+		assert.Equal(t, fit, h.Stats().Segment.PendingNow)
+		assert.Equal(t, uint64(sent-fit), h.Stats().Unresolved)
 		w.expect("ARP request", isSolicit(peer4))
 		w.send(w.answer(peer4, host4))
-		assert.Equal(t, want, udpPayloads(w.collectN(8, isUDP)), "the 8 newest, in order")
+		assert.Equal(t, want, udpPayloads(w.collectN(fit, isUDP)), "the newest that fit, in order")
 	})
 	t.Run("per segment", func(t *testing.T) {
 		w := newWire(t, nil)
@@ -175,19 +179,19 @@ func TestPendingBounds(t *testing.T) {
 		c, err := h.ListenUDP(netip.MustParseAddrPort("0.0.0.0:0"))
 		require.NoError(t, err)
 		defer c.Close()
-		const neighbours = 130
+		const neighbours, per = 130, 40
 		target := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{198, 18, 0, byte(100 + i)}) }
 		start := time.Now()
 		for i := range neighbours {
-			for range 8 {
+			for range per {
 				_, err := c.WriteToUDPAddrPort([]byte("x"), netip.AddrPortFrom(target(i), 7))
 				require.NoError(t, err)
 			}
 		}
 		// Unless the machine was too slow for it, nothing failed yet.
 		if st := h.Stats(); time.Since(start) < retrans {
-			assert.Equal(t, 1024, st.Segment.PendingNow)
-			assert.Equal(t, uint64(neighbours*8-1024), st.Unresolved)
+			assert.Equal(t, 4096, st.Segment.PendingNow)
+			assert.Equal(t, uint64(neighbours*per-4096), st.Unresolved)
 		}
 		asked := map[netip.Addr]bool{}
 		testkit.Eventually(t, waitFor, func() bool {
@@ -199,7 +203,7 @@ func TestPendingBounds(t *testing.T) {
 		testkit.Eventually(t, 2*waitFor, func() bool {
 			return len(h.Neighbors()) == 0 && h.Stats().Segment.PendingNow == 0
 		}, "entries left behind: %v", h.Neighbors())
-		assert.Equal(t, uint64(neighbours*8), h.Stats().Unresolved)
+		assert.Equal(t, uint64(neighbours*per), h.Stats().Unresolved)
 	})
 }
 

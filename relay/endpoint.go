@@ -319,6 +319,23 @@ func (ep *Endpoint) NewQueue(limit int) *Queue {
 	return q
 }
 
+// Reassemble hands p, a received IP fragment, to the relay's reassembly
+// (see Relay.Reassemble) and, once the datagram is complete, delivers it to
+// the endpoint as a received frame: to its handler, else its queue. It
+// reports whether it delivered one.
+func (ep *Endpoint) Reassemble(p *Packet) bool {
+	whole := ep.r.frag.add(p)
+	if whole == nil {
+		return false
+	}
+	ep.r.mu.RLock()
+	h := ep.handler
+	ep.r.mu.RUnlock()
+	ep.r.deliver(target{ep, h}, whole)
+	whole.Release()
+	return true
+}
+
 // Queued returns how many packets wait in the receive queue.
 func (ep *Endpoint) Queued() int { return ep.q.Len() }
 

@@ -26,10 +26,18 @@ type Packet struct {
 // that endpoints keep is first copied into the smallest class it fits, so a
 // queued 60-byte ARP frame pins 256 bytes, not 9 KB: with 50,000 endpoints
 // and full queues that is the difference between gigabytes and terabytes.
-// The largest class has one byte more than the longest frame, so that the
+// The read class has one byte more than the longest frame, so that the
 // batch read path can tell a frame that filled the buffer (truncated) from
-// one that fits.
-var classSizes = [...]int{256, 2048, backend.MaxFrameLen + 1}
+// one that fits. The largest class holds a reassembled IP datagram (64 KiB
+// and its headers); the read loop never reads into it.
+var classSizes = [...]int{256, 2048, backend.MaxFrameLen + 1, MaxReassembledLen}
+
+// readClass is the class the read loop reads into.
+const readClass = 2
+
+// MaxReassembledLen is the longest frame a reassembled datagram can make:
+// 65,535 bytes of IPv6 payload, its header, and Ethernet with four tags.
+const MaxReassembledLen = 0xffff + 40 + 14 + 4*4
 
 var packetPools [len(classSizes)]sync.Pool
 
@@ -40,7 +48,7 @@ func init() {
 }
 
 // getPacket returns a full-size packet holding one reference.
-func getPacket() *Packet { return getPacketClass(len(classSizes) - 1) }
+func getPacket() *Packet { return getPacketClass(readClass) }
 
 // getPacketFor returns a packet of the smallest class that holds n bytes.
 func getPacketFor(n int) *Packet {
@@ -64,7 +72,7 @@ func getPacketClass(i int) *Packet {
 // frame fits one, else p itself with a reference added. The caller
 // releases the result when done delivering.
 func (p *Packet) compact() *Packet {
-	if p.n > classSizes[len(classSizes)-2] {
+	if p.n > classSizes[readClass-1] {
 		p.Retain()
 		return p
 	}

@@ -64,6 +64,9 @@ type Config struct {
 	// BatchSize is how many frames the read loop asks a backend.BatchReader
 	// for at once (default DefaultBatchSize; 1 disables batching).
 	BatchSize int
+	// Reassembly tunes the IP reassembly that layers above ask for
+	// (Reassemble): its byte budget and timeouts.
+	Reassembly ReassemblyConfig
 }
 
 // Relay demultiplexes the frames of one PacketIO to endpoints and sends
@@ -80,7 +83,8 @@ type Relay struct {
 	closing bool
 	ended   error // why the read loop stopped, wrapped in ErrInputEnded
 
-	rx rxState // who reads the PacketIO, and its buffers (lead.go)
+	rx   rxState // who reads the PacketIO, and its buffers (lead.go)
+	frag reassembler
 
 	pinned    atomic.Int64 // bytes the queues hold, against cfg.Budget
 	started   atomic.Bool
@@ -115,6 +119,8 @@ type Stats struct {
 	// reader read from the PacketIO itself, not the read loop (see
 	// "Reader-led receive" in the package documentation).
 	ReaderFrames uint64
+	// Reassembly counts the IP fragments layers handed to Reassemble.
+	Reassembly ReassemblyStats
 	// Backend holds the PacketIO's own counters when it reports them.
 	Backend backend.Stats
 }
@@ -141,6 +147,7 @@ func New(pio backend.PacketIO, cfg Config) *Relay {
 		done: make(chan struct{}),
 	}
 	r.bw, _ = pio.(backend.BatchWriter)
+	r.frag.init(cfg.Reassembly)
 	r.initRx()
 	if !cfg.Paused {
 		r.Start()
@@ -167,6 +174,7 @@ func (r *Relay) Stats() Stats {
 		Malformed: r.st.malformed.Load(), QueueDrops: r.st.queueDrops.Load(),
 		WriteErrors: r.st.writeErrors.Load(), Hairpinned: r.st.hairpinned.Load(),
 		ReaderFrames: r.st.readerFrames.Load(), BudgetDrops: r.st.budgetDrops.Load(),
+		Reassembly: r.frag.stats(),
 	}
 	if sr, ok := r.pio.(backend.StatsReporter); ok {
 		s.Backend = sr.Stats()
@@ -204,6 +212,7 @@ func (r *Relay) Close() error {
 			ep.closed.Store(true)
 			ep.shut()
 		}
+		r.frag.close()
 	})
 	return r.closeErr
 }

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/etherconn/etherconn/etherconn"
+	"github.com/etherconn/etherconn/frame"
 	"github.com/etherconn/etherconn/relay"
 )
 
@@ -35,6 +36,8 @@ type batch struct {
 	pkts   [MaxBatch]*relay.Packet
 	out    [MaxBatch]*etherconn.Frame
 	frames [MaxBatch][]byte
+	dst    [MaxBatch]netip.Addr
+	frag   frame.Fragmenter
 }
 
 var batchPool = sync.Pool{New: func() any { return new(batch) }}
@@ -68,7 +71,8 @@ func (c *Conn) ReadBatch(ms []Message) (int, error) {
 // WriteBatch sends the datagrams of ms, at most MaxBatch of them, in one
 // backend call where the backend can, and returns how many leading ones
 // were sent. Fewer than min(len(ms), MaxBatch) comes with the error that
-// stopped it.
+// stopped it. A datagram longer than the MTU goes out as fragments, in
+// calls of its own.
 func (c *Conn) WriteBatch(ms []Message) (int, error) {
 	if len(ms) > MaxBatch {
 		ms = ms[:MaxBatch]
@@ -77,59 +81,51 @@ func (c *Conn) WriteBatch(ms []Message) (int, error) {
 		return 0, err
 	}
 	b := batchPool.Get().(*batch)
-	src := c.local.Addr()
-	built := 0
-	defer func() {
-		for i := range built {
-			b.out[i].Release()
-			b.out[i] = nil
-		}
-		clear(b.frames[:])
-		batchPool.Put(b)
-	}()
-	var buildErr error
+	defer batchPool.Put(b)
+	sent, k := 0, 0 // messages sent; frames built, for ms[sent:sent+k]
+	flush := func() error {
+		n, err := c.sendFrames(b, k)
+		c.count(ms[sent : sent+n])
+		sent, k = sent+n, 0
+		return err
+	}
 	for i := range ms {
-		from := src
+		from := c.local.Addr()
 		if ms[i].Local.IsValid() {
 			from = ms[i].Local.Addr()
 		}
 		f, n, err := c.build(ms[i].Buf, ms[i].Addr, from)
-		if err != nil {
-			buildErr = c.opErr("write", nil, err)
-			break
-		}
-		b.out[i], b.frames[i] = f, f.Bytes(n)
-		built++
-	}
-	var (
-		sent int
-		err  error
-	)
-	if c.router != nil {
-		// One at a time: each may wait for its own next hop.
-		for sent < built && err == nil {
-			f := b.out[sent]
-			b.out[sent] = nil // the Router owns it now
-			if err = c.router.Send(c.ec, f, len(b.frames[sent])-c.ec.HeaderLen(), ms[sent].Addr.Addr().Unmap()); err == nil {
+		if err == errFragment {
+			if err = flush(); err == nil {
+				err = c.writeFragments(ms[i].Buf, ms[i].Addr, from)
+			}
+			if err == nil {
+				c.count(ms[i : i+1])
 				sent++
+				continue
 			}
 		}
-		for i := sent + 1; i < built; i++ {
-			b.out[i].Release()
-			b.out[i] = nil
+		if err != nil {
+			if ferr := flush(); ferr != nil {
+				return sent, c.opErr("write", nil, ferr)
+			}
+			return sent, c.opErr("write", nil, err)
 		}
-		built = 0
-	} else {
-		sent, err = c.ec.WriteFrames(b.frames[:built])
+		b.out[k], b.frames[k], b.dst[k] = f, f.Bytes(n), ms[i].Addr.Addr().Unmap()
+		k++
 	}
-	var bytes uint64
-	for _, m := range ms[:sent] {
-		bytes += uint64(len(m.Buf))
-	}
-	c.st.out.Add(uint64(sent))
-	c.st.outBytes.Add(bytes)
-	if err != nil {
+	if err := flush(); err != nil {
 		return sent, c.opErr("write", nil, err)
 	}
-	return sent, buildErr
+	return sent, nil
+}
+
+// count counts ms as sent.
+func (c *Conn) count(ms []Message) {
+	var bytes uint64
+	for _, m := range ms {
+		bytes += uint64(len(m.Buf))
+	}
+	c.st.out.Add(uint64(len(ms)))
+	c.st.outBytes.Add(bytes)
 }

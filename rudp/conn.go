@@ -17,6 +17,7 @@ package rudp
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"sync/atomic"
@@ -72,7 +73,18 @@ type Config struct {
 	// QueueLen limits the receive queue in datagrams (default
 	// relay.DefaultQueueLen).
 	QueueLen int
+	// MTU is the largest IP packet sent in one frame, headers included, on
+	// a Conn without a Router (default DefaultMTU; the Router's MTU takes
+	// its place). Longer datagrams go out as IP fragments.
+	MTU int
+	// DontFragment makes a datagram longer than the MTU fail with
+	// ErrMessageTooLong (EMSGSIZE) instead of going out as fragments, as
+	// IP_PMTUDISC_DO or IPV6_DONTFRAG do on a kernel socket.
+	DontFragment bool
 }
+
+// DefaultMTU is Config.MTU's default, Ethernet's.
+const DefaultMTU = 1500
 
 // Conn is a UDP endpoint over an etherconn.Conn. It implements
 // net.PacketConn and is safe for concurrent use.
@@ -85,6 +97,8 @@ type Conn struct {
 	remote    netip.AddrPort // valid when connected
 	bound     bindKey
 	ttl, tos  uint8
+	mtuCfg    int
+	dontFrag  bool
 	v4        bool
 	acceptAny bool
 	q         *relay.Queue
@@ -128,8 +142,14 @@ func New(ec *etherconn.Conn, cfg Config) (*Conn, error) {
 		return nil, fmt.Errorf("rudp: new %v: %w", cfg.LocalAddr, err)
 	}
 	local := netip.AddrPortFrom(cfg.LocalAddr.Addr().Unmap(), cfg.LocalAddr.Port())
+	if cfg.MTU <= 0 {
+		cfg.MTU = DefaultMTU
+	}
 	c := &Conn{ec: ec, m: m, resolve: cfg.Resolve, router: cfg.Router, local: local, ttl: cfg.TTL, tos: cfg.DSCP << 2,
-		v4: local.Addr().Is4(), acceptAny: cfg.AcceptAny}
+		mtuCfg: cfg.MTU, dontFrag: cfg.DontFragment, v4: local.Addr().Is4(), acceptAny: cfg.AcceptAny}
+	// A random first IPv4 identification, so that the datagrams of Conns
+	// made at once toward one peer do not share identifications.
+	c.ipID.Store(rand.Uint32())
 	if cfg.RemoteAddr.IsValid() {
 		ra := netip.AddrPortFrom(cfg.RemoteAddr.Addr().Unmap(), cfg.RemoteAddr.Port())
 		if ra.Addr().Is4() != c.v4 || ra.Addr().IsUnspecified() || ra.Port() == 0 {

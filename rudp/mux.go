@@ -48,7 +48,7 @@ func muxOf(ec *etherconn.Conn) (*mux, error) {
 	for _, p := range udpProtocols {
 		h, _, err := ec.LoadOrAttach(p, func() relay.Handler {
 			if m == nil {
-				return &mux{}
+				return &mux{ec: ec}
 			}
 			return m
 		})
@@ -69,6 +69,7 @@ func muxOf(ec *etherconn.Conn) (*mux, error) {
 // loop as the handler attached for UDP, so a datagram goes straight from the
 // relay into its Conn's queue: no goroutine per endpoint.
 type mux struct {
+	ec *etherconn.Conn
 	mu sync.RWMutex
 	// single is the only bound Conn while there is one: most endpoints have
 	// one UDP socket, and a map costs more than the rest of the endpoint.
@@ -82,6 +83,11 @@ type mux struct {
 // the etherconn.Conn's own queue.
 func (m *mux) Handle(p *relay.Packet) bool {
 	in := &p.Info
+	if in.Fragment && in.Proto == frame.ProtoUDP {
+		// The whole datagram, once complete, comes back through Handle.
+		m.ec.Reassemble(p)
+		return true
+	}
 	if !in.UDP {
 		return false
 	}

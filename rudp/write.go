@@ -1,7 +1,9 @@
 package rudp
 
 import (
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 
@@ -40,11 +42,7 @@ func (c *Conn) WriteToFrom(b []byte, dst netip.AddrPort, src netip.Addr) (int, e
 		err.(*net.OpError).Addr = net.UDPAddrFromAddrPort(dst)
 		return 0, err
 	}
-	f, n, err := c.build(b, dst, src)
-	if err == nil {
-		err = c.send(f, n, dst.Addr().Unmap())
-	}
-	if err != nil {
+	if err := c.write(b, dst, src); err != nil {
 		return 0, c.opErr("write", net.UDPAddrFromAddrPort(dst), err)
 	}
 	c.st.out.Add(1)
@@ -60,13 +58,16 @@ func (c *Conn) checkWrite() error {
 	return nil
 }
 
-// build makes the frame carrying payload and returns it with the length of
-// its Ethernet payload (IP header, UDP header and payload). The caller
-// releases the frame.
-func (c *Conn) build(payload []byte, dst netip.AddrPort, src netip.Addr) (*etherconn.Frame, int, error) {
+// errFragment is build's answer for a datagram longer than the MTU.
+var errFragment = errors.New("rudp: datagram needs fragments")
+
+// header works out what every frame of a datagram from src to dst
+// carries: the IP and UDP headers, the next hop's MAC (zero: the Router
+// fills it in) and the EtherType.
+func (c *Conn) header(dst netip.AddrPort, src netip.Addr) (frame.UDPHeader, frame.MAC, uint16, error) {
 	dip, sip := dst.Addr().Unmap(), src.Unmap()
 	if !dip.IsValid() || !sip.IsValid() || dip.Is4() != sip.Is4() {
-		return nil, 0, fmt.Errorf("%w: cannot send from %v to %v", ErrBadAddr, src, dst)
+		return frame.UDPHeader{}, frame.MAC{}, 0, fmt.Errorf("%w: cannot send from %v to %v", ErrBadAddr, src, dst)
 	}
 	if c.router != nil && sip.IsUnspecified() {
 		if s := c.router.Source(dip); s.IsValid() {
@@ -77,36 +78,97 @@ func (c *Conn) build(payload []byte, dst netip.AddrPort, src netip.Addr) (*ether
 	if dip.Is4() {
 		et = frame.EtherTypeIPv4
 	}
-	il := frame.IPUDPLen(dip)
-	if c.ec.HeaderLen()+il+len(payload) > backend.MaxFrameLen ||
-		(c.router != nil && il+len(payload) > c.router.MTU()) {
-		return nil, 0, ErrMessageTooLong
-	}
 	next := frame.BroadcastMAC
 	if c.router != nil {
-		next = frame.MAC{} // the Router fills it in
+		next = frame.MAC{}
 	} else if c.resolve != nil {
 		hw, err := c.resolve(dip)
-		if err != nil {
-			return nil, 0, fmt.Errorf("%w: %v: %w", ErrResolve, dip, err)
+		if err == nil {
+			next, err = frame.MACFrom(hw)
 		}
-		if next, err = frame.MACFrom(hw); err != nil {
-			return nil, 0, fmt.Errorf("%w: %v: %w", ErrResolve, dip, err)
+		if err != nil {
+			return frame.UDPHeader{}, frame.MAC{}, 0, fmt.Errorf("%w: %v: %w", ErrResolve, dip, err)
 		}
 	}
-	f := c.ec.NewFrame(next, et)
-	b := f.Payload()
-	copy(b[il:], payload)
 	h := frame.UDPHeader{
 		Src: netip.AddrPortFrom(sip, c.local.Port()), Dst: netip.AddrPortFrom(dip, dst.Port()),
 		TTL: c.ttl, TOS: c.tos, ID: uint16(c.ipID.Add(1)),
 	}
-	n, err := frame.PutUDP(b, &h, len(payload))
+	return h, next, et, nil
+}
+
+// mtu is the largest IP packet a frame may carry: the Router's, else
+// Config.MTU, and never more than a frame holds.
+func (c *Conn) mtu() int {
+	m := c.mtuCfg
+	if c.router != nil {
+		m = c.router.MTU()
+	}
+	return min(m, backend.MaxFrameLen-c.ec.HeaderLen())
+}
+
+// build makes the frame carrying payload and returns it with the length of
+// its Ethernet payload (IP header, UDP header and payload). The caller
+// releases the frame. A datagram longer than the MTU gets errFragment, or
+// ErrMessageTooLong with Config.DontFragment or past what IP can carry.
+func (c *Conn) build(payload []byte, dst netip.AddrPort, src netip.Addr) (*etherconn.Frame, int, error) {
+	h, next, et, err := c.header(dst, src)
+	if err != nil {
+		return nil, 0, err
+	}
+	if frame.IPUDPLen(h.Dst.Addr())+len(payload) > c.mtu() {
+		if c.dontFrag {
+			return nil, 0, ErrMessageTooLong
+		}
+		return nil, 0, errFragment
+	}
+	f := c.ec.NewFrame(next, et)
+	copy(f.Payload()[frame.IPUDPLen(h.Dst.Addr()):], payload)
+	n, err := frame.PutUDP(f.Payload(), &h, len(payload))
 	if err != nil {
 		f.Release()
 		return nil, 0, err
 	}
 	return f, n, nil
+}
+
+// write sends one datagram: one frame, or its fragments.
+func (c *Conn) write(payload []byte, dst netip.AddrPort, src netip.Addr) error {
+	f, n, err := c.build(payload, dst, src)
+	if err == errFragment {
+		return c.writeFragments(payload, dst, src)
+	}
+	if err != nil {
+		return err
+	}
+	return c.send(f, n, dst.Addr().Unmap())
+}
+
+// writeFragments sends a datagram longer than the MTU as IP fragments
+// (DF clear; IPv6: a Fragment header with a random identification, RFC
+// 7739), at most MaxBatch frames per backend call, from pooled frames.
+func (c *Conn) writeFragments(payload []byte, dst netip.AddrPort, src netip.Addr) error {
+	h, next, et, err := c.header(dst, src)
+	if err != nil {
+		return err
+	}
+	b := batchPool.Get().(*batch)
+	defer batchPool.Put(b)
+	fr := &b.frag
+	if err := fr.Init(&h, payload, c.mtu(), rand.Uint32()); err != nil {
+		return ErrMessageTooLong
+	}
+	for !fr.Done() {
+		k := 0
+		for ; k < MaxBatch && !fr.Done(); k++ {
+			f := c.ec.NewFrame(next, et)
+			b.out[k], b.frames[k], b.dst[k] = f, f.Bytes(fr.Next(f.Payload())), h.Dst.Addr()
+		}
+		if sent, err := c.sendFrames(b, k); sent < k {
+			return err
+		}
+	}
+	return nil
 }
 
 // send sends a frame from build and releases it: through the Router,
@@ -118,4 +180,30 @@ func (c *Conn) send(f *etherconn.Frame, n int, dst netip.Addr) error {
 	err := c.ec.WriteFrame(f.Bytes(n))
 	f.Release()
 	return err
+}
+
+// sendFrames sends b's first k frames (b.out, b.frames, b.dst) and
+// releases them: through the Router one at a time, as each may wait for
+// its own next hop, else in one backend call. It returns how many leading
+// frames were sent and the error that stopped it.
+func (c *Conn) sendFrames(b *batch, k int) (sent int, err error) {
+	if c.router != nil {
+		for sent < k && err == nil {
+			f := b.out[sent]
+			b.out[sent] = nil // the Router owns it now
+			if err = c.router.Send(c.ec, f, len(b.frames[sent])-c.ec.HeaderLen(), b.dst[sent]); err == nil {
+				sent++
+			}
+		}
+	} else {
+		sent, err = c.ec.WriteFrames(b.frames[:k])
+	}
+	for i := range k {
+		if b.out[i] != nil {
+			b.out[i].Release()
+			b.out[i] = nil
+		}
+	}
+	clear(b.frames[:k])
+	return sent, err
 }

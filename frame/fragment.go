@@ -1,0 +1,236 @@
+package frame
+
+import (
+	"encoding/binary"
+	"errors"
+	"net/netip"
+)
+
+// IP fragments (RFC 791 §2.3, RFC 8200 §4.5): the fields a reassembler
+// needs, the header of the datagram it puts back together, and a
+// Fragmenter that cuts a UDP datagram into fragments of a given MTU.
+
+// Largest UDP payloads: an IPv4 packet is at most 65,535 bytes with its
+// 20-byte header, and an IPv6 payload (the UDP header and the data) at most
+// 65,535 bytes, as the length fields allow.
+const (
+	MaxUDPPayload4 = 0xffff - IPv4Len - UDPLen // 65,507
+	MaxUDPPayload6 = 0xffff - UDPLen           // 65,527
+)
+
+// IPv6FragmentLen is the length of an IPv6 Fragment header.
+const IPv6FragmentLen = 8
+
+// ErrBadFragment is a fragment whose fields cannot belong to a datagram:
+// data past the largest datagram, or, in IPv6, a fragment that is not the
+// last and whose length is not a multiple of 8 (RFC 8200 §4.5: Linux drops
+// it with an ICMP parameter problem, we without).
+var ErrBadFragment = errors.New("malformed IP fragment")
+
+// Fragment describes one IP fragment of a frame, as offsets into it.
+type Fragment struct {
+	ID     uint32 // identification: 16 bits in IPv4, 32 in IPv6
+	Offset int    // where the data goes in the datagram's fragmentable part, in bytes
+	More   bool   // more fragments follow (MF / M flag)
+	// Data and DataEnd delimit the fragment's data in the frame.
+	Data, DataEnd int
+	// Unfrag ends the part every fragment repeats: the IPv4 header with its
+	// options, or the IPv6 header and the extension headers before the
+	// Fragment header (where that header starts).
+	Unfrag int
+	// NextAt is, in IPv6, the offset of the byte that names the Fragment
+	// header (the IPv6 header's next header field or the previous extension
+	// header's); a reassembled datagram gets Proto there instead.
+	NextAt int
+}
+
+// ParseFragment returns the fragment fields of frame b, which Parse
+// described in in with in.Fragment set. Parse has checked the headers; it
+// fails only for fields no datagram can have (ErrBadFragment).
+func ParseFragment(b []byte, in *Info) (Fragment, error) {
+	var f Fragment
+	if !in.Fragment {
+		return f, ErrBadFragment
+	}
+	if in.IPVersion == 4 {
+		p := b[in.L3:]
+		fo := binary.BigEndian.Uint16(p[6:])
+		f.ID = uint32(binary.BigEndian.Uint16(p[4:]))
+		f.Offset = int(fo&0x1fff) * 8
+		f.More = fo&0x2000 != 0
+		f.Data, f.DataEnd, f.Unfrag = in.L4, in.End, in.L4
+		if f.More && (f.DataEnd-f.Data)%8 != 0 {
+			// Linux trims a non-last IPv4 fragment to a multiple of 8
+			// (ip_frag_queue); the tail would be overwritten by the next.
+			f.DataEnd -= (f.DataEnd - f.Data) % 8
+		}
+		if f.Offset+f.DataEnd-f.Data > 0xffff-(f.Unfrag-in.L3) {
+			return f, ErrBadFragment
+		}
+		return f, nil
+	}
+	// Walk the chain again to the Fragment header: Parse kept only where
+	// the upper layer starts, and fragments are rare enough that one more
+	// walk costs less than a field in every frame's Info.
+	next, at := b[in.L3+6], in.L3+6
+	for off := in.L3 + IPv6Len; off+8 <= in.End; {
+		if next == ip6Fragment {
+			h := b[off : off+IPv6FragmentLen]
+			fo := binary.BigEndian.Uint16(h[2:])
+			f.ID = binary.BigEndian.Uint32(h[4:])
+			f.Offset = int(fo &^ 7)
+			f.More = fo&1 != 0
+			f.Unfrag, f.NextAt = off, at
+			f.Data, f.DataEnd = off+IPv6FragmentLen, in.End
+			if (f.More && (f.DataEnd-f.Data)%8 != 0) ||
+				f.Offset+f.DataEnd-f.Data > 0xffff-(f.Unfrag-in.L3-IPv6Len) {
+				return f, ErrBadFragment
+			}
+			return f, nil
+		}
+		if next != ip6HopByHop && next != ip6Routing && next != ip6DstOpts {
+			break
+		}
+		at, next = off, b[off]
+		off += (int(b[off+1]) + 1) * 8
+	}
+	return f, ErrBadFragment
+}
+
+// PutReassembled turns b, a copy of a datagram's first fragment's headers
+// (Ethernet up to f.Unfrag) followed by its whole fragmentable part of n
+// bytes, into the unfragmented datagram: the IPv4 length, flags, offset and
+// checksum, or the IPv6 payload length and next header without the
+// Fragment header. l3 is where the IP header starts; proto is the upper
+// layer protocol.
+func PutReassembled(b []byte, l3 int, f *Fragment, proto uint8, n int) {
+	ip := b[l3:]
+	if ip[0]>>4 == 4 {
+		ihl := f.Unfrag - l3
+		binary.BigEndian.PutUint16(ip[2:], uint16(ihl+n))
+		binary.BigEndian.PutUint16(ip[6:], 0)
+		ip[10], ip[11] = 0, 0
+		binary.BigEndian.PutUint16(ip[10:], Checksum(ip[:ihl]))
+		return
+	}
+	binary.BigEndian.PutUint16(ip[4:], uint16(f.Unfrag-l3-IPv6Len+n))
+	b[f.NextAt] = proto
+}
+
+// Fragmenter cuts one UDP datagram into IP fragments that each fit an MTU,
+// allocating nothing: Init with the headers and payload, then Next into one
+// frame's Ethernet payload after another until Done. The UDP checksum
+// covers the whole datagram, so it is computed once by Init.
+type Fragmenter struct {
+	h       UDPHeader
+	payload []byte
+	id      uint32
+	src     netip.Addr
+	dst     netip.Addr
+	udp     [UDPLen]byte
+	total   int // UDP header and payload
+	off     int // next byte of the fragmentable part to send
+	chunk   int // fragment data length (multiple of 8) but for the last
+	v4      bool
+}
+
+// Init prepares the fragments of a datagram of payload with headers h
+// (IPv4 TTL, TOS and ID from h, and id as the IPv6 identification) for
+// IP packets of at most mtu bytes. It fails if the datagram is longer than
+// IP allows (ErrTooLong) or mtu leaves no room for 8 bytes of data.
+func (fr *Fragmenter) Init(h *UDPHeader, payload []byte, mtu int, id uint32) error {
+	src, dst := h.Src.Addr().Unmap(), h.Dst.Addr().Unmap()
+	if src.Is4() != dst.Is4() || !src.IsValid() || !dst.IsValid() {
+		return ErrAddrFamily
+	}
+	*fr = Fragmenter{h: *h, payload: payload, id: id, src: src, dst: dst, v4: src.Is4(), total: UDPLen + len(payload)}
+	if fr.h.TTL == 0 {
+		fr.h.TTL = 64
+	}
+	room := mtu - IPv6Len - IPv6FragmentLen
+	max := MaxUDPPayload6
+	if fr.v4 {
+		room, max = mtu-IPv4Len, MaxUDPPayload4
+	}
+	if len(payload) > max {
+		return ErrTooLong
+	}
+	fr.chunk = room &^ 7
+	if fr.chunk < 8 {
+		return ErrTooLong
+	}
+	u := fr.udp[:]
+	binary.BigEndian.PutUint16(u[0:], h.Src.Port())
+	binary.BigEndian.PutUint16(u[2:], h.Dst.Port())
+	binary.BigEndian.PutUint16(u[4:], uint16(fr.total))
+	var sum uint64
+	if fr.v4 {
+		s, d := src.As4(), dst.As4()
+		sum = sum16(sum16(0, s[:]), d[:])
+	} else {
+		s, d := src.As16(), dst.As16()
+		sum = sum16(sum16(0, s[:]), d[:])
+	}
+	sum += uint64(ProtoUDP) + uint64(fr.total)
+	c := ^fold(sum16(sum16(sum, u), payload))
+	if c == 0 {
+		c = 0xffff
+	}
+	binary.BigEndian.PutUint16(u[6:], c)
+	return nil
+}
+
+// Done reports whether every fragment has been written.
+func (fr *Fragmenter) Done() bool { return fr.off >= fr.total }
+
+// Next writes the next fragment, IP header and data, into b and returns
+// the IP packet's length. b must hold the MTU given to Init.
+func (fr *Fragmenter) Next(b []byte) int {
+	n := min(fr.chunk, fr.total-fr.off)
+	more := fr.off+n < fr.total
+	hl := IPv4Len
+	if !fr.v4 {
+		hl = IPv6Len + IPv6FragmentLen
+	}
+	data := b[hl : hl+n]
+	// The fragmentable part is the UDP header, then the payload.
+	k := 0
+	if fr.off < UDPLen {
+		k = copy(data, fr.udp[fr.off:])
+	}
+	copy(data[k:], fr.payload[max(fr.off-UDPLen, 0):])
+	fo := uint16(fr.off)
+	if fr.v4 {
+		fo >>= 3
+		if more {
+			fo |= 0x2000
+		}
+		ip := b[:IPv4Len]
+		ip[0], ip[1] = 0x45, fr.h.TOS
+		binary.BigEndian.PutUint16(ip[2:], uint16(IPv4Len+n))
+		binary.BigEndian.PutUint16(ip[4:], fr.h.ID)
+		binary.BigEndian.PutUint16(ip[6:], fo)
+		ip[8], ip[9], ip[10], ip[11] = fr.h.TTL, ProtoUDP, 0, 0
+		s, d := fr.src.As4(), fr.dst.As4()
+		copy(ip[12:16], s[:])
+		copy(ip[16:20], d[:])
+		binary.BigEndian.PutUint16(ip[10:], Checksum(ip))
+	} else {
+		if more {
+			fo |= 1
+		}
+		ip := b[:IPv6Len]
+		binary.BigEndian.PutUint32(ip[0:], 6<<28|uint32(fr.h.TOS)<<20|fr.h.FlowLabel&0xfffff)
+		binary.BigEndian.PutUint16(ip[4:], uint16(IPv6FragmentLen+n))
+		ip[6], ip[7] = ip6Fragment, fr.h.TTL
+		s, d := fr.src.As16(), fr.dst.As16()
+		copy(ip[8:24], s[:])
+		copy(ip[24:40], d[:])
+		fh := b[IPv6Len : IPv6Len+IPv6FragmentLen]
+		fh[0], fh[1] = ProtoUDP, 0
+		binary.BigEndian.PutUint16(fh[2:], fo)
+		binary.BigEndian.PutUint32(fh[4:], fr.id)
+	}
+	fr.off += n
+	return hl + n
+}
