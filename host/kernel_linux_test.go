@@ -28,6 +28,13 @@ import (
 // link as VLAN 100 (eBPF tagger) and the hosts are on VLAN 100.
 func kernelLink(t *testing.T, vlan bool) (*relay.Relay, *netns.Veth, frame.VLANs) {
 	t.Helper()
+	return kernelLinkWith(t, vlan, afpacket.Config{})
+}
+
+// kernelLinkWith is kernelLink with the hosts' AF_PACKET socket opened
+// with cfg.
+func kernelLinkWith(t *testing.T, vlan bool, cfg afpacket.Config) (*relay.Relay, *netns.Veth, frame.VLANs) {
+	t.Helper()
 	netns.Require(t)
 	v := netns.NewVeth(t, &netns.VethOptions{Options: netns.Options{IPv6: true}})
 	var vl frame.VLANs
@@ -39,7 +46,7 @@ func kernelLink(t *testing.T, vlan bool) (*relay.Relay, *netns.Veth, frame.VLANs
 	v.B.AddAddr(t, pfx("2001:db8::2/64"))
 	v.B.AddAddr(t, pfx("fe80::2/64")) // the harness makes no link-local addresses
 	pio, err := v.A.Open(func(ifname string) (backend.PacketIO, error) {
-		return afpacket.Open(ifname, afpacket.Config{})
+		return afpacket.Open(ifname, cfg)
 	})
 	require.NoError(t, err)
 	r := relay.New(pio, relay.Config{})
