@@ -35,6 +35,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseEcho$$' -fuzztime $(FUZZTIME) ./frame/
 	$(GO) test -run '^$$' -fuzz '^FuzzOpenOffline$$' -fuzztime $(FUZZTIME) ./pcapio/
 	$(GO) test -run '^$$' -fuzz '^FuzzHostInput$$' -fuzztime $(FUZZTIME) ./host/
+	$(GO) test -run '^$$' -fuzz '^FuzzReassemble$$' -fuzztime $(FUZZTIME) ./relay/
 
 demo:
 	$(GO) run ./cmd/etherconn demo
