@@ -2,6 +2,7 @@ package frame
 
 import (
 	"bytes"
+	"errors"
 	"net/netip"
 	"testing"
 
@@ -43,6 +44,15 @@ func FuzzParse(f *testing.F) {
 		requireConsistent(t, b, &in)
 		if in.UDP {
 			UDPChecksumOK(b, &in)
+		}
+		if in.Fragment {
+			if fr, err := ParseFragment(b, &in); err == nil {
+				if fr.Data < in.L3 || fr.Data > fr.DataEnd || fr.DataEnd > in.End || fr.Unfrag > fr.Data || fr.Offset%8 != 0 {
+					t.Fatalf("fragment fields out of the frame: %+v, %+v", fr, in)
+				}
+			} else if !errors.Is(err, ErrBadFragment) {
+				t.Fatalf("unexpected ParseFragment error %v", err)
+			}
 		}
 		if in.IPVersion == 4 {
 			IPv4ChecksumOK(b, &in)

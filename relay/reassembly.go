@@ -125,6 +125,9 @@ type reassembler struct {
 	// incomplete, so that an idle relay costs nothing.
 	timer  *time.Timer
 	armed  time.Time // when timer fires; zero when it is not set
+	// free holds dropped queues for reuse, with their pieces' room, so
+	// that steady reassembly allocates nothing per datagram.
+	free []*fragQueue
 	closed bool
 	st     struct {
 		fragments, reassembled, timeouts, overlaps atomic.Uint64
@@ -320,7 +323,14 @@ func (ra *reassembler) newQueue(k fragKey) *fragQueue {
 	if ra.m == nil {
 		ra.m = make(map[fragKey]*fragQueue)
 	}
-	q := &fragQueue{key: k, size: -1}
+	var q *fragQueue
+	if n := len(ra.free); n > 0 {
+		q, ra.free = ra.free[n-1], ra.free[:n-1]
+		*q = fragQueue{pieces: q.pieces[:0]}
+	} else {
+		q = &fragQueue{pieces: make([]piece, 0, 8)}
+	}
+	q.key, q.size = k, -1
 	l, d := &ra.v4, ra.cfg.TimeoutV4
 	if k.v6 {
 		l, d = &ra.v6, ra.cfg.TimeoutV6
@@ -349,9 +359,16 @@ func (ra *reassembler) drop(q *fragQueue) {
 	for _, pc := range q.pieces {
 		pc.p.Release()
 	}
-	q.pieces = nil
+	clear(q.pieces)
+	q.pieces = q.pieces[:0]
 	ra.pin(-q.pinned)
+	if len(ra.free) < maxFreeQueues && cap(q.pieces) <= 64 {
+		ra.free = append(ra.free, q)
+	}
 }
+
+// maxFreeQueues bounds the queues kept for reuse.
+const maxFreeQueues = 64
 
 // assemble copies q's complete data behind the first fragment's headers.
 func (ra *reassembler) assemble(q *fragQueue) *Packet {
