@@ -123,11 +123,11 @@ type reassembler struct {
 	pinned int64
 	// timer fires at the oldest deadline; there is none while nothing is
 	// incomplete, so that an idle relay costs nothing.
-	timer  *time.Timer
-	armed  time.Time // when timer fires; zero when it is not set
+	timer *time.Timer
+	armed time.Time // when timer fires; zero when it is not set
 	// free holds dropped queues for reuse, with their pieces' room, so
 	// that steady reassembly allocates nothing per datagram.
-	free []*fragQueue
+	free   []*fragQueue
 	closed bool
 	st     struct {
 		fragments, reassembled, timeouts, overlaps atomic.Uint64
