@@ -78,7 +78,9 @@ func PutUDP(b []byte, h *UDPHeader, plen int) (int, error) {
 		ip[0], ip[1] = 0x45, h.TOS
 		binary.BigEndian.PutUint16(ip[2:], uint16(total))
 		binary.BigEndian.PutUint16(ip[4:], h.ID)
-		binary.BigEndian.PutUint16(ip[6:], 0x4000) // DF: we never fragment
+		// DF, as Linux's default IP_PMTUDISC_WANT sets on a datagram that
+		// fits; a longer one goes through Fragmenter, DF clear.
+		binary.BigEndian.PutUint16(ip[6:], 0x4000)
 		ip[8], ip[9] = ttl, ProtoUDP
 		ip[10], ip[11] = 0, 0
 		s4, d4 := src.As4(), dst.As4()

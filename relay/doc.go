@@ -12,6 +12,16 @@
 // queue, and a frame that finds it full is dropped and counted. Packets come
 // from a pool, so the steady state allocates nothing per frame.
 //
+// # IP reassembly
+//
+// A layer that handles an IP protocol hands the fragments it gets to
+// Relay.Reassemble (through etherconn.Conn.Reassemble), which puts
+// datagrams back together for all the relay's endpoints within one byte
+// budget and per-family timeouts (ReassemblyConfig: 4 MiB, 30 s, 60 s, as
+// Linux's ipfrag sysctls), with RFC 5722's rule for overlaps, and counts
+// what it drops in Stats.Reassembly. The relay itself delivers fragments
+// as it delivers any frame: only layers that ask get datagrams whole.
+//
 // # Reader-led receive
 //
 // One goroutine at a time reads the PacketIO: whoever holds the read token.

@@ -11,6 +11,12 @@
 //
 // Checksums are always right on send (IPv4 header, UDP over IPv4 and IPv6)
 // and checked on receive; bad ones are dropped and counted in Stats.
+//
+// A datagram longer than the MTU (Config.MTU, or the Router's) is sent as
+// IPv4 fragments or with an IPv6 Fragment header, up to 65,507 (IPv4) and
+// 65,527 (IPv6) bytes of payload, unless Config.DontFragment; fragments
+// received are reassembled by the relay (etherconn.Conn.Reassemble,
+// relay.ReassemblyConfig) and the datagram delivered whole.
 // Deadlines, Close and errors behave as net.UDPConn's do.
 package rudp
 
