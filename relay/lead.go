@@ -27,6 +27,14 @@ const (
 // back for the next one.
 const idleGrace = 2 * time.Millisecond
 
+// idlePolls is how many polls in a row that find a reader leading and no
+// token passed on put the loop to sleep until a reader lets go: with the
+// backend idle the polls were the relay's only cost (24–67 ms of CPU a
+// second measured with one blocked reader), and while requests come and
+// go the token keeps moving, so the loop keeps polling and the readers'
+// return path stays free of wake-ups.
+const idlePolls = 16
+
 // aLongTimeAgo is a deadline in the past: it interrupts a blocked read.
 var aLongTimeAgo = time.Unix(1, 0)
 
@@ -44,7 +52,9 @@ type rxState struct {
 	kicker   atomic.Pointer[Queue] // the reader that asked
 	failed   atomic.Bool           // the backend failed: only the loop reads now
 	releases atomic.Uint32         // times a reader let go of the token
-	loopWake chan struct{}         // capacity 1
+	loopWake chan struct{}         // capacity 1: take the token now
+	asleep   atomic.Bool           // the loop stopped polling (idlePolls)
+	resume   chan struct{}         // capacity 1: a sleeping loop polls again
 
 	rd       backend.ReadDeadliner // nil: the backend has no deadlines, only the loop reads
 	br       backend.BatchReader
@@ -60,6 +70,7 @@ type rxState struct {
 func (r *Relay) initRx() {
 	x := &r.rx
 	x.loopWake = make(chan struct{}, 1)
+	x.resume = make(chan struct{}, 1)
 	x.rd, _ = backend.ReadDeadlinerOf(r.pio)
 	if br, ok := r.pio.(backend.BatchReader); ok && r.cfg.BatchSize > 1 {
 		x.br = br
@@ -117,17 +128,54 @@ func (r *Relay) loop() error {
 		} else {
 			tick.Reset(idleGrace)
 		}
+		idle := 0
 	wait:
 		seen := x.releases.Load()
 		select {
 		case <-x.loopWake:
 		case <-tick.C:
-			if x.token.Load() != leadNone || x.releases.Load() != seen {
+			if x.releases.Load() != seen {
+				idle = 0
+				goto wait
+			}
+			if x.token.Load() != leadNone {
+				if idle++; idle >= idlePolls && r.sleep(tick, seen) {
+					idle = 0
+					tick.Reset(idleGrace)
+				}
 				goto wait
 			}
 		}
 		tick.Stop()
 	}
+}
+
+// sleep stops the loop's polls while a reader leads and no token has
+// passed since seen, until release resumes them or wakeLoop calls it in.
+// It reports false, not having slept, when the token moved meanwhile.
+func (r *Relay) sleep(tick *time.Ticker, seen uint32) bool {
+	x := &r.rx
+	tick.Stop()
+	select {
+	case <-x.resume: // a stale resume from an earlier sleep
+	default:
+	}
+	x.asleep.Store(true)
+	// A release after this check finds asleep set and resumes the loop.
+	if x.releases.Load() != seen || x.token.Load() == leadNone {
+		x.asleep.Store(false)
+		tick.Reset(idleGrace)
+		return false
+	}
+	select {
+	case <-x.resume:
+	case <-x.loopWake:
+		// Called in: take the token at once if it is free.
+		x.asleep.Store(false)
+		r.wakeLoop()
+	}
+	x.asleep.Store(false)
+	return true
 }
 
 // loopLead reads until a reader asks for the token (then it lets go and
@@ -212,6 +260,13 @@ func (r *Relay) release(busy bool) {
 	x.releases.Add(1)
 	if busy || x.waiting.Load() > 0 || x.failed.Load() {
 		r.wakeLoop()
+	} else if x.asleep.Load() && x.asleep.CompareAndSwap(true, false) {
+		// The loop slept through an idle spell: it polls again, and takes
+		// the token if nobody does within its grace.
+		select {
+		case x.resume <- struct{}{}:
+		default:
+		}
 	}
 }
 
