@@ -67,17 +67,26 @@ func BenchmarkVethRUDP(b *testing.B) {
 // benchRUDP measures (a) with flows flows, batch or one datagram a call,
 // the receiving end's socket configured as rcv.
 func benchRUDP(b *testing.B, flows int, batch bool, rcv afpacket.Config) {
+	reader := func(c *rudp.Conn) func() (int, error) {
+		if batch {
+			return readBatchReader(c)
+		}
+		return readFromReader(c)
+	}
+	benchFlows(b, flows, batch, sideOptions{conn: rcv, queueLen: benchQueue}, reader)
+}
+
+// benchFlows sends from flows hosts on one end of a veth pair to flows
+// hosts on the other, set up as rcv, each read by its own reader, with
+// WriteBatch or WriteTo, and reports pkts/s, delivered%, kdrop% and qdrop%.
+func benchFlows(b *testing.B, flows int, batch bool, rcv sideOptions, reader func(*rudp.Conn) func() (int, error)) {
 	v := netns.NewVeth(b, nil)
 	a := newSide(b, v.A, 0, flows, sideOptions{conn: benchSendConfig, queueLen: benchQueue})
-	r := newSide(b, v.B, 1, flows, sideOptions{conn: rcv, queueLen: benchQueue})
+	r := newSide(b, v.B, 1, flows, rcv)
 
 	var cnt counter
 	for _, c := range r.conns {
-		if batch {
-			cnt.start(readBatchReader(c))
-		} else {
-			cnt.start(readFromReader(c))
-		}
+		cnt.start(reader(c))
 	}
 	defer func() {
 		for _, c := range r.conns {
