@@ -3,7 +3,6 @@ package frame
 import (
 	"encoding/binary"
 	"errors"
-	"net/netip"
 )
 
 // IP fragments (RFC 791 §2.3, RFC 8200 §4.5): the fields a reassembler
@@ -117,24 +116,25 @@ func PutReassembled(b []byte, l3 int, f *Fragment, proto uint8, n int) {
 	b[f.NextAt] = proto
 }
 
-// Fragmenter cuts one UDP datagram into IP fragments that each fit an MTU,
-// allocating nothing: Init with the headers and payload, then Next into one
-// frame's Ethernet payload after another until Done. The UDP checksum
-// covers the whole datagram, so it is computed once by Init.
+// Fragmenter cuts one IP packet's payload into fragments that each fit an
+// MTU, allocating nothing: Init (a UDP datagram) or InitIP (any protocol)
+// with the headers and payload, then Next into one frame's Ethernet
+// payload after another until Done. The upper-layer checksum covers the
+// whole payload, so it is computed once, before the first fragment.
 type Fragmenter struct {
-	h       UDPHeader
-	payload []byte
-	id      uint32
-	src     netip.Addr
-	dst     netip.Addr
-	udp     [UDPLen]byte
-	total   int // UDP header and payload
-	off     int // next byte of the fragmentable part to send
-	chunk   int // fragment data length (multiple of 8) but for the last
-	v4      bool
+	ip    IPHeader
+	flow  uint32
+	id    uint32
+	head  [8]byte // the upper-layer header, before body
+	hlen  int
+	body  []byte
+	total int // hlen + len(body)
+	off   int // next byte of the fragmentable part to send
+	chunk int // fragment data length (multiple of 8) but for the last
+	v4    bool
 }
 
-// Init prepares the fragments of a datagram of payload with headers h
+// Init prepares the fragments of a UDP datagram of payload with headers h
 // (IPv4 TTL, TOS and ID from h, and id as the IPv6 identification) for
 // IP packets of at most mtu bytes. It fails if the datagram is longer than
 // IP allows (ErrTooLong) or mtu leaves no room for 8 bytes of data.
@@ -143,40 +143,66 @@ func (fr *Fragmenter) Init(h *UDPHeader, payload []byte, mtu int, id uint32) err
 	if src.Is4() != dst.Is4() || !src.IsValid() || !dst.IsValid() {
 		return ErrAddrFamily
 	}
-	*fr = Fragmenter{h: *h, payload: payload, id: id, src: src, dst: dst, v4: src.Is4(), total: UDPLen + len(payload)}
-	if fr.h.TTL == 0 {
-		fr.h.TTL = 64
-	}
-	room := mtu - IPv6Len - IPv6FragmentLen
-	max := MaxUDPPayload6
-	if fr.v4 {
-		room, max = mtu-IPv4Len, MaxUDPPayload4
-	}
-	if len(payload) > max {
+	if (src.Is4() && len(payload) > MaxUDPPayload4) || len(payload) > MaxUDPPayload6 {
 		return ErrTooLong
 	}
-	fr.chunk = room &^ 7
-	if fr.chunk < 8 {
-		return ErrTooLong
-	}
-	u := fr.udp[:]
+	var u [UDPLen]byte
+	total := UDPLen + len(payload)
 	binary.BigEndian.PutUint16(u[0:], h.Src.Port())
 	binary.BigEndian.PutUint16(u[2:], h.Dst.Port())
-	binary.BigEndian.PutUint16(u[4:], uint16(fr.total))
+	binary.BigEndian.PutUint16(u[4:], uint16(total))
 	var sum uint64
-	if fr.v4 {
+	if src.Is4() {
 		s, d := src.As4(), dst.As4()
 		sum = sum16(sum16(0, s[:]), d[:])
 	} else {
 		s, d := src.As16(), dst.As16()
 		sum = sum16(sum16(0, s[:]), d[:])
 	}
-	sum += uint64(ProtoUDP) + uint64(fr.total)
-	c := ^fold(sum16(sum16(sum, u), payload))
+	sum += uint64(ProtoUDP) + uint64(total)
+	c := ^fold(sum16(sum16(sum, u[:]), payload))
 	if c == 0 {
 		c = 0xffff
 	}
 	binary.BigEndian.PutUint16(u[6:], c)
+	ip := IPHeader{Src: src, Dst: dst, Proto: ProtoUDP, TTL: h.TTL, TOS: h.TOS, ID: h.ID}
+	if err := fr.InitIP(&ip, u[:], payload, mtu, id); err != nil {
+		return err
+	}
+	fr.flow = h.FlowLabel
+	return nil
+}
+
+// InitIP prepares the fragments of an IP packet with header h whose
+// payload is head (an upper-layer header of at most 8 bytes, its checksum
+// in place) followed by body, with id as the IPv6 identification (IPv4
+// takes h.ID), for IP packets of at most mtu bytes. body is read by Next,
+// not copied: it must stay unchanged until Done.
+func (fr *Fragmenter) InitIP(h *IPHeader, head, body []byte, mtu int, id uint32) error {
+	src, dst := h.Src.Unmap(), h.Dst.Unmap()
+	if src.Is4() != dst.Is4() || !src.IsValid() || !dst.IsValid() {
+		return ErrAddrFamily
+	}
+	if len(head) > len(fr.head) {
+		return ErrTooLong
+	}
+	*fr = Fragmenter{ip: *h, id: id, body: body, v4: src.Is4(), hlen: len(head), total: len(head) + len(body)}
+	fr.ip.Src, fr.ip.Dst = src, dst
+	copy(fr.head[:], head)
+	if fr.ip.TTL == 0 {
+		fr.ip.TTL = 64
+	}
+	room, max := mtu-IPv6Len-IPv6FragmentLen, 0xffff
+	if fr.v4 {
+		room, max = mtu-IPv4Len, 0xffff-IPv4Len
+	}
+	if fr.total > max {
+		return ErrTooLong
+	}
+	fr.chunk = room &^ 7
+	if fr.chunk < 8 {
+		return ErrTooLong
+	}
 	return nil
 }
 
@@ -193,41 +219,42 @@ func (fr *Fragmenter) Next(b []byte) int {
 		hl = IPv6Len + IPv6FragmentLen
 	}
 	data := b[hl : hl+n]
-	// The fragmentable part is the UDP header, then the payload.
+	// The fragmentable part is the upper-layer header, then the body.
 	k := 0
-	if fr.off < UDPLen {
-		k = copy(data, fr.udp[fr.off:])
+	if fr.off < fr.hlen {
+		k = copy(data, fr.head[fr.off:fr.hlen])
 	}
-	copy(data[k:], fr.payload[max(fr.off-UDPLen, 0):])
+	copy(data[k:], fr.body[max(fr.off-fr.hlen, 0):])
 	fo := uint16(fr.off)
+	s, d := fr.ip.Src, fr.ip.Dst
 	if fr.v4 {
 		fo >>= 3
 		if more {
 			fo |= 0x2000
 		}
 		ip := b[:IPv4Len]
-		ip[0], ip[1] = 0x45, fr.h.TOS
+		ip[0], ip[1] = 0x45, fr.ip.TOS
 		binary.BigEndian.PutUint16(ip[2:], uint16(IPv4Len+n))
-		binary.BigEndian.PutUint16(ip[4:], fr.h.ID)
+		binary.BigEndian.PutUint16(ip[4:], fr.ip.ID)
 		binary.BigEndian.PutUint16(ip[6:], fo)
-		ip[8], ip[9], ip[10], ip[11] = fr.h.TTL, ProtoUDP, 0, 0
-		s, d := fr.src.As4(), fr.dst.As4()
-		copy(ip[12:16], s[:])
-		copy(ip[16:20], d[:])
+		ip[8], ip[9], ip[10], ip[11] = fr.ip.TTL, fr.ip.Proto, 0, 0
+		s4, d4 := s.As4(), d.As4()
+		copy(ip[12:16], s4[:])
+		copy(ip[16:20], d4[:])
 		binary.BigEndian.PutUint16(ip[10:], Checksum(ip))
 	} else {
 		if more {
 			fo |= 1
 		}
 		ip := b[:IPv6Len]
-		binary.BigEndian.PutUint32(ip[0:], 6<<28|uint32(fr.h.TOS)<<20|fr.h.FlowLabel&0xfffff)
+		binary.BigEndian.PutUint32(ip[0:], 6<<28|uint32(fr.ip.TOS)<<20|fr.flow&0xfffff)
 		binary.BigEndian.PutUint16(ip[4:], uint16(IPv6FragmentLen+n))
-		ip[6], ip[7] = ip6Fragment, fr.h.TTL
-		s, d := fr.src.As16(), fr.dst.As16()
-		copy(ip[8:24], s[:])
-		copy(ip[24:40], d[:])
+		ip[6], ip[7] = ip6Fragment, fr.ip.TTL
+		s16, d16 := s.As16(), d.As16()
+		copy(ip[8:24], s16[:])
+		copy(ip[24:40], d16[:])
 		fh := b[IPv6Len : IPv6Len+IPv6FragmentLen]
-		fh[0], fh[1] = ProtoUDP, 0
+		fh[0], fh[1] = fr.ip.Proto, 0
 		binary.BigEndian.PutUint16(fh[2:], fo)
 		binary.BigEndian.PutUint32(fh[4:], fr.id)
 	}

@@ -223,3 +223,22 @@ func (in *Info) HopLimit(b []byte) uint8 {
 	}
 	return 0
 }
+
+// PutEchoHeader writes the 8-byte header of echo message e (type, code,
+// checksum, identifier, sequence number) into b, its checksum covering
+// e.Data as it would follow the header, from src to dst: for a message
+// sent as fragments (Fragmenter.InitIP), whose data is never copied
+// behind its header.
+func PutEchoHeader(b []byte, e *Echo, src, dst netip.Addr) {
+	b[0], b[1], b[2], b[3] = e.Type, e.Code, 0, 0
+	binary.BigEndian.PutUint16(b[4:], e.ID)
+	binary.BigEndian.PutUint16(b[6:], e.Seq)
+	var sum uint64
+	if isICMPv6(src) {
+		s16, d16 := src.As16(), dst.As16()
+		sum = sum16(sum16(0, s16[:]), d16[:]) + uint64(8+len(e.Data)) + uint64(ProtoICMPv6)
+	}
+	// The header's 8 bytes keep the data's words aligned.
+	c := ^fold(sum16(sum16(sum, b[:8]), e.Data))
+	binary.BigEndian.PutUint16(b[2:], c)
+}

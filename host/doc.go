@@ -18,9 +18,12 @@
 //     Duplicate Address Detection on added addresses when configured to, and
 //     learns a default router from Router Advertisements when configured to.
 //     Messages that break §7.1 (hop limit not 255, code not 0, bad lengths
-//     or options) are dropped and counted.
+//     or options) are dropped and counted, and so are ND messages that came
+//     fragmented (RFC 6980), as Linux drops them.
 //   - ICMP and ICMPv6 echo (RFC 792, RFC 4443): answered by default, rate
-//     limited per host; Ping sends them. ICMP port unreachable for UDP to a
+//     limited per host, of any size: fragmented requests are reassembled by
+//     the relay (etherconn.Conn.Reassemble) and replies longer than the MTU
+//     sent as fragments, as Linux answers a large ping; Ping sends them. ICMP port unreachable for UDP to a
 //     closed port only when Config.PortUnreachable is set: 50,000 emulated
 //     hosts that answer every stray datagram would amplify a scan, and a load
 //     tester rarely wants them.

@@ -21,7 +21,8 @@ import (
 // host's sockets exchange 3,000-, 9,000- and the largest datagrams (65,507
 // bytes over IPv4, 65,527 over IPv6) both ways, whole and byte-exact: the
 // kernel reassembles the host's fragments and the host the kernel's, with
-// the socket receive mode and with the ring, untagged and on VLAN 100.
+// the socket receive mode and with the ring, untagged and on VLAN 100; and
+// the kernel's ping of 3,000 and 65,000 bytes is answered.
 func TestKernelFragments(t *testing.T) {
 	for _, mode := range []struct {
 		name string
@@ -71,8 +72,16 @@ func TestKernelFragments(t *testing.T) {
 						assert.True(t, bytes.Equal(want, buf[:got]), "%s: host got %d bytes of %d, or other bytes", fam.kern, got, n)
 					}
 				}
+				// Large pings: the host reassembles each request and answers
+				// with fragments, which the kernel reassembles.
+				requirePing(t)
+				for _, dst := range []string{"198.18.0.1", "2001:db8::1"} {
+					for _, size := range []string{"3000", "65000"} {
+						run(t, v.B.NS, "ping", "-c", "2", "-i", "0.2", "-W", "3", "-s", size, dst)
+					}
+				}
 				st := r.Stats().Reassembly
-				assert.Equal(t, uint64(6), st.Reassembled, "%+v", st)
+				assert.Equal(t, uint64(6+8), st.Reassembled, "%+v", st)
 				assert.Zero(t, st.Invalid+st.Overlaps+st.Evicted+st.Timeouts, "%+v", st)
 			})
 		}

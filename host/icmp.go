@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"sync"
@@ -18,8 +19,13 @@ type icmp4Handler Host
 func (ih *icmp4Handler) Handle(p *relay.Packet) bool {
 	h := (*Host)(ih)
 	in := &p.Info
+	if in.Fragment {
+		// The whole message, once complete, comes back through Handle.
+		h.ec.Reassemble(p)
+		return true
+	}
 	b := p.Frame()
-	if in.IPVersion != 4 || in.Fragment || !frame.IPv4ChecksumOK(b, in) {
+	if in.IPVersion != 4 || !frame.IPv4ChecksumOK(b, in) {
 		h.st.malformed.Add(1)
 		return true
 	}
@@ -78,14 +84,14 @@ func (h *Host) answerEcho(p *relay.Packet, msg []byte, src, dst netip.Addr) {
 	if dst.Is6() {
 		e.Type, et = frame.ICMPv6EchoReply, frame.EtherTypeIPv6
 	}
-	f := h.ec.NewFrame(frame.SrcMAC(p.Frame()), et)
-	b := f.Payload()
+	next := frame.SrcMAC(p.Frame())
 	il := frame.IPLen(dst)
-	if il+len(msg) > len(b) || il+len(msg) > int(h.mtu) {
-		f.Release()
-		h.st.malformed.Add(1) // a reply would not fit; Linux would fragment
+	if il+len(msg) > int(h.mtu) {
+		h.answerEchoFragments(next, et, &e, src, dst)
 		return
 	}
+	f := h.ec.NewFrame(next, et)
+	b := f.Payload()
 	m := frame.PutEcho(b[il:], &e)
 	c := frame.ICMPChecksum(b[il:il+m], dst, src)
 	b[il+2], b[il+3] = byte(c>>8), byte(c)
@@ -96,6 +102,28 @@ func (h *Host) answerEcho(p *relay.Packet, msg []byte, src, dst netip.Addr) {
 	}
 	f.Release()
 }
+
+// answerEchoFragments sends the reply e, longer than the MTU, as
+// fragments, as Linux does for a large ping.
+func (h *Host) answerEchoFragments(next frame.MAC, et uint16, e *frame.Echo, src, dst netip.Addr) {
+	var head [8]byte
+	frame.PutEchoHeader(head[:], e, dst, src)
+	fr := fragmenterPool.Get().(*frame.Fragmenter)
+	defer fragmenterPool.Put(fr)
+	ip := frame.IPHeader{Src: dst, Dst: src, Proto: icmpProto(dst), TTL: 64, ID: uint16(rand.Uint32())}
+	if fr.InitIP(&ip, head[:], e.Data, int(h.mtu), rand.Uint32()) != nil {
+		h.st.malformed.Add(1)
+		return
+	}
+	h.st.echoAnswered.Add(1)
+	for !fr.Done() {
+		f := h.ec.NewFrame(next, et)
+		_ = h.ec.WriteFrame(f.Bytes(fr.Next(f.Payload())))
+		f.Release()
+	}
+}
+
+var fragmenterPool = sync.Pool{New: func() any { return new(frame.Fragmenter) }}
 
 // martian reports whether src cannot be the source of a packet to be
 // answered: unspecified, multicast or the limited broadcast (Linux drops

@@ -136,6 +136,11 @@ type icmp6Handler Host
 
 func (ih *icmp6Handler) Handle(p *relay.Packet) bool {
 	h := (*Host)(ih)
+	if p.Info.Fragment && p.Info.Proto == frame.ProtoICMPv6 {
+		// The whole message, once complete, comes back through Handle.
+		h.ec.Reassemble(p)
+		return true
+	}
 	msg, src, dst, ok := icmp6(p)
 	if !ok {
 		h.st.malformed.Add(1)
@@ -147,7 +152,8 @@ func (ih *icmp6Handler) Handle(p *relay.Packet) bool {
 	switch msg[0] {
 	case frame.NDNeighborSolicit, frame.NDNeighborAdvert, frame.NDRouterAdvert:
 		var n frame.ND
-		if frame.ParseND(msg, &n) != nil || !validND(p, &n, src, dst) {
+		// RFC 6980: ND messages that came fragmented are ignored.
+		if p.Reassembled() || frame.ParseND(msg, &n) != nil || !validND(p, &n, src, dst) {
 			h.st.malformed.Add(1)
 			return true
 		}

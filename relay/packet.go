@@ -17,6 +17,8 @@ type Packet struct {
 	n    int
 	refs atomic.Int32
 	cls  uint8 // the size class (pool) the buffer belongs to
+	// reasm marks a datagram Reassemble put together from fragments.
+	reasm bool
 	// Info holds the offsets of every header in Frame, as the relay's one
 	// parse found them; layers above read it instead of parsing again.
 	Info frame.Info
@@ -63,7 +65,7 @@ func getPacketFor(n int) *Packet {
 func getPacketClass(i int) *Packet {
 	p := packetPools[i].Get().(*Packet)
 	p.refs.Store(1)
-	p.n = 0
+	p.n, p.reasm = 0, false
 	return p
 }
 
@@ -99,6 +101,11 @@ func (p *Packet) UDPPayload() []byte {
 	}
 	return p.buf[p.Info.Payload:p.Info.PayloadEnd:p.Info.PayloadEnd]
 }
+
+// Reassembled reports whether the packet is a datagram that
+// Relay.Reassemble put together from fragments: a layer that must refuse
+// fragmented messages (IPv6 Neighbor Discovery, RFC 6980) can tell.
+func (p *Packet) Reassembled() bool { return p.reasm }
 
 // Retain adds a reference.
 func (p *Packet) Retain() { p.refs.Add(1) }

@@ -385,7 +385,7 @@ func (ra *reassembler) assemble(q *fragQueue) *Packet {
 		copy(out.buf[hdr+pc.start:], pc.p.buf[pc.data:pc.data+pc.end-pc.start])
 	}
 	frame.PutReassembled(out.buf[:total], f0.p.Info.L3, &q.first, q.key.proto, q.size)
-	out.n = total
+	out.n, out.reasm = total, true
 	if err := frame.Parse(out.Frame(), &out.Info); err != nil || out.Info.Fragment {
 		ra.st.invalid.Add(1)
 		out.Release()

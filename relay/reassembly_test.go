@@ -179,6 +179,7 @@ func TestReassembly(t *testing.T) {
 			} else if assert.Len(t, out, 1) {
 				w := out[0]
 				assert.False(t, w.Info.Fragment)
+				assert.True(t, w.Reassembled())
 				require.True(t, w.Info.UDP)
 				assert.Equal(t, tc.whole[8:], w.UDPPayload())
 				assert.True(t, frame.UDPChecksumOK(w.Frame(), &w.Info))
