@@ -26,7 +26,7 @@ func cpuTime(tb testing.TB) time.Duration {
 // idleCPU registers n endpoints on a relay over memio, each with a
 // reader blocked in Read, and returns the process's CPU use per second of
 // wall time over span, measured once they settled.
-func idleCPU(tb testing.TB, n int, span time.Duration) (perSecond time.Duration) {
+func idleCPU(tb testing.TB, n int, span time.Duration) (perSecond time.Duration, polls uint64) {
 	wire, port := memio.Pipe(memio.Config{})
 	r := New(port, Config{})
 	var wg sync.WaitGroup
@@ -53,20 +53,21 @@ func idleCPU(tb testing.TB, n int, span time.Duration) (perSecond time.Duration)
 	time.Sleep(100 * time.Millisecond)
 	runtime.GC() // the sweeping after setting up is not the relay's
 	time.Sleep(200 * time.Millisecond)
-	start, wall := cpuTime(tb), time.Now()
+	start, wall, polls0 := cpuTime(tb), time.Now(), r.rx.polls.Load()
 	time.Sleep(span)
 	used := cpuTime(tb) - start
-	return time.Duration(float64(used) / time.Since(wall).Seconds())
+	return time.Duration(float64(used) / time.Since(wall).Seconds()), r.rx.polls.Load() - polls0
 }
 
 // TestIdleCostsNothing: a relay with 10,000 endpoints, each with a reader
-// blocked in Read, and no traffic, uses (far) less than 10 ms of CPU a
-// second: the loop stops polling while a reader leads on an idle backend.
-// Before it did, one blocked reader cost 24–67 ms a second.
+// blocked in Read, and no traffic, stops polling: its loop is not woken
+// while a reader leads on an idle backend (it polled every 2 ms before,
+// which cost 24–67 ms of CPU a second). The CPU used is logged, not
+// checked: under the race detector or a loaded machine it says little.
 func TestIdleCostsNothing(t *testing.T) {
-	got := idleCPU(t, 10000, time.Second)
-	t.Logf("idle CPU: %v per second", got)
-	require.Less(t, got, 10*time.Millisecond, "CPU used a second by an idle relay with blocked readers")
+	cpu, polls := idleCPU(t, 10000, time.Second)
+	t.Logf("idle: %v of CPU per second, %d polls", cpu, polls)
+	require.Zero(t, polls, "the loop polled an idle relay")
 }
 
 // BenchmarkIdleCPU reports the CPU an idle relay uses, per second, with 1
@@ -76,7 +77,8 @@ func BenchmarkIdleCPU(b *testing.B) {
 		b.Run(fmt.Sprintf("endpoints=%d", n), func(b *testing.B) {
 			var total time.Duration
 			for range b.N {
-				total += idleCPU(b, n, 500*time.Millisecond)
+				cpu, _ := idleCPU(b, n, 500*time.Millisecond)
+				total += cpu
 			}
 			b.ReportMetric(float64(total.Microseconds())/float64(b.N)/1000, "cpu-ms/s")
 		})

@@ -54,6 +54,7 @@ type rxState struct {
 	releases atomic.Uint32         // times a reader let go of the token
 	loopWake chan struct{}         // capacity 1: take the token now
 	asleep   atomic.Bool           // the loop stopped polling (idlePolls)
+	polls    atomic.Uint64         // the loop's polls, for the idle tests
 	resume   chan struct{}         // capacity 1: a sleeping loop polls again
 
 	rd       backend.ReadDeadliner // nil: the backend has no deadlines, only the loop reads
@@ -134,6 +135,7 @@ func (r *Relay) loop() error {
 		select {
 		case <-x.loopWake:
 		case <-tick.C:
+			x.polls.Add(1)
 			if x.releases.Load() != seen {
 				idle = 0
 				goto wait

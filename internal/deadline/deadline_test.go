@@ -49,3 +49,14 @@ func TestReadExceeded(t *testing.T) {
 	assert.True(t, d.Exceeded(), "in the past: at once")
 	d.Stop()
 }
+
+// BenchmarkReadSet moves a read deadline a second ahead before every read,
+// as applications do.
+func BenchmarkReadSet(b *testing.B) {
+	var d Read
+	defer d.Stop()
+	b.ReportAllocs()
+	for range b.N {
+		d.Set(time.Now().Add(time.Second))
+	}
+}

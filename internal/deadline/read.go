@@ -18,7 +18,8 @@ import (
 type Read struct {
 	mu     sync.Mutex
 	timer  *time.Timer   // nil until the first future deadline
-	when   time.Time     // the deadline the timer is armed for; zero: none
+	when   time.Time     // the deadline; zero: none
+	armed  time.Time     // when the timer fires; zero: not armed
 	cancel chan struct{} // nil until the first deadline is set
 
 	// Whether cancel is closed, for readers that must not take mu on
@@ -65,12 +66,14 @@ func isClosed(c chan struct{}) bool {
 // or waits again.
 func (d *Read) fire() {
 	d.mu.Lock()
+	d.armed = time.Time{}
 	if d.when.IsZero() || isClosed(d.cancel) {
 		d.mu.Unlock()
 		return
 	}
 	if dur := time.Until(d.when); dur > 0 {
 		d.timer.Reset(dur)
+		d.armed = d.when
 		d.mu.Unlock()
 		return
 	}
@@ -94,12 +97,15 @@ func (d *Read) Set(t time.Time) (newChan bool) {
 
 // set does Set's work under the lock and reports whether it closed the
 // channel, so that Set tells the Notifier without the lock held.
+//
+// A deadline moved later leaves the timer as it is: when it fires early,
+// fire arms it again for the new deadline. Applications move the deadline
+// ahead before every read, and stopping and re-arming the timer each time
+// cost more than the rest of the read (BenchmarkReadSet, with its own
+// time.Now: 310–840 ns before, 130–220 ns after, in one sitting).
 func (d *Read) set(t time.Time, newChan *bool) (closed bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.timer != nil {
-		d.timer.Stop()
-	}
 	d.when = time.Time{}
 	if t.IsZero() {
 		if d.cancel != nil && isClosed(d.cancel) {
@@ -114,11 +120,15 @@ func (d *Read) set(t time.Time, newChan *bool) (closed bool) {
 	}
 	if dur := time.Until(t); dur > 0 {
 		d.when = t
-		if d.timer == nil {
+		switch {
+		case d.timer == nil:
 			d.timer = time.AfterFunc(dur, d.fire)
-		} else {
+		case d.armed.IsZero() || t.Before(d.armed):
 			d.timer.Reset(dur)
+		default:
+			return false // armed earlier: fire re-arms it
 		}
+		d.armed = t
 		return false
 	}
 	d.closeCancel()
@@ -143,5 +153,5 @@ func (d *Read) Stop() {
 	if d.timer != nil {
 		d.timer.Stop()
 	}
-	d.when = time.Time{}
+	d.when, d.armed = time.Time{}, time.Time{}
 }
