@@ -47,6 +47,7 @@ type attachment struct {
 // handler attached for its protocol. The list is copied on change and read
 // with one atomic load per packet: attaching is rare, receiving is not.
 type dispatcher struct {
+	ep    *relay.Endpoint
 	list  atomic.Pointer[[]attachment]
 	mu    sync.Mutex // serializes changes to list and ended
 	ended error      // set once the endpoint stopped receiving
@@ -59,6 +60,18 @@ func (d *dispatcher) Handle(p *relay.Packet) bool {
 	}
 	in := &p.Info
 	et := in.Key.EtherType
+	if in.Fragment && in.IPVersion == 6 && frame.IsIPv6ExtensionHeader(in.Proto) {
+		// A later fragment of a datagram whose extension headers go on
+		// after the Fragment header: its protocol shows only once it is
+		// whole. With a layer taking IPv6 protocols attached, it goes to
+		// reassembly as the first fragment does, under that layer's.
+		for _, a := range *l {
+			if a.p.EtherType == et && a.p.IPProto != 0 {
+				d.ep.Reassemble(p)
+				return true
+			}
+		}
+	}
 	var whole relay.Handler
 	for _, a := range *l {
 		if a.p.EtherType != et {

@@ -111,6 +111,7 @@ func New(r *relay.Relay, cfg Config) (*Conn, error) {
 	c := &Conn{ep: ep, mac: mac, vlans: ep.Config().VLANs}
 	c.hlen = frame.HeaderLen(len(c.vlans))
 	c.local = &Addr{MAC: mac.HardwareAddr(), VLANs: c.vlans}
+	c.disp.ep = ep
 	ep.SetHandler(&c.disp)
 	return c, nil
 }

@@ -39,8 +39,13 @@ type Fragment struct {
 	Unfrag int
 	// NextAt is, in IPv6, the offset of the byte that names the Fragment
 	// header (the IPv6 header's next header field or the previous extension
-	// header's); a reassembled datagram gets Proto there instead.
+	// header's); a reassembled datagram gets Next there instead.
 	NextAt int
+	// Next is what the fragmentable part starts with: the IPv4 protocol,
+	// or the IPv6 Fragment header's next header, which may be an extension
+	// header before the upper layer's (Info.Proto of a first fragment is
+	// the upper layer's, of a later one this).
+	Next uint8
 }
 
 // ParseFragment returns the fragment fields of frame b, which Parse
@@ -54,7 +59,7 @@ func ParseFragment(b []byte, in *Info) (Fragment, error) {
 	if in.IPVersion == 4 {
 		p := b[in.L3:]
 		fo := binary.BigEndian.Uint16(p[6:])
-		f.ID = uint32(binary.BigEndian.Uint16(p[4:]))
+		f.ID, f.Next = uint32(binary.BigEndian.Uint16(p[4:])), p[9]
 		f.Offset = int(fo&0x1fff) * 8
 		f.More = fo&0x2000 != 0
 		f.Data, f.DataEnd, f.Unfrag = in.L4, in.End, in.L4
@@ -76,7 +81,7 @@ func ParseFragment(b []byte, in *Info) (Fragment, error) {
 		if next == ip6Fragment {
 			h := b[off : off+IPv6FragmentLen]
 			fo := binary.BigEndian.Uint16(h[2:])
-			f.ID = binary.BigEndian.Uint32(h[4:])
+			f.ID, f.Next = binary.BigEndian.Uint32(h[4:]), h[0]
 			f.Offset = int(fo &^ 7)
 			f.More = fo&1 != 0
 			f.Unfrag, f.NextAt = off, at
@@ -96,13 +101,24 @@ func ParseFragment(b []byte, in *Info) (Fragment, error) {
 	return f, ErrBadFragment
 }
 
+// IsIPv6ExtensionHeader reports whether next names an IPv6 extension header
+// Parse walks (hop-by-hop, routing, destination options, fragment): what a
+// later fragment's Info.Proto is when the headers go on after its Fragment
+// header.
+func IsIPv6ExtensionHeader(next uint8) bool {
+	switch next {
+	case ip6HopByHop, ip6Routing, ip6Fragment, ip6DstOpts:
+		return true
+	}
+	return false
+}
+
 // PutReassembled turns b, a copy of a datagram's first fragment's headers
 // (Ethernet up to f.Unfrag) followed by its whole fragmentable part of n
 // bytes, into the unfragmented datagram: the IPv4 length, flags, offset and
-// checksum, or the IPv6 payload length and next header without the
-// Fragment header. l3 is where the IP header starts; proto is the upper
-// layer protocol.
-func PutReassembled(b []byte, l3 int, f *Fragment, proto uint8, n int) {
+// checksum, or the IPv6 payload length and next header (f.Next) without the
+// Fragment header. l3 is where the IP header starts.
+func PutReassembled(b []byte, l3 int, f *Fragment, n int) {
 	ip := b[l3:]
 	if ip[0]>>4 == 4 {
 		ihl := f.Unfrag - l3
@@ -113,7 +129,7 @@ func PutReassembled(b []byte, l3 int, f *Fragment, proto uint8, n int) {
 		return
 	}
 	binary.BigEndian.PutUint16(ip[4:], uint16(f.Unfrag-l3-IPv6Len+n))
-	b[f.NextAt] = proto
+	b[f.NextAt] = f.Next
 }
 
 // Fragmenter cuts one IP packet's payload into fragments that each fit an

@@ -188,7 +188,7 @@ func (ra *reassembler) add(p *Packet) *Packet {
 		ra.st.invalid.Add(1)
 		return nil
 	}
-	k := fragKey{link: in.Key, id: f.ID, proto: in.Proto, v6: in.IPVersion == 6}
+	k := fragKey{link: in.Key, id: f.ID, proto: f.Next, v6: in.IPVersion == 6}
 	copy(k.src[:], in.SrcIP(b))
 	copy(k.dst[:], in.DstIP(b))
 	cost := int64(len(p.buf)) + fragPieceCost
@@ -384,7 +384,7 @@ func (ra *reassembler) assemble(q *fragQueue) *Packet {
 	for _, pc := range q.pieces {
 		copy(out.buf[hdr+pc.start:], pc.p.buf[pc.data:pc.data+pc.end-pc.start])
 	}
-	frame.PutReassembled(out.buf[:total], f0.p.Info.L3, &q.first, q.key.proto, q.size)
+	frame.PutReassembled(out.buf[:total], f0.p.Info.L3, &q.first, q.size)
 	out.n, out.reasm = total, true
 	if err := frame.Parse(out.Frame(), &out.Info); err != nil || out.Info.Fragment {
 		ra.st.invalid.Add(1)

@@ -2,6 +2,7 @@ package rudp_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -21,6 +22,7 @@ import (
 	"github.com/etherconn/etherconn/backend"
 	"github.com/etherconn/etherconn/etherconn"
 	"github.com/etherconn/etherconn/frame"
+	"github.com/etherconn/etherconn/internal/testkit"
 	"github.com/etherconn/etherconn/memio"
 	"github.com/etherconn/etherconn/relay"
 	"github.com/etherconn/etherconn/rudp"
@@ -275,4 +277,44 @@ func BenchmarkFragments(b *testing.B) {
 			})
 		}
 	}
+}
+
+// TestFragmentsWithOptionsAfter: an IPv6 datagram whose destination options
+// header follows the Fragment header (it is part of the fragmentable part,
+// RFC 8200 §4.5) reaches the socket whole: the later fragment, whose next
+// header says "destination options", meets the first, which Parse reads
+// through to UDP.
+func TestFragmentsWithOptionsAfter(t *testing.T) {
+	ec, wire := onWire(t, etherconn.Config{MAC: macB})
+	c := mustConn(t, ec, "[2001:db8::2]:2000")
+	src, dst := netip.MustParseAddrPort("[2001:db8::1]:1000"), c.LocalAddrPort()
+	payload := pattern(3, 3000)
+	udp := make([]byte, frame.IPv6Len+frame.UDPLen+len(payload))
+	copy(udp[frame.IPv6Len+frame.UDPLen:], payload)
+	_, err := frame.PutUDP(udp, &frame.UDPHeader{Src: src, Dst: dst}, len(payload))
+	require.NoError(t, err)
+	// The fragmentable part: destination options (PadN), then UDP.
+	part := append([]byte{frame.ProtoUDP, 0, 1, 4, 0, 0, 0, 0}, udp[frame.IPv6Len:]...)
+	for _, cut := range [][2]int{{1000, len(part)}, {0, 1000}} { // the later one first
+		off, end := cut[0], cut[1]
+		ip := make([]byte, frame.IPv6Len+frame.IPv6FragmentLen)
+		copy(ip, udp[:frame.IPv6Len])
+		ip[6] = 44
+		binary.BigEndian.PutUint16(ip[4:], uint16(frame.IPv6FragmentLen+end-off))
+		fo := uint16(off)
+		if end < len(part) {
+			fo |= 1
+		}
+		ip[40] = 60 // the Fragment header's next header
+		binary.BigEndian.PutUint16(ip[42:], fo)
+		binary.BigEndian.PutUint32(ip[44:], 0x1234)
+		f := testkit.Frame([6]byte(macB), [6]byte(macA), nil, frame.EtherTypeIPv6, append(ip, part[off:end]...))
+		require.NoError(t, wire.WriteFrame(f))
+	}
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(2*time.Second)))
+	buf := make([]byte, 4000)
+	n, from, err := c.ReadFromUDPAddrPort(buf)
+	require.NoError(t, err)
+	assert.Equal(t, src, from)
+	assert.Equal(t, payload, buf[:n])
 }
