@@ -11,7 +11,9 @@
 //
 // Checksums are always right on send (IPv4 header, UDP over IPv4 and IPv6)
 // and checked on receive; bad ones are dropped and counted in Stats.
-// Deadlines, Close and errors behave as net.UDPConn's do.
+// Deadlines, Close and errors behave as net.UDPConn's do. Errors about
+// datagrams already sent (a next hop that did not resolve) reach a Conn
+// only with SetRecvErr, as with IP_RECVERR on Linux (see ReportError).
 package rudp
 
 import (
@@ -94,6 +96,8 @@ type Conn struct {
 	// from one peer costs no allocation.
 	last atomic.Pointer[net.UDPAddr]
 	st   counters
+	// recvErr is SetRecvErr's IP_RECVERR (sockerr.go).
+	recvErr atomic.Bool
 }
 
 type counters struct {
