@@ -73,7 +73,14 @@
 // segment; the host's oldest is dropped beyond) and are sent in order when
 // it resolves, or dropped and counted in Stats.Unresolved when it fails.
 // A neighbour is resolved even when its datagram found no room. As with a
-// kernel socket, the write that queued a datagram succeeded; the drop shows
-// only in the counters. The cache holds at most NeighborConfig.MaxEntries
-// entries.
+// kernel socket, the write that queued a datagram succeeded. When
+// resolution fails (3 probes, 3 s by default), each datagram still queued
+// is reported to the socket that sent it (rudp.ReportError), as Linux
+// reports an ICMP host unreachable (ICMPv6 address unreachable) to itself:
+// a socket with rudp.Conn.SetRecvErr on (Linux's IP_RECVERR,
+// IPV6_RECVERR), connected or not, then fails its next read or write with
+// EHOSTUNREACH, once; one without it, connected or not, learns nothing,
+// since Linux takes both for soft errors, and the drop shows only in the
+// counters. A datagram dropped from a full queue is reported to nobody,
+// as in Linux. The cache holds at most NeighborConfig.MaxEntries entries.
 package host
