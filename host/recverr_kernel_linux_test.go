@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/etherconn/etherconn/afpacket"
 	"github.com/etherconn/etherconn/backend"
@@ -72,9 +73,9 @@ func kernelErrEnv(t *testing.T, ns *netns.NS, dst netip.AddrPort, local netip.Ad
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
+	rc, err := s.SyscallConn()
+	require.NoError(t, err)
 	if c.on {
-		rc, err := s.SyscallConn()
-		require.NoError(t, err)
 		var serr error
 		require.NoError(t, rc.Control(func(fd uintptr) {
 			if c.v6 {
@@ -88,23 +89,30 @@ func kernelErrEnv(t *testing.T, ns *netns.NS, dst netip.AddrPort, local netip.Ad
 	port := uint16(s.LocalAddr().(*net.UDPAddr).Port)
 	return errEnv{
 		who: "kernel", s: s, dst: dst, connected: c.connected,
-		failed: func() bool { return kernelNeighFailed(ns, dst.Addr()) },
+		failed:  func() bool { return kernelNeighFailed(ns, dst.Addr()) },
+		arrived: func() bool { return queuedBytes(rc) > 0 },
 		inject: func(payload string) error {
 			return send(testkit.UDPFrame(kmac, peerMAC, nil, dst, netip.AddrPortFrom(local, port), []byte(payload)))
 		},
 	}
 }
 
+// queuedBytes is the length of the datagram first in c's receive queue
+// (SIOCINQ, which leaves a pending error alone), 0 if none.
+func queuedBytes(c syscall.RawConn) int {
+	n := 0
+	_ = c.Control(func(fd uintptr) { n, _ = unix.IoctlGetInt(int(fd), unix.SIOCINQ) })
+	return n
+}
+
 // kernelNeighFailed waits (up to waitFor) until the kernel's neighbour
 // entry for a is FAILED, and a little more: the kernel then sends itself
 // the ICMP error, which reaches the socket through the loopback device.
 func kernelNeighFailed(ns *netns.NS, a netip.Addr) bool {
-	for end := time.Now().Add(waitFor); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+	ok := poll(20*time.Millisecond, func() bool { // a process each time
 		out, err := exec.Command("ip", "-n", ns.Name, "neigh", "show", a.String()).CombinedOutput()
-		if err == nil && strings.Contains(string(out), "FAILED") {
-			time.Sleep(50 * time.Millisecond)
-			return true
-		}
-	}
-	return false
+		return err == nil && strings.Contains(string(out), "FAILED")
+	})
+	time.Sleep(50 * time.Millisecond)
+	return ok
 }

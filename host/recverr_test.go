@@ -39,7 +39,7 @@ type errSock interface {
 // errEnv is a socket under test with what its steps need: dst, the
 // address nobody answers for; failed waits until resolving dst failed
 // (false if it did not within waitFor); inject sends the socket a
-// datagram from dst. Rows run on goroutines of their own, all at once (a
+// datagram from dst, and arrived reports whether it is queued there. Rows run on goroutines of their own, all at once (a
 // row mostly waits), so nothing of an errEnv may fail the test: problems
 // show in the results.
 type errEnv struct {
@@ -49,6 +49,17 @@ type errEnv struct {
 	connected bool
 	failed    func() bool
 	inject    func(payload string) error
+	arrived   func() bool
+}
+
+// poll reports whether cond, checked every interval, holds within waitFor.
+func poll(interval time.Duration, cond func() bool) bool {
+	for end := time.Now().Add(waitFor); time.Now().Before(end); time.Sleep(interval) {
+		if cond() {
+			return true
+		}
+	}
+	return false
 }
 
 // errRow is a sequence of steps and, by whether the socket asked for
@@ -130,6 +141,8 @@ func (r errRow) run(e errEnv) string {
 			res := "ok"
 			if err := e.inject("data"); err != nil {
 				res = err.Error()
+			} else if !poll(5*time.Millisecond, e.arrived) {
+				res = "(not delivered)"
 			}
 			out = append(out, res)
 		default:
@@ -203,14 +216,8 @@ func hostErrEnv(t *testing.T, h *host.Host, dst netip.AddrPort, connected, on bo
 	before := h.Stats().Unresolved
 	return errEnv{
 		who: "host", s: c, dst: dst, connected: connected,
-		failed: func() bool {
-			for end := time.Now().Add(waitFor); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
-				if h.Stats().Unresolved > before {
-					return true
-				}
-			}
-			return false
-		},
+		failed:  func() bool { return poll(5*time.Millisecond, func() bool { return h.Stats().Unresolved > before }) },
+		arrived: func() bool { return c.Stats().DatagramsIn > 0 },
 		inject: func(payload string) error {
 			to := netip.AddrPortFrom(h.Source(dst.Addr()), c.LocalAddrPort().Port())
 			return send(testkit.UDPFrame(frame.MAC(h.MAC()), peerMAC, testkit.AsTags(h.EtherConn().VLANs()), dst, to, []byte(payload)))
