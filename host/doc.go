@@ -37,14 +37,18 @@
 //
 // Hosts on one relay and VLAN stack share a segment: one relay group
 // endpoint (relay.Relay.RegisterGroup) receives that stack's ARP broadcasts
-// and IPv6 multicast once, and one map from address to host answers each in
-// O(1), however many hosts there are; hosts register no broadcast or
+// and IPv6 multicast once, and one table from address to host answers each
+// in O(1), however many hosts there are; hosts register no broadcast or
 // multicast delivery of their own. ARP replies are sent by the segment, from
 // the host's MAC through the group endpoint with the stack's tags as the
 // first host of the segment gave them (so they show in the relay's
 // counters, not in those of the host's etherconn.Conn), touching nothing of
-// the host but one counter. The neighbour cache is shared per segment too:
-// 50,000 hosts behind one gateway resolve it once.
+// the host: the IPv4 table's 16-byte slot holds the MAC and the address's
+// answer counter, and the segment touches the slots of a whole read batch
+// before answering any (relay.Prefetcher), so that among 50,000 hosts their
+// cache misses overlap and an answer costs about what it does among one.
+// The neighbour cache is shared per segment too: 50,000 hosts behind one
+// gateway resolve it once.
 //
 // # Hostile input
 //
