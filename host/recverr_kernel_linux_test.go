@@ -3,6 +3,7 @@
 package host_test
 
 import (
+	"cmp"
 	"net"
 	"net/netip"
 	"os/exec"
@@ -75,22 +76,29 @@ func kernelErrEnv(t *testing.T, ns *netns.NS, dst netip.AddrPort, local netip.Ad
 	t.Cleanup(func() { s.Close() })
 	rc, err := s.SyscallConn()
 	require.NoError(t, err)
-	if c.on {
-		var serr error
-		require.NoError(t, rc.Control(func(fd uintptr) {
+	recvErr := func(on bool) error {
+		v, serr := 0, error(nil)
+		if on {
+			v = 1
+		}
+		err := rc.Control(func(fd uintptr) {
 			if c.v6 {
-				serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IPV6, syscall.IPV6_RECVERR, 1)
+				serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IPV6, syscall.IPV6_RECVERR, v)
 			} else {
-				serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IP, syscall.IP_RECVERR, 1)
+				serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IP, syscall.IP_RECVERR, v)
 			}
-		}))
-		require.NoError(t, serr)
+		})
+		return cmp.Or(err, serr)
+	}
+	if c.on {
+		require.NoError(t, recvErr(true))
 	}
 	port := uint16(s.LocalAddr().(*net.UDPAddr).Port)
 	return errEnv{
 		who: "kernel", s: s, dst: dst, connected: c.connected,
 		failed:  func() bool { return kernelNeighFailed(ns, dst.Addr()) },
 		arrived: func() bool { return queuedBytes(rc) > 0 },
+		off:     func() error { return recvErr(false) },
 		inject: func(payload string) error {
 			return send(testkit.UDPFrame(kmac, peerMAC, nil, dst, netip.AddrPortFrom(local, port), []byte(payload)))
 		},

@@ -30,15 +30,13 @@ import (
 // Conns alike, as on Linux, where an unconnected socket with IP_RECVERR
 // gets the error from its next sendto(2) too, whatever the destination.
 // Linux's error queue (MSG_ERRQUEUE, which tells which destination failed)
-// is not emulated. Turning it off clears an error not yet returned.
+// is not emulated. Turning it off stops new errors but leaves one not yet
+// returned, as Linux does (it purges only the error queue).
 func (c *Conn) SetRecvErr(on bool) error {
 	if err := c.sock.CheckOpen(); err != nil {
 		return c.opErr("set", nil, err)
 	}
 	c.recvErr.Store(on)
-	if !on {
-		c.q.SetError(nil)
-	}
 	return nil
 }
 
