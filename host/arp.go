@@ -23,8 +23,8 @@ func (s *segment) handleARP(p *relay.Packet) {
 	}
 	switch {
 	case a.Op == frame.ARPRequest && a.SenderIP != a.TargetIP:
-		if o := s.answering(a.TargetIP, nil); o.h != nil {
-			s.answerARP(o, &a)
+		if mac, ok := s.answering(a.TargetIP, nil); ok {
+			s.answerARP(mac, &a)
 		} else {
 			s.st.ignored.Add(1)
 		}
@@ -75,8 +75,8 @@ func (ah *arpHandler) Handle(p *relay.Packet) bool {
 	switch {
 	case a.Op == frame.ARPRequest && ours:
 		// A unicast probe of a neighbour confirming us.
-		if o := h.seg.answering(a.TargetIP, h); o.h != nil {
-			h.seg.answerARP(o, &a)
+		if mac, ok := h.seg.answering(a.TargetIP, h); ok {
+			h.seg.answerARP(mac, &a)
 		}
 	case a.Op == frame.ARPReply && (ours || a.TargetMAC == h.mac) && h.seg.neigh.learn(a.SenderIP, a.SenderMAC, true, false):
 		// The answer to our request (an unsolicited one creates nothing).
@@ -86,22 +86,22 @@ func (ah *arpHandler) Handle(p *relay.Packet) bool {
 	return true
 }
 
-// answerARP replies to request a for an address of o's host (counted by
-// answering), unicast to
-// the asker, and learns the asker: it is about to talk to us (RFC 826;
-// Linux creates the entry too). The reply, from the host's MAC, goes out
-// through the segment's group endpoint, with the segment's VLAN stack: an
-// answer then touches the segment, one map entry and the host's counter,
-// the same among 50,000 hosts as among a few (the host's Conn and endpoint
-// would be cache misses more). It shows in the relay's counters, not in
-// those of the host's Conn.
-func (s *segment) answerARP(o addrOwner, a *frame.ARP) {
+// answerARP replies to request a for an address of the host with MAC mac
+// (counted by answering), unicast to the asker, and learns the asker: it
+// is about to talk to us (RFC 826; Linux creates the entry too). The
+// reply, from the host's MAC, goes out through the segment's group
+// endpoint, with the segment's VLAN stack: an answer then touches the
+// segment and one slot of its address table, the same among 50,000 hosts
+// as among a few (the Host, its Conn and endpoint would be cache misses
+// more). It shows in the relay's counters, not in those of the host's
+// Conn.
+func (s *segment) answerARP(mac frame.MAC, a *frame.ARP) {
 	if a.SenderIP != ipv4Zero { // an RFC 5227 probe is answered, not learned
 		s.neigh.learn(a.SenderIP, a.SenderMAC, false, true)
 	}
 	b := arpBufs.Get().(*[arpFrameLen]byte)
-	n := frame.PutEthernet(b[:], a.SenderMAC, o.mac, s.vlans, frame.EtherTypeARP)
-	n += frame.PutARP(b[n:], &frame.ARP{Op: frame.ARPReply, SenderMAC: o.mac, SenderIP: a.TargetIP,
+	n := frame.PutEthernet(b[:], a.SenderMAC, mac, s.vlans, frame.EtherTypeARP)
+	n += frame.PutARP(b[n:], &frame.ARP{Op: frame.ARPReply, SenderMAC: mac, SenderIP: a.TargetIP,
 		TargetMAC: a.SenderMAC, TargetIP: a.SenderIP})
 	_ = s.grp.Send(b[:n])
 	arpBufs.Put(b)

@@ -34,7 +34,7 @@ func (h *Host) probeDuplicate(a netip.Addr) error {
 	}
 	s.tentative[a] = t
 	s.ntentative.Store(int32(len(s.tentative)))
-	s.addrs.set(a, h.owner()) // so that answers and probes for a reach us
+	s.addrs.set(a, h) // so that answers and probes for a reach us
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()

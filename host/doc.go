@@ -40,14 +40,18 @@
 //
 // Hosts on one relay and VLAN stack share a segment: one relay group
 // endpoint (relay.Relay.RegisterGroup) receives that stack's ARP broadcasts
-// and IPv6 multicast once, and one map from address to host answers each in
-// O(1), however many hosts there are; hosts register no broadcast or
+// and IPv6 multicast once, and one table from address to host answers each
+// in O(1), however many hosts there are; hosts register no broadcast or
 // multicast delivery of their own. ARP replies are sent by the segment, from
 // the host's MAC through the group endpoint with the stack's tags as the
 // first host of the segment gave them (so they show in the relay's
 // counters, not in those of the host's etherconn.Conn), touching nothing of
-// the host but one counter. The neighbour cache is shared per segment too:
-// 50,000 hosts behind one gateway resolve it once.
+// the host: the IPv4 table's 16-byte slot holds the MAC and the address's
+// answer counter, and the segment touches the slots of a whole read batch
+// before answering any (relay.Prefetcher), so that among 50,000 hosts their
+// cache misses overlap and an answer costs about what it does among one.
+// The neighbour cache is shared per segment too: 50,000 hosts behind one
+// gateway resolve it once.
 //
 // # Hostile input
 //
@@ -78,7 +82,14 @@
 // dropped beyond) and are sent in order when
 // it resolves, or dropped and counted in Stats.Unresolved when it fails.
 // A neighbour is resolved even when its datagram found no room. As with a
-// kernel socket, the write that queued a datagram succeeded; the drop shows
-// only in the counters. The cache holds at most NeighborConfig.MaxEntries
-// entries.
+// kernel socket, the write that queued a datagram succeeded. When
+// resolution fails (3 probes, 3 s by default), each datagram still queued
+// is reported to the socket that sent it (rudp.ReportError), as Linux
+// reports an ICMP host unreachable (ICMPv6 address unreachable) to itself:
+// a socket with rudp.Conn.SetRecvErr on (Linux's IP_RECVERR,
+// IPV6_RECVERR), connected or not, then fails its next read or write with
+// EHOSTUNREACH, once; one without it, connected or not, learns nothing,
+// since Linux takes both for soft errors, and the drop shows only in the
+// counters. A datagram dropped from a full queue is reported to nobody,
+// as in Linux. The cache holds at most NeighborConfig.MaxEntries entries.
 package host

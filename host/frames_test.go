@@ -411,3 +411,30 @@ func prefixOf(a netip.Addr) netip.Prefix {
 	}
 	return netip.PrefixFrom(a, 64)
 }
+
+// TestARPAnsweredKept: a host's ARPAnswered sums the answers for all its
+// IPv4 addresses and keeps those of addresses removed, and all of them
+// after Close; a host that gets a removed address starts from zero.
+func TestARPAnsweredKept(t *testing.T) {
+	w := newWire(t, nil)
+	second := netip.MustParseAddr("198.18.0.2")
+	h := w.defaultHost(host.Config{Addrs: []netip.Prefix{netip.PrefixFrom(host4, 24), netip.PrefixFrom(second, 24)}})
+	ask := func(a netip.Addr) {
+		t.Helper()
+		w.send(w.arpRequest(a))
+		w.expect("ARP reply", isARP(layers.ARPReply, peer4))
+	}
+	ask(host4)
+	ask(second)
+	ask(second)
+	assert.Equal(t, uint64(3), h.Stats().ARPAnswered)
+	require.NoError(t, h.RemoveAddr(second))
+	assert.Equal(t, uint64(3), h.Stats().ARPAnswered, "the removed address's answers stay")
+	other := w.host(host.Config{MAC: mac(2), Addrs: []netip.Prefix{netip.PrefixFrom(second, 24)}})
+	ask(second)
+	ask(host4)
+	assert.Equal(t, uint64(1), other.Stats().ARPAnswered)
+	assert.Equal(t, uint64(4), h.Stats().ARPAnswered)
+	require.NoError(t, h.Close())
+	assert.Equal(t, uint64(4), h.Stats().ARPAnswered, "after Close")
+}

@@ -149,7 +149,6 @@ func New(r *relay.Relay, cfg Config) (*Host, error) {
 		ec.Close()
 		return nil, fmt.Errorf("host: new: %w", err)
 	}
-	h.st.arpAnswered.Store(h.seg.slab.get())
 	if err := h.attach(); err != nil {
 		h.Close()
 		return nil, fmt.Errorf("host: new: %w", err)
@@ -192,9 +191,6 @@ func (h *Host) attach() error {
 	}
 	return nil
 }
-
-// owner is h as the segment's map holds it.
-func (h *Host) owner() addrOwner { return addrOwner{h, h.mac, h.st.arpAnswered.Load()} }
 
 // MAC returns the host's MAC address.
 func (h *Host) MAC() net.HardwareAddr { return h.mac.HardwareAddr() }
@@ -265,9 +261,11 @@ func (h *Host) RemoveAddr(a netip.Addr) error {
 	if i < 0 {
 		return fmt.Errorf("host: remove %v: %w: no such address", a, ErrBadConfig)
 	}
+	// Out of the segment first: its answer count moves to the host's
+	// total while Stats still sees the address (see arpAnswered).
+	h.seg.removeAddr(a, h)
 	l := slices.Delete(slices.Clone(old), i, i+1)
 	h.addrs.Store(&l)
-	h.seg.removeAddr(a, h)
 	return nil
 }
 
@@ -329,9 +327,6 @@ func (h *Host) Close() error {
 	}
 	h.addrs.Store(new([]netip.Prefix))
 	h.amu.Unlock()
-	// No answer counts for h any more (answering counts under the
-	// segment's lock, which the removals took).
-	h.seg.slab.release(&h.st.arpAnswered)
 	h.ping.closeAll()
 	h.seg.neigh.forget(h)
 	err := h.ec.Close()

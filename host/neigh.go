@@ -4,10 +4,12 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/etherconn/etherconn/etherconn"
 	"github.com/etherconn/etherconn/frame"
+	"github.com/etherconn/etherconn/rudp"
 )
 
 // NeighborConfig tunes a segment's neighbour cache. Zero fields take the
@@ -287,6 +289,9 @@ func (c *neighCache) retry(n *neigh) {
 	c.npend -= len(drop)
 	c.mu.Unlock()
 	for _, p := range drop {
+		// As Linux's ICMP host/address unreachable to itself: the socket
+		// that sent it learns, if it asked to (rudp.Conn.SetRecvErr).
+		rudp.ReportError(p.ec, p.f.Bytes(p.n), syscall.EHOSTUNREACH)
 		p.f.Release()
 		p.h.st.unresolved.Add(1)
 	}

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"sync"
@@ -30,98 +31,6 @@ type segment struct {
 	tentative  map[netip.Addr]*tentative
 	ntentative atomic.Int32
 	st         segCounters
-	slab       counterSlab
-}
-
-// addrOwner is the host that has an address, with its MAC and its
-// ARPAnswered counter, which is all an ARP answer needs: looking at the
-// Host (and its Conn and endpoint) would cost a cache miss each among
-// 50,000 hosts.
-type addrOwner struct {
-	h   *Host
-	mac frame.MAC
-	arp *atomic.Uint64
-}
-
-// addrMap maps the segment's addresses to their hosts, IPv4 apart: keyed
-// by 4 bytes, the map that ARP requests look in is a third of the size of
-// one keyed by netip.Addr holding every family (the link-local addresses
-// included), and among 50,000 hosts more of it stays in cache. The
-// addresses have no zone (AddAddr refuses them).
-type addrMap struct {
-	v4 map[[4]byte]addrOwner
-	v6 map[[16]byte]addrOwner
-}
-
-func (m *addrMap) get(a netip.Addr) addrOwner {
-	if a.Is4() {
-		return m.v4[a.As4()]
-	}
-	return m.v6[a.As16()] // the zero Addr too: no such key
-}
-
-func (m *addrMap) set(a netip.Addr, o addrOwner) {
-	if a.Is4() {
-		if m.v4 == nil {
-			m.v4 = make(map[[4]byte]addrOwner)
-		}
-		m.v4[a.As4()] = o
-		return
-	}
-	if m.v6 == nil {
-		m.v6 = make(map[[16]byte]addrOwner)
-	}
-	m.v6[a.As16()] = o
-}
-
-func (m *addrMap) del(a netip.Addr) {
-	if a.Is4() {
-		delete(m.v4, a.As4())
-	} else {
-		delete(m.v6, a.As16())
-	}
-}
-
-func (m *addrMap) len() int { return len(m.v4) + len(m.v6) }
-
-// counterSlab hands out the hosts' ARPAnswered counters from dense
-// chunks: counted on every answer, a counter in each Host would be one
-// cache miss per answer among 50,000 hosts, while 50,000 counters side by
-// side (400 KB) mostly stay in cache. A counter is reused once its host
-// has closed.
-type counterSlab struct {
-	mu    sync.Mutex
-	chunk []atomic.Uint64
-	free  []*atomic.Uint64
-}
-
-func (c *counterSlab) get() *atomic.Uint64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if n := len(c.free); n > 0 {
-		p := c.free[n-1]
-		c.free = c.free[:n-1]
-		p.Store(0)
-		return p
-	}
-	if len(c.chunk) == 0 {
-		c.chunk = make([]atomic.Uint64, 1024)
-	}
-	p := &c.chunk[0]
-	c.chunk = c.chunk[1:]
-	return p
-}
-
-// release gives back the counter *p points to, which nothing counts in
-// any more, and points p at a copy of it.
-func (c *counterSlab) release(p *atomic.Pointer[atomic.Uint64]) {
-	slot := p.Load()
-	final := new(atomic.Uint64)
-	final.Store(slot.Load())
-	p.Store(final)
-	c.mu.Lock()
-	c.free = append(c.free, slot)
-	c.mu.Unlock()
 }
 
 type segKey struct {
@@ -180,7 +89,7 @@ func (s *segment) addAddr(a netip.Addr, h *Host) error {
 	if o := s.addrs.get(a); o.h != nil && o.h != h {
 		return fmt.Errorf("%w (%s)", ErrAddrInUse, o.mac)
 	}
-	s.addrs.set(a, h.owner())
+	s.addrs.set(a, h)
 	return nil
 }
 
@@ -195,19 +104,22 @@ func (s *segment) removeAddr(a netip.Addr, h *Host) {
 // owner returns the host that has address a, or nil.
 func (s *segment) owner(a netip.Addr) *Host { return s.lookup(a).h }
 
-// answering returns the owner of address a, if it is want (or any, with
-// want nil), and counts an ARP answer for it; h is nil if none. It counts
-// under s.mu, which a closing host's address removal takes before the
-// host's counter is reused.
-func (s *segment) answering(a netip.Addr, want *Host) addrOwner {
+// answering returns the MAC of the host that has IPv4 address a, if it is
+// want (or any, with want nil), and counts an ARP answer for it. It counts
+// under s.mu, so that Stats, which sums under it, never sees a count move
+// between an address and its host's total.
+func (s *segment) answering(a netip.Addr, want *Host) (frame.MAC, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	o := s.addrs.get(a)
-	if o.h == nil || (want != nil && o.h != want) {
-		return addrOwner{}
-	}
-	o.arp.Add(1)
-	return o
+	return s.addrs.answer(a, want)
+}
+
+// arpAnswered returns h's ARP answers: those of its IPv4 addresses and
+// those of addresses it had.
+func (s *segment) arpAnswered(h *Host) uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return h.st.arpGone.Load() + s.addrs.arpAnswered(h, *h.addrs.Load())
 }
 
 // lookup returns the owner of address a (h nil if none).
@@ -232,6 +144,23 @@ func (s *segment) claimed(a netip.Addr, mac frame.MAC) bool {
 	s.st.conflicts.Add(1)
 	return true
 }
+
+// Prefetch implements relay.Prefetcher: for an ARP request it touches the
+// slot of the address table that answering it will read, so that among
+// 50,000 hosts the cache misses of a read batch's requests overlap and an
+// answer costs about what it does among a few.
+func (s *segment) Prefetch(p *relay.Packet) {
+	if p.Info.Key.EtherType != frame.EtherTypeARP {
+		return
+	}
+	if b := p.Payload(); len(b) >= arpTPA+4 {
+		s.addrs.v4.prefetch(binary.BigEndian.Uint32(b[arpTPA:]))
+	}
+}
+
+// arpTPA is the offset of the target protocol address in an ARP packet
+// for IPv4 over Ethernet.
+const arpTPA = 24
 
 // Handle takes the stack's ARP broadcasts and IPv6 multicast.
 func (s *segment) Handle(p *relay.Packet) bool {

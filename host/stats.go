@@ -3,8 +3,9 @@ package host
 import "sync/atomic"
 
 type counters struct {
-	// arpAnswered is in the segment's counterSlab (see there).
-	arpAnswered                              atomic.Pointer[atomic.Uint64]
+	// arpGone holds the ARP answers of addresses the host no longer has;
+	// those of the others are in the segment's table (slot4).
+	arpGone                                  atomic.Uint64
 	ndAnswered, echoAnswered, echoLimited    atomic.Uint64
 	solicits, unresolved, noRoute, malformed atomic.Uint64
 	notForUs, unreachSent, duplicates        atomic.Uint64
@@ -32,7 +33,7 @@ type Stats struct {
 func (h *Host) Stats() Stats {
 	c := &h.st
 	return Stats{
-		ARPAnswered: c.arpAnswered.Load().Load(), NDAnswered: c.ndAnswered.Load(),
+		ARPAnswered: h.seg.arpAnswered(h), NDAnswered: c.ndAnswered.Load(),
 		EchoAnswered: c.echoAnswered.Load(), EchoLimited: c.echoLimited.Load(),
 		Solicits: c.solicits.Load(), Unresolved: c.unresolved.Load(), NoRoute: c.noRoute.Load(),
 		Malformed: c.malformed.Load(), NotForUs: c.notForUs.Load(), UnreachSent: c.unreachSent.Load(),

@@ -58,6 +58,7 @@ func (r *Relay) dispatchParsed(ps []*Packet) {
 			// Deliver this chunk before routing the next: ends has room
 			// for one chunk only.
 			r.mu.RUnlock()
+			prefetchAll(batch, ts, ends[:])
 			r.deliverAll(batch, ts, ends[:])
 			ts = ts[:0]
 			r.mu.RLock()
@@ -65,6 +66,7 @@ func (r *Relay) dispatchParsed(ps []*Packet) {
 	}
 	r.mu.RUnlock()
 	last := ps[(len(ps)-1)/DefaultBatchSize*DefaultBatchSize:]
+	prefetchAll(last, ts, ends[:])
 	r.deliverAll(last, ts, ends[:])
 	// Drop the references until the next batch; let a huge scratch space,
 	// left by a burst of broadcasts to many endpoints, go.

@@ -399,7 +399,7 @@ func (r *Relay) releaseRx() {
 func (q *Queue) startLeading() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.n > 0 || q.closed || q.ended != nil || q.dl.Exceeded() {
+	if q.n > 0 || q.closed || q.ended != nil || q.sockErr.Load() != nil || q.dl.Exceeded() {
 		return false
 	}
 	q.leading, q.kicked = true, false

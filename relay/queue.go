@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/etherconn/etherconn/internal/deadline"
@@ -42,6 +43,10 @@ type Queue struct {
 	ended   error         // set when the input ended; readers drain first
 	dl      deadline.Read
 	src     *Relay // whose PacketIO a reader may read itself
+
+	// sockErr is the pending error (SetError), taken once; atomic so that
+	// a write checks it without the lock.
+	sockErr atomic.Pointer[error]
 }
 
 // init prepares q to hold up to limit packets from r's PacketIO, and
@@ -199,7 +204,8 @@ var timeoutError error = os.ErrDeadlineExceeded
 
 // Pop removes the oldest packet, blocking until there is one, the read
 // deadline passes (os.ErrDeadlineExceeded), the queue is closed
-// (net.ErrClosed) or the input ended and the queue is drained (an error
+// (net.ErrClosed), an error is set (SetError; returned once, before any
+// queued packet) or the input ended and the queue is drained (an error
 // wrapping ErrInputEnded). The caller owns the returned packet's reference.
 func (q *Queue) Pop() (*Packet, error) {
 	waiting := false
@@ -218,6 +224,13 @@ func (q *Queue) Pop() (*Packet, error) {
 			err = net.ErrClosed
 		case q.dl.Exceeded():
 			err = timeoutError
+		case q.sockErr.Load() != nil: // before queued packets, as sk_err is
+			e := q.sockErr.Swap(nil)
+			if e == nil { // a writer took it meanwhile (TakeError)
+				q.mu.Unlock()
+				continue
+			}
+			err = *e
 		case q.n > 0:
 			p = q.popLocked()
 		case q.ended != nil:

@@ -17,7 +17,10 @@
 // 65,527 (IPv6) bytes of payload, unless Config.DontFragment; fragments
 // received are reassembled by the relay (etherconn.Conn.Reassemble,
 // relay.ReassemblyConfig) and the datagram delivered whole.
-// Deadlines, Close and errors behave as net.UDPConn's do.
+//
+// Deadlines, Close and errors behave as net.UDPConn's do. Errors about
+// datagrams already sent (a next hop that did not resolve) reach a Conn
+// only with SetRecvErr, as with IP_RECVERR on Linux (see ReportError).
 package rudp
 
 import (
@@ -114,6 +117,8 @@ type Conn struct {
 	// from one peer costs no allocation.
 	last atomic.Pointer[net.UDPAddr]
 	st   counters
+	// recvErr is SetRecvErr's IP_RECVERR (sockerr.go).
+	recvErr atomic.Bool
 }
 
 type counters struct {

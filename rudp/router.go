@@ -24,7 +24,9 @@ type Router interface {
 	// the frame, now or once the next hop is resolved. It owns f from the
 	// call on and releases it. A datagram that waits for resolution is not
 	// an error (as sendto(2) on a kernel socket succeeds); one dropped
-	// because resolution failed is counted by the Router.
+	// because resolution failed is counted by the Router and reported
+	// with ReportError (syscall.EHOSTUNREACH) before f is released, which
+	// a Conn with SetRecvErr returns from its next call.
 	Send(ec *etherconn.Conn, f *etherconn.Frame, n int, dst netip.Addr) error
 	// IsLocal reports whether a datagram to dst is for this host: its own
 	// addresses, broadcast and multicast. Datagrams to other addresses are

@@ -50,9 +50,14 @@ func (c *Conn) WriteToFrom(b []byte, dst netip.AddrPort, src netip.Addr) (int, e
 	return len(b), nil
 }
 
-// checkWrite fails writes on a closed Conn or past the write deadline.
+// checkWrite fails writes on a closed Conn, past the write deadline, or
+// with a pending error.
 func (c *Conn) checkWrite() error {
-	if err := c.sock.CheckWrite(); err != nil {
+	err := c.sock.CheckWrite()
+	if err == nil {
+		err = c.q.TakeError() // a pending error (SetRecvErr) fails one write
+	}
+	if err != nil {
 		return c.opErr("write", nil, err)
 	}
 	return nil
