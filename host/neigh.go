@@ -197,26 +197,30 @@ func (c *neighCache) enqueue(h *Host, a netip.Addr, ec *etherconn.Conn, f *ether
 		c.arm(e)
 		start = true
 	}
-	var drop *etherconn.Frame
-	if mine, oldest := e.queuedBy(h); mine+n > maxPendingPerNeighbor || c.npend >= maxPendingPerSegment {
-		if oldest < 0 { // nothing of h's to make room: this one goes
-			drop = f
-		} else { // h's oldest goes, as the kernel drops the oldest
-			drop = e.pending[oldest].f
-			e.pending = slices.Delete(e.pending, oldest, oldest+1)
-			c.npend--
+	// h's oldest go until f fits, as the kernel drops the oldest
+	// (__neigh_event_send); f itself when nothing of h's is left to go.
+	var drop []*etherconn.Frame
+	for {
+		mine, oldest := e.queuedBy(h)
+		if mine+n <= maxPendingPerNeighbor && c.npend < maxPendingPerSegment {
+			e.pending = append(e.pending, pending{ec, h, f, n})
+			c.npend++
+			break
 		}
-	}
-	if drop != f {
-		e.pending = append(e.pending, pending{ec, h, f, n})
-		c.npend++
+		if oldest < 0 {
+			drop = append(drop, f)
+			break
+		}
+		drop = append(drop, e.pending[oldest].f)
+		e.pending = slices.Delete(e.pending, oldest, oldest+1)
+		c.npend--
 	}
 	c.mu.Unlock()
 	if start {
 		h.solicit(a, frame.MAC{}, false)
 	}
-	if drop != nil {
-		drop.Release()
+	for _, d := range drop {
+		d.Release()
 		h.st.unresolved.Add(1)
 	}
 }

@@ -355,7 +355,8 @@ func udpNet(a netip.Addr) string {
 
 // TestRecvErrOnlyQueued: only the datagrams still queued when resolution
 // fails are reported; one dropped earlier from the full queue (the host's
-// 8 per neighbour) is reported to nobody, as Linux's unres_qlen drops.
+// 212,992 bytes per neighbour) is reported to nobody, as Linux's
+// unres_qlen_bytes drops.
 func TestRecvErrOnlyQueued(t *testing.T) {
 	w := newWire(t, nil)
 	h := w.defaultHost(host.Config{Neighbor: host.NeighborConfig{RetransTime: 50 * time.Millisecond, Probes: 3}})
@@ -368,16 +369,19 @@ func TestRecvErrOnlyQueued(t *testing.T) {
 	}
 	_, err = first.WriteToUDPAddrPort([]byte("oldest"), netip.AddrPortFrom(peer4, 7))
 	require.NoError(t, err)
-	for range 8 {
-		_, err := rest.Write([]byte("newer"))
+	// 208 packets of 1,028 bytes: the oldest go, the first's among them,
+	// until 207 fit.
+	const newer = 208
+	for range newer {
+		_, err := rest.Write(make([]byte, 1000))
 		require.NoError(t, err)
 	}
-	testkit.Eventually(t, waitFor, func() bool { return h.Stats().Unresolved == 9 }, "%+v", h.Stats())
+	testkit.Eventually(t, waitFor, func() bool { return h.Stats().Unresolved == 1+newer }, "%+v", h.Stats())
 	require.NoError(t, first.SetReadDeadline(time.Now().Add(quiet)))
 	_, _, err = first.ReadFrom(make([]byte, 10))
 	assert.ErrorIs(t, err, os.ErrDeadlineExceeded, "its datagram went from the full queue: nothing reported")
 	_, err = rest.Read(make([]byte, 10))
-	assert.ErrorIs(t, err, syscall.EHOSTUNREACH, "8 reports, one error")
+	assert.ErrorIs(t, err, syscall.EHOSTUNREACH, "207 reports, one error")
 	require.NoError(t, rest.SetReadDeadline(time.Now().Add(quiet)))
 	_, err = rest.Read(make([]byte, 10))
 	assert.ErrorIs(t, err, os.ErrDeadlineExceeded)
