@@ -153,8 +153,9 @@ func (s *suite) testUDP(t *testing.T) {
 		t.Run(fam.name, func(t *testing.T) {
 			h := s.udpHosts(t, true)
 			ipA, ipB := netip.MustParseAddr(fam.a), netip.MustParseAddr(fam.b)
+			mtu := s.cfg.MaxPayload - 4 // one VLAN tag
 			ca := udpConn(t, h.ea, rudp.Config{
-				LocalAddr: netip.AddrPortFrom(ipA, 1067), TTL: 7, DSCP: 46,
+				LocalAddr: netip.AddrPortFrom(ipA, 1067), TTL: 7, DSCP: 46, MTU: mtu,
 				Resolve: resolverFor(map[netip.Addr]net.HardwareAddr{ipB: testMAC(2)}),
 			})
 			cb := udpConn(t, h.eb, rudp.Config{LocalAddr: netip.AddrPortFrom(ipB, 1068)})
@@ -184,10 +185,24 @@ func (s *suite) testUDP(t *testing.T) {
 				check(t, d.dst, cb.LocalAddrPort(), "IP/UDP destination")
 				checkBytes(t, d.payload, msg, "the payload as gopacket decodes it")
 			}
+			// Past the MTU: fragments, each within it, and the whole
+			// datagram read.
+			big := make([]byte, 3*mtu)
+			for i := range big {
+				big[i] = byte(i * 7)
+			}
+			_, err := ca.WriteToUDPAddrPort(big, cb.LocalAddrPort())
+			must(t, err, "WriteToUDPAddrPort of %d bytes, over the MTU", len(big))
+			got, _ := readUDP(t, cb, s.cfg.Timeout)
+			checkBytes(t, got, big, "the datagram over the MTU, reassembled")
+			for range 4 {
+				f := nextOurFrame(t, h.defB, s.cfg.Timeout)
+				checkf(t, len(f)-frame.HeaderLen(1) <= mtu, "a fragment of %d bytes passes the MTU %d", len(f)-frame.HeaderLen(1), mtu)
+			}
 			// Without a resolver, datagrams go to the broadcast MAC; b did
 			// not opt in to broadcast, so only the mirror sees it.
 			noRes := udpConn(t, h.ea, rudp.Config{LocalAddr: netip.AddrPortFrom(ipA, 1069)})
-			_, err := noRes.WriteToUDPAddrPort([]byte("to broadcast"), cb.LocalAddrPort())
+			_, err = noRes.WriteToUDPAddrPort([]byte("to broadcast"), cb.LocalAddrPort())
 			must(t, err, "WriteToUDPAddrPort without a resolver")
 			f := nextOurFrame(t, h.defB, s.cfg.Timeout)
 			check(t, [6]byte(f[0:6]), testkit.Broadcast, "destination MAC without a resolver")
