@@ -28,7 +28,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/bpf"
-	"golang.org/x/sys/unix"
 )
 
 // gsoFamily is an address family of the GSO tests: the emulated host's
@@ -93,19 +92,7 @@ func newGSOPeer(t *testing.T, stack gsoStack) *gsoPeer {
 // datagrams (rounded up).
 func sendGSO(t *testing.T, ns *netns.NS, network string, src, dst netip.AddrPort, payload []byte, size int) {
 	t.Helper()
-	c, err := ns.ListenUDP(network, src)
-	require.NoError(t, err)
-	defer c.Close()
-	rc, err := c.SyscallConn()
-	require.NoError(t, err)
-	var serr error
-	require.NoError(t, rc.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_UDP, unix.UDP_SEGMENT, size)
-	}))
-	require.NoError(t, serr, "setsockopt UDP_SEGMENT")
-	n, err := c.WriteToUDPAddrPort(payload, dst)
-	require.NoError(t, err)
-	require.Equal(t, len(payload), n)
+	require.NoError(t, ns.SendUDPGSO(network, src, dst, payload, size))
 }
 
 // gsoPayload is the payload of datagram seq of a test: no two bytes of
