@@ -402,40 +402,34 @@ func TestGSOUnsplittableDropped(t *testing.T) {
 	vx.AddNeighbor(t, peer, netns.RandomMAC())
 
 	cut := []bpf.RawInstruction{{Op: 0x06, K: 200}} // ret #200: every frame cut to 200 bytes
+	ring := &afpacket.RingConfig{}
 	for _, tc := range []struct {
-		name string
-		cfg  afpacket.Config
-		send func(t *testing.T, port uint16)
+		name        string
+		cfg         afpacket.Config
+		vxlan       bool
+		count, size int
 	}{
-		{"vxlan/recvmmsg", afpacket.Config{}, func(t *testing.T, port uint16) {
-			sendGSO(t, p.Kern.NS, "udp4", netip.AddrPortFrom(inner.Addr(), 0), netip.AddrPortFrom(peer, port), gsoPayload(4000, 0), 1000)
-		}},
-		{"vxlan/ring", afpacket.Config{Ring: &afpacket.RingConfig{}}, func(t *testing.T, port uint16) {
-			sendGSO(t, p.Kern.NS, "udp4", netip.AddrPortFrom(inner.Addr(), 0), netip.AddrPortFrom(peer, port), gsoPayload(4000, 0), 1000)
-		}},
-		{"snap length/recvmmsg", afpacket.Config{Filter: cut}, func(t *testing.T, port uint16) {
-			sendGSO(t, p.Kern.NS, "udp4", netip.AddrPortFrom(fam.kern, 0), netip.AddrPortFrom(fam.emu, port), gsoPayload(4000, 0), 1000)
-		}},
-		{"snap length/ring", afpacket.Config{Filter: cut, Ring: &afpacket.RingConfig{}}, func(t *testing.T, port uint16) {
-			sendGSO(t, p.Kern.NS, "udp4", netip.AddrPortFrom(fam.kern, 0), netip.AddrPortFrom(fam.emu, port), gsoPayload(4000, 0), 1000)
-		}},
-		{"ring block", afpacket.Config{Ring: &afpacket.RingConfig{BlockSize: 16 << 10}}, func(t *testing.T, port uint16) {
-			sendGSO(t, p.Kern.NS, "udp4", netip.AddrPortFrom(fam.kern, 0), netip.AddrPortFrom(fam.emu, port), gsoPayload(40*1400, 0), 1400)
-		}},
+		{"vxlan/recvmmsg", afpacket.Config{}, true, 4, 1000},
+		{"vxlan/ring", afpacket.Config{Ring: ring}, true, 4, 1000},
+		{"snap length/recvmmsg", afpacket.Config{Filter: cut}, false, 4, 1000},
+		{"snap length/ring", afpacket.Config{Filter: cut, Ring: ring}, false, 4, 1000},
+		{"ring block", afpacket.Config{Ring: &afpacket.RingConfig{BlockSize: 16 << 10}}, false, 40, 1400},
 	} {
+		src, dst := netip.AddrPortFrom(fam.kern, 0), netip.AddrPortFrom(fam.emu, 7)
+		if tc.vxlan {
+			src, dst = netip.AddrPortFrom(inner.Addr(), 0), netip.AddrPortFrom(peer, 7)
+		}
 		t.Run(tc.name, func(t *testing.T) {
 			c := open(t, p.A, tc.cfg)
-			tc.send(t, 7)
+			sendGSO(t, p.Kern.NS, "udp4", src, dst, gsoPayload(tc.count*tc.size, 0), tc.size)
 			// The reads see the drop; then no more frames come.
+			isUDP := func(pkt gopacket.Packet) bool { return pkt.Layer(layers.LayerTypeUDP) != nil }
+			r := gsoReader{tc.name, c, 8}
 			frames := 0
 			for end := time.Now().Add(3 * time.Second); c.GSOStats().Dropped == 0 && time.Now().Before(end); {
-				frames += len(gsoReader{tc.name, c, 8}.collect(t, 1, 20*time.Millisecond, func(pkt gopacket.Packet) bool {
-					return pkt.Layer(layers.LayerTypeUDP) != nil
-				}))
+				frames += len(r.collect(t, 1, 20*time.Millisecond, isUDP))
 			}
-			frames += len(gsoReader{tc.name, c, 8}.collect(t, 1, 50*time.Millisecond, func(pkt gopacket.Packet) bool {
-				return pkt.Layer(layers.LayerTypeUDP) != nil
-			}))
+			frames += len(r.collect(t, 1, 50*time.Millisecond, isUDP))
 			require.Equal(t, uint64(1), c.GSOStats().Dropped, "the super-frame was not dropped: %+v", c.GSOStats())
 			assert.Zero(t, frames, "a frame of a dropped super-frame came through")
 			assert.Zero(t, c.GSOStats().Split)
