@@ -95,7 +95,7 @@
 // frames, one cut short by a BPF filter's snap length or by a ring block
 // too small for it (256 KiB blocks, the default, hold any), and TCP longer
 // than 64 KiB (BIG TCP). Super-frames the vnet header cannot describe at
-// all (SCTP, fraglist GRO) the kernel drops itself: recvmsg and recvmmsg
+// all (SCTP's, ESP's) the kernel drops itself: recvmsg and recvmmsg
 // fail with EINVAL for them, which a Conn counts in GSOStats().Dropped and
 // reads on; a ring's drops of them are the kernel's, in Stats().Dropped. A
 // BPF filter sees the super-frame, not its segments.

@@ -114,10 +114,11 @@ func spillLen(n int) int { return max(maxSuperFrame-n, 0) }
 
 // gsoUndescribed reports whether a failed receive was the kernel's way of
 // dropping a super-frame that a vnet header cannot describe (a GSO type
-// other than TCP and UDP segmentation: SCTP, tunnels, fraglist GRO), and
-// counts it if so: recvmsg and recvmmsg then fail with EINVAL, having taken
-// the frame off the queue (packet_rcv_vnet). No other EINVAL can come from
-// the calls as the receivers make them.
+// other than TCP and UDP segmentation: SCTP's, ESP's), and counts it if
+// so: recvmsg and recvmmsg then fail with EINVAL, having taken the frame
+// off the queue (packet_rcv_vnet); recvmmsg fails the call after the one
+// that got the frames before it. No other EINVAL can come from the calls
+// as the receivers make them.
 func gsoUndescribed(e syscall.Errno, g *gsoCounters) bool {
 	if e != unix.EINVAL {
 		return false
