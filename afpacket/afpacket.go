@@ -37,6 +37,7 @@ type Conn struct {
 	group   uint16 // the PACKET_FANOUT group joined
 
 	counters  backend.Counters
+	gso       gsoCounters
 	closeOnce sync.Once
 
 	// sys is the socket itself: the system's own state, defined per system
@@ -117,18 +118,21 @@ func (c *Conn) SetBPF(filter []bpf.RawInstruction) error { return c.setBPF(filte
 
 // ReadFrame blocks until a frame arrives and copies it into b, with the VLAN
 // tag the kernel took off put back. A frame longer than b is cut to len(b)
-// and returned with backend.ErrTruncated. It never returns frames sent out of
-// the interface. A link that goes down does not end it: it waits for the
+// and returned with backend.ErrTruncated. A super-frame (GSO, GRO) is
+// returned as the frames it stands for, one a call. It never returns frames
+// sent out of the interface. A link that goes down does not end it: it waits for the
 // link to come back. A removed interface does (see "Link loss" in the
 // package documentation).
 func (c *Conn) ReadFrame(b []byte) (int, error) { return c.readFrame(b) }
 
 // ReadFrames blocks until at least one frame arrives, then fills bufs and
 // lens with as many frames as are queued, up to min(len(bufs), len(lens),
-// 1024), using one recvmmsg call (or, with Config.Ring, the blocks the
-// kernel handed over). VLAN tags are restored as in ReadFrame. A frame
-// longer than its buffer is cut; lens holds the cut length and no error is
-// reported.
+// 1024), using one recvmmsg call (of 64 messages at most on a socket that
+// splits super-frames; see the package documentation) or, with Config.Ring,
+// the blocks the kernel handed over. VLAN tags are restored and super-frames
+// split as in ReadFrame; the frames of a super-frame that bufs cannot take
+// are returned by the next reads. A frame longer than its buffer is cut;
+// lens holds the cut length and no error is reported.
 func (c *Conn) ReadFrames(bufs [][]byte, lens []int) (int, error) { return c.readFrames(bufs, lens) }
 
 // WriteFrame sends frame out of the interface exactly as given: no padding,
@@ -152,6 +156,30 @@ func (c *Conn) WriteFrames(frames [][]byte) (int, error) { return c.writeFrames(
 func (c *Conn) Stats() backend.Stats {
 	c.pollDrops()
 	return c.counters.Snapshot()
+}
+
+// GSOStats are a Conn's counters of super-frames: frames that the kernel
+// hands a packet socket merged, as one buffer with one set of headers for
+// what a wire carries as many frames (GSO on send, GRO on receive; see
+// "Super-frames" in the package documentation). The segments a Conn splits
+// them into are counted in Stats as the frames they are; the super-frames
+// themselves are not.
+type GSOStats struct {
+	// Split counts the super-frames split into the frames they stand for.
+	Split uint64
+	// Segments counts the frames made from them.
+	Segments uint64
+	// Dropped counts the super-frames dropped whole: of a kind the Conn
+	// does not split, with headers or lengths that do not add up, or cut
+	// short (by a BPF filter's snap length, or a ring block too small to
+	// hold them).
+	Dropped uint64
+}
+
+// GSOStats returns the Conn's super-frame counters. It makes no system
+// call.
+func (c *Conn) GSOStats() GSOStats {
+	return GSOStats{Split: c.gso.split.Load(), Segments: c.gso.segments.Load(), Dropped: c.gso.dropped.Load()}
 }
 
 // LinkStats are a Conn's counters of link loss: how often and how long its

@@ -11,8 +11,9 @@ import (
 // The kernel takes the outer VLAN tag off every frame before a packet socket
 // sees it, and with PACKET_AUXDATA set passes it beside the frame: as a
 // control message after recvmsg and recvmmsg, in the frame's header in a
-// ring. The functions here put it back, so that a frame reads as it was on
-// the wire.
+// ring. The functions here read it, with the frame's checksum and length
+// status, into an rxMeta (vnet.go), whose restore puts the tag back, so that
+// a frame reads as it was on the wire.
 
 // oobSize is the control buffer of one received message: room for the
 // PACKET_AUXDATA message and some slack.
@@ -65,28 +66,13 @@ func parseAuxdata(oob []byte) (tpid, tci uint16, ok bool) {
 	return auxVLAN(aux)
 }
 
-// restore turns the n bytes the kernel gave into b back into the frame as it
-// was on the wire, as the frame's PACKET_AUXDATA (in oob) says: the outer
-// VLAN tag is put back, and a checksum the sender left to the hardware
-// (TP_STATUS_CSUMNOTREADY) is completed. It returns the new length and
-// whether bytes were lost because b was too short for the restored tag.
-func restore(b []byte, n int, oob []byte) (int, bool) {
-	aux := findAuxdata(oob)
+// auxMeta is the side information of a frame that aux describes; a frame
+// without PACKET_AUXDATA (aux nil) has none to restore.
+func auxMeta(aux *unix.TpacketAuxdata) rxMeta {
 	if aux == nil {
-		return n, false
+		return rxMeta{whole: true}
 	}
-	return restoreAux(b, n, aux)
-}
-
-// restoreAux is restore with the frame's side information at hand: from a
-// control message, or from the frame's header in a ring.
-func restoreAux(b []byte, n int, aux *unix.TpacketAuxdata) (int, bool) {
-	lost := false
-	if tpid, tci, ok := auxVLAN(aux); ok {
-		n, lost = insertTag(b, n, tpid, tci)
-	}
-	if aux.Status&unix.TP_STATUS_CSUMNOTREADY != 0 && !lost && int(aux.Snaplen) == int(aux.Len) {
-		completeChecksum(b[:n])
-	}
-	return n, lost
+	m := rxMeta{csum: aux.Status&unix.TP_STATUS_CSUMNOTREADY != 0, whole: aux.Snaplen == aux.Len}
+	m.tpid, m.tci, m.tagged = auxVLAN(aux)
+	return m
 }

@@ -48,11 +48,64 @@
 // A frame the kernel's own stack sends over a virtual interface (a veth, a
 // bridge port, a tap; a virtio NIC too) may carry only the pseudo-header sum in its TCP or UDP
 // checksum field, the rest being left to a NIC that never sees the frame
-// (the packet socket reports such frames with TP_STATUS_CSUMNOTREADY). Conn
+// (the packet socket reports such frames with TP_STATUS_CSUMNOTREADY, and
+// its vnet header, below, with VIRTIO_NET_HDR_F_NEEDS_CSUM). Conn
 // completes the checksum of these frames, over IPv4 and IPv6, as the NIC
 // would have, so that UDP from a kernel socket in a container or another
 // namespace is not dropped as corrupt by rudp. Other frames are returned as
 // they arrived.
+//
+// # Super-frames (GSO and GRO)
+//
+// The kernel also leaves segmentation to the absent NIC. A UDP socket with
+// UDP_SEGMENT (quic-go uses it by default) or TCP with TSO hands a virtual
+// link one buffer, with one set of headers, for many frames, and GRO
+// merges received frames the same way. Packet sockets get such a
+// super-frame whole: as such, one send of 4 × 1,000 bytes would read as one
+// 4,000-byte datagram, and one longer than a relay's buffers would be cut.
+//
+// A Conn has the kernel describe every frame it receives (PACKET_VNET_HDR: a
+// struct virtio_net_hdr in front of each, in every receive mode, the ring
+// included) and splits each super-frame into the frames it stands for, as
+// the kernel's software segmentation would have: each gets a copy of the
+// Ethernet header (outer VLAN tag restored), of the IP and of the UDP or
+// TCP header, gso_size bytes of payload (the last may have fewer), its own
+// IPv4 total length, identification (one more each segment: the header
+// does not say when the kernel would have kept it fixed) and header
+// checksum, or IPv6 payload length, its own UDP length or TCP sequence
+// number and flags (FIN and PSH on the last, CWR on the first only), and a
+// complete checksum. ReadFrame returns one segment a call and keeps the
+// others for the calls after it; ReadFrames fills as many buffers as it has
+// and keeps the rest. Stats counts the segments as the frames they are;
+// GSOStats counts the super-frames.
+//
+// A super-frame arrives whole however short the read buffer: recvmsg and
+// recvmmsg go on past the caller's buffer into a spill area of 64 KiB a
+// message, which is why on such a socket one recvmmsg call asks for 64
+// messages at most (4 MiB of spill areas for a Conn that reads batches of
+// 64, touched only where super-frames spill into them); a ring holds any
+// frame that fits its blocks. A frame that is not a super-frame and is
+// longer than the buffer is cut, as before.
+//
+// What cannot be split is dropped and counted in GSOStats().Dropped, never
+// returned as a frame: a super-frame of another kind (UFO, or a tunnel's: a
+// VXLAN super-frame is described as UDP segmentation, but the checksum to
+// complete is that of its inner datagram, which gives it away), one whose
+// headers or lengths do not add up or that would make more than 2,048
+// frames, one cut short by a BPF filter's snap length or by a ring block
+// too small for it (256 KiB blocks, the default, hold any), and TCP longer
+// than 64 KiB (BIG TCP). Super-frames the vnet header cannot describe at
+// all (SCTP's, ESP's) the kernel drops itself: recvmsg and recvmmsg
+// fail with EINVAL for them, which a Conn counts in GSOStats().Dropped and
+// reads on; a ring's drops of them are the kernel's, in Stats().Dropped. A
+// BPF filter sees the super-frame, not its segments.
+//
+// With PACKET_VNET_HDR the kernel also expects a vnet header in front of
+// every frame sent on the socket. Writes go through the send-only socket
+// (see Throughput), which has none, and where they finish on the main
+// socket they go behind a zero header (no offload asked for): either way
+// frames leave exactly as given. On a kernel that refuses PACKET_VNET_HDR a
+// Conn reads as it did before, super-frames as the kernel hands them over.
 //
 // # Own frames
 //

@@ -18,3 +18,10 @@ func LinkRetries(c *Conn) uint64 { return c.sys.link.retries.Load() }
 
 // LinkChecks is how many times the monitor looked at the link.
 func LinkChecks(c *Conn) uint64 { return c.sys.link.checks.Load() }
+
+// HasVnet reports whether c's socket has PACKET_VNET_HDR.
+func HasVnet(c *Conn) bool { return c.sys.vnet }
+
+// DropTx closes c's send-only socket: every write then goes through the
+// main socket.
+func DropTx(c *Conn) { c.closeTx() }

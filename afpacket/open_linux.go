@@ -61,6 +61,12 @@ type conn struct {
 	tx       int
 	txBlocks atomic.Uint64 // writes that tx would have blocked
 
+	// vnet is set when the socket has PACKET_VNET_HDR: the kernel puts a
+	// virtio_net_hdr in front of every frame it receives, which tells
+	// super-frames from frames (see gso.go), and expects one in front of
+	// every frame sent on it (see Conn.write).
+	vnet bool
+
 	// ignoresOutgoing is set when the kernel keeps outgoing frames from
 	// the socket (or its fanout group). A socket never gets the frames it
 	// sent itself, but without this it would get a copy of each frame tx
@@ -127,6 +133,10 @@ func (c *Conn) setup(cfg Config) error {
 	if err := c.setInt(unix.SOL_PACKET, unix.PACKET_AUXDATA, 1, "PACKET_AUXDATA"); err != nil {
 		return err
 	}
+	// Before the ring, which the kernel does not let it follow. Best effort:
+	// without it a Conn cannot tell super-frames from frames and returns
+	// them as the kernel gives them, as it did before.
+	s.vnet = c.setInt(unix.SOL_PACKET, unix.PACKET_VNET_HDR, 1, "PACKET_VNET_HDR") == nil
 	// Best effort: kernels before 4.20 lack it, and the receivers drop
 	// outgoing frames by their packet type anyway.
 	s.ignoresOutgoing = c.setInt(unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1, "PACKET_IGNORE_OUTGOING") == nil
@@ -148,7 +158,7 @@ func (c *Conn) setup(cfg Config) error {
 		}
 		s.recv = r
 	} else {
-		s.recv = newSocketReceiver(&s.rx)
+		s.recv = newSocketReceiver(&s.rx, s.vnet, &c.gso)
 	}
 	if cfg.Fanout != FanoutNone {
 		if err := c.joinFanout(cfg); err != nil {

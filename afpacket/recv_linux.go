@@ -16,12 +16,12 @@ import (
 const maxBatch = 1024
 
 // mmsgHdrs makes the n message headers of a recvmmsg or sendmmsg call, each
-// pointing at its own one-element iovec.
-func mmsgHdrs(n int) ([]unix.Mmsghdr, []unix.Iovec) {
-	hdrs, iovs := make([]unix.Mmsghdr, n), make([]unix.Iovec, n)
+// pointing at its own per iovecs.
+func mmsgHdrs(n, per int) ([]unix.Mmsghdr, []unix.Iovec) {
+	hdrs, iovs := make([]unix.Mmsghdr, n), make([]unix.Iovec, n*per)
 	for i := range hdrs {
-		hdrs[i].Hdr.Iov = &iovs[i]
-		hdrs[i].Hdr.SetIovlen(1)
+		hdrs[i].Hdr.Iov = &iovs[i*per]
+		hdrs[i].Hdr.SetIovlen(per)
 	}
 	return hdrs, iovs
 }
@@ -78,14 +78,32 @@ func (x *rxSock) read(fn func(fd uintptr) bool) error {
 }
 
 // socketReceiver reads the socket's queue, one frame at a time with recvmsg
-// and in batches with recvmmsg.
+// and in batches with recvmmsg. Both take the frames of the backlog they
+// share first: segments of a super-frame and frames read after it that did
+// not fit the caller's buffers yet (see gso_linux.go).
 type socketReceiver struct {
-	*recvmsg  // readFrame
-	*recvmmsg // readFrames
+	q   *backlog
+	one *recvmsg
+	mm  *recvmmsg
 }
 
-func newSocketReceiver(x *rxSock) socketReceiver {
-	return socketReceiver{newRecvmsg(x), newRecvmmsg(x)}
+func newSocketReceiver(x *rxSock, vnet bool, g *gsoCounters) socketReceiver {
+	q := &backlog{stats: g}
+	return socketReceiver{q, newRecvmsg(x, q, vnet), newRecvmmsg(x, q, vnet)}
+}
+
+func (s socketReceiver) readFrame(b []byte) (int, bool, error) {
+	if n, cut, ok := s.q.pop(b); ok {
+		return n, cut, nil
+	}
+	return s.one.readFrame(b)
+}
+
+func (s socketReceiver) readFrames(bufs [][]byte, lens []int) (int, error) {
+	if k := s.q.fill(bufs, lens); k > 0 {
+		return k, nil
+	}
+	return s.mm.readFrames(bufs, lens)
 }
 
 // close has nothing to free: the socket is all there is.

@@ -11,11 +11,17 @@ import (
 )
 
 // recvmsg is the socketReceiver's ReadFrame: one recvmsg(2) a frame, into
-// a message header built once.
+// a message header built once. With vnet headers its iovecs are the
+// header, the caller's buffer and the spill area (gso_linux.go); without,
+// the caller's buffer alone.
 type recvmsg struct {
 	sock  *rxSock
+	q     *backlog
+	vnet  bool
 	msg   unix.Msghdr
-	iov   unix.Iovec
+	iov   [3]unix.Iovec
+	vh    [vnetHdrLen]byte
+	spill []byte // maxSuperFrame bytes, with vnet headers only
 	name  unix.RawSockaddrLinklayer
 	oob   [oobSize]byte
 	n     int
@@ -24,11 +30,20 @@ type recvmsg struct {
 	fn    func(fd uintptr) bool // r.recvOne, made once
 }
 
-func newRecvmsg(x *rxSock) *recvmsg {
-	r := &recvmsg{sock: x}
+func newRecvmsg(x *rxSock, q *backlog, vnet bool) *recvmsg {
+	r := &recvmsg{sock: x, q: q, vnet: vnet}
 	r.msg.Name = (*byte)(unsafe.Pointer(&r.name))
-	r.msg.Iov = &r.iov
-	r.msg.SetIovlen(1)
+	if vnet {
+		r.spill = make([]byte, maxSuperFrame)
+		r.iov[0].Base = &r.vh[0]
+		r.iov[0].SetLen(vnetHdrLen)
+		r.iov[2].Base = &r.spill[0]
+		r.msg.Iov = &r.iov[0]
+		r.msg.SetIovlen(3)
+	} else {
+		r.msg.Iov = &r.iov[1]
+		r.msg.SetIovlen(1)
+	}
 	r.msg.Control = &r.oob[0]
 	r.fn = r.recvOne
 	return r
@@ -49,6 +64,9 @@ func (r *recvmsg) recvOne(fd uintptr) bool {
 		case unix.EINTR:
 			continue
 		default:
+			if r.vnet && gsoUndescribed(e, r.q.stats) {
+				continue
+			}
 			r.errno = e
 			return true
 		}
@@ -62,24 +80,43 @@ func (r *recvmsg) recvOne(fd uintptr) bool {
 }
 
 // readFrame reads one frame into b, its tag restored; a frame longer than
-// b is cut, and reported so.
+// b is cut, and reported so. A super-frame is split: its first segment is
+// returned, the others wait in the backlog.
 func (r *recvmsg) readFrame(b []byte) (int, bool, error) {
-	if len(b) > 0 {
-		r.iov.Base = &b[0]
-	} else {
-		r.iov.Base = nil
+	for {
+		if len(b) > 0 {
+			r.iov[1].Base = &b[0]
+		} else {
+			r.iov[1].Base = nil
+		}
+		r.iov[1].SetLen(len(b))
+		r.iov[2].SetLen(spillLen(len(b)))
+		r.errno = 0
+		err := r.sock.read(r.fn)
+		r.iov[1].Base = nil
+		if err == nil && r.errno != 0 {
+			err = os.NewSyscallError("recvmsg", r.errno)
+		}
+		if err != nil {
+			return 0, false, err
+		}
+		ctl := min(int(r.msg.Controllen), len(r.oob))
+		m := auxMeta(findAuxdata(r.oob[:ctl]))
+		cut := r.flags&unix.MSG_TRUNC != 0
+		l := r.n
+		if r.vnet {
+			m.vnet = parseVnetHdr(r.vh[:])
+			l = max(l-vnetHdrLen, 0)
+		}
+		if !m.vnet.isGSO() {
+			n, lost := m.restore(b, min(l, len(b)))
+			return n, lost || cut || l > len(b), nil
+		}
+		data, whole := gather(b, r.spill, l)
+		if r.q.stats.startSplit(&r.q.sf, data, &m, cut || !whole) {
+			n, cut, _ := r.q.pop(b)
+			return n, cut, nil
+		}
+		// Dropped and counted: on to the next frame.
 	}
-	r.iov.SetLen(len(b))
-	r.errno = 0
-	err := r.sock.read(r.fn)
-	r.iov.Base = nil
-	if err == nil && r.errno != 0 {
-		err = os.NewSyscallError("recvmsg", r.errno)
-	}
-	if err != nil {
-		return 0, false, err
-	}
-	ctl := min(int(r.msg.Controllen), len(r.oob))
-	n, lost := restore(b, r.n, r.oob[:ctl])
-	return n, lost || r.flags&unix.MSG_TRUNC != 0, nil
 }

@@ -54,6 +54,13 @@ type rxRing struct {
 	got   int
 	trunc bool // a frame of the batch was cut
 
+	// vnet: frames have a virtio_net_hdr right before their MAC header.
+	// sf is the super-frame being split: the reader stays on its frame,
+	// in the block it holds, until its last segment is out.
+	vnet  bool
+	sf    superFrame
+	stats *gsoCounters
+
 	// errno is the socket's pending error (sk_err), which fill takes with
 	// SO_ERROR: unlike recvmsg, a ring never returns it by itself.
 	errno syscall.Errno
@@ -65,7 +72,8 @@ type rxRing struct {
 }
 
 // setupRing switches the socket to TPACKET_V3 and maps a receive ring as rc
-// asks. The socket still drops every frame (the setup filter).
+// asks. The socket still drops every frame (the setup filter). PACKET_VNET_HDR
+// is set before, if at all: the kernel refuses it once a ring is set up.
 func (c *Conn) setupRing(rc *RingConfig) (*rxRing, error) {
 	bs, nb := rc.BlockSize, rc.Blocks
 	if bs == 0 {
@@ -120,7 +128,7 @@ func (c *Conn) setupRing(rc *RingConfig) (*rxRing, error) {
 	if serr != nil {
 		return nil, serr
 	}
-	r := &rxRing{mem: mem, blockSize: bs, blocks: nb, sock: &c.sys.rx}
+	r := &rxRing{mem: mem, blockSize: bs, blocks: nb, sock: &c.sys.rx, vnet: c.sys.vnet, stats: &c.gso}
 	r.fn = r.fill
 	return r, nil
 }
@@ -142,6 +150,7 @@ func (r *rxRing) status(i int) *uint32 {
 
 // release gives the current block back to the kernel and moves on.
 func (r *rxRing) release() {
+	r.sf.reset()
 	atomic.StoreUint32(r.status(r.cur), unix.TP_STATUS_KERNEL)
 	r.left = 0
 	if r.cur++; r.cur == r.blocks {
@@ -205,22 +214,46 @@ func (r *rxRing) next() {
 		return
 	}
 	if sll.Pkttype != unix.PACKET_OUTGOING {
-		b := r.bufs[r.got]
-		n := copy(b, blk[start:start+snap])
 		aux := unix.TpacketAuxdata{Status: h.Status, Len: h.Len, Snaplen: h.Snaplen,
-			Mac: h.Mac, Net: h.Net, Vlan_tci: uint16(h.Hv1.Vlan_tci), Vlan_tpid: h.Hv1.Vlan_tpid}
-		n, lost := restoreAux(b, n, &aux)
-		if lost || snap > len(b) || h.Len > h.Snaplen {
-			r.trunc = true
+			Vlan_tci: uint16(h.Hv1.Vlan_tci), Vlan_tpid: h.Hv1.Vlan_tpid}
+		m := auxMeta(&aux)
+		if r.vnet && start-vnetHdrLen >= r.off {
+			m.vnet = parseVnetHdr(blk[start-vnetHdrLen : start])
 		}
-		r.lens[r.got] = n
-		r.got++
+		if m.vnet.isGSO() {
+			if r.segment(blk[start:start+snap], &m) {
+				return // more segments: stay on this frame
+			}
+		} else {
+			b := r.bufs[r.got]
+			n := copy(b, blk[start:start+snap])
+			n, lost := m.restore(b, n)
+			if lost || snap > len(b) || h.Len > h.Snaplen {
+				r.trunc = true
+			}
+			r.lens[r.got] = n
+			r.got++
+		}
 	}
 	if r.left--; r.left == 0 || h.Next_offset == 0 {
 		r.release()
 		return
 	}
 	r.off += int(h.Next_offset)
+}
+
+// segment puts the next segment of the super-frame data, which m
+// describes, into the batch, and reports whether segments are left; one
+// that cannot be split is dropped and counted.
+func (r *rxRing) segment(data []byte, m *rxMeta) bool {
+	if !r.sf.more() && !r.stats.startSplit(&r.sf, data, m, false) {
+		return false
+	}
+	n, cut := r.stats.segment(&r.sf, r.bufs[r.got])
+	r.trunc = r.trunc || cut
+	r.lens[r.got] = n
+	r.got++
+	return r.sf.more()
 }
 
 // read fills bufs and lens from the ring, waiting in the network poller

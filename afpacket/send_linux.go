@@ -48,15 +48,28 @@ func (c *Conn) closeTx() {
 	}
 }
 
-// write runs the write callback fn on the send-only socket and, when that
-// does not finish it (no such socket, or it would block), on the main
-// socket, where the network poller waits for room.
-func (c *Conn) write(fn func(fd uintptr) bool) error {
-	if c.writeTx(fn) {
+// write runs the write callback plain on the send-only socket and, when
+// that does not finish it (no such socket, or it would block), on the main
+// socket, where the network poller waits for room. With PACKET_VNET_HDR the
+// main socket takes a virtio_net_hdr in front of every frame, as the kernel
+// puts one in front of every frame it receives (without it, the kernel
+// would take the frame's first ten bytes for one): there the write runs
+// withHdr, which sends each frame behind a zero header (no offload asked
+// for). The send-only socket has no vnet headers, so the usual path sends
+// frames as they are.
+func (c *Conn) write(plain, withHdr func(fd uintptr) bool) error {
+	if c.writeTx(plain) {
 		return nil
 	}
-	return c.sys.rc.Write(fn)
+	if c.sys.vnet {
+		return c.sys.rc.Write(withHdr)
+	}
+	return c.sys.rc.Write(plain)
 }
+
+// vnetZero is the virtio_net_hdr in front of frames sent on a socket that
+// has vnet headers: no checksum to complete, no segmentation.
+var vnetZero [vnetHdrLen]byte
 
 // writeTx runs the write callback fn on the send-only socket and reports
 // whether it finished.
@@ -75,31 +88,55 @@ func (c *Conn) writeTx(fn func(fd uintptr) bool) bool {
 }
 
 // sender is one writer's system call state, pooled so that concurrent
-// writers allocate nothing in steady state.
+// writers allocate nothing in steady state. Each frame has two iovecs, the
+// zero vnet header and the frame: the calls on a socket with vnet headers
+// send both, the others the frame alone.
 type sender struct {
 	frame []byte
 	errno syscall.Errno
+	iov   [2]unix.Iovec // vnetZero, frame: writev on a socket with vnet headers
 	fn    func(fd uintptr) bool
+	vfn   func(fd uintptr) bool
 
 	// batch state
-	hdrs  []unix.Mmsghdr
-	iovs  []unix.Iovec
-	count int // frames to send
-	sent  int
-	bfn   func(fd uintptr) bool
+	hdrs     []unix.Mmsghdr
+	iovs     []unix.Iovec // two a message: vnetZero, frame
+	withHdrs bool         // hdrs point at both iovecs of their message
+	count    int          // frames to send
+	sent     int
+	bfn      func(fd uintptr) bool
+	vbfn     func(fd uintptr) bool
 }
 
 func newSender() *sender {
 	s := &sender{}
-	s.fn = s.writeOne
-	s.bfn = s.writeBatch
+	s.iov[0].Base = &vnetZero[0]
+	s.iov[0].SetLen(vnetHdrLen)
+	s.fn, s.vfn = s.writeOne, s.writeOneHdr
+	s.bfn, s.vbfn = s.writeBatch, s.writeBatchHdrs
 	return s
 }
 
 // writeOne is the RawConn.Write callback of writeFrame.
 func (s *sender) writeOne(fd uintptr) bool {
+	return s.call(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&s.frame[0])), uintptr(len(s.frame)))
+}
+
+// writeOneHdr is writeOne on a socket with vnet headers: one writev(2).
+func (s *sender) writeOneHdr(fd uintptr) bool {
+	s.iov[1].Base = &s.frame[0]
+	s.iov[1].SetLen(len(s.frame))
+	done := s.call(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&s.iov[0])), 2)
+	s.iov[1].Base = nil
+	return done
+}
+
+// call makes the system call trap until it is not interrupted, and returns
+// false to wait for room when it would block. The memory a1 points at is
+// kept alive by s.
+func (s *sender) call(trap, fd, a1, a2 uintptr) bool {
 	for {
-		_, _, e := unix.Syscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&s.frame[0])), uintptr(len(s.frame)))
+		_, _, e := unix.Syscall(trap, fd, a1, a2)
 		switch e {
 		case unix.EAGAIN:
 			return false
@@ -116,12 +153,48 @@ func (s *sender) ensure(n int) {
 	if len(s.hdrs) >= n {
 		return
 	}
-	s.hdrs, s.iovs = mmsgHdrs(n)
+	s.hdrs, s.iovs = mmsgHdrs(n, 2)
+	for i := range s.hdrs {
+		s.iovs[2*i].Base = &vnetZero[0]
+		s.iovs[2*i].SetLen(vnetHdrLen)
+	}
+	s.withHdrs = true
+}
+
+// aim points the message headers at both iovecs of their message (the
+// vnet header and the frame) or at the frame alone.
+func (s *sender) aim(withHdrs bool) {
+	if s.withHdrs == withHdrs {
+		return
+	}
+	for i := range s.hdrs {
+		h := &s.hdrs[i].Hdr
+		if withHdrs {
+			h.Iov = &s.iovs[2*i]
+			h.SetIovlen(2)
+		} else {
+			h.Iov = &s.iovs[2*i+1]
+			h.SetIovlen(1)
+		}
+	}
+	s.withHdrs = withHdrs
 }
 
 // writeBatch is the RawConn.Write callback of writeFrames. It returns false
 // to wait for room in the socket's send buffer, resuming where it stopped.
 func (s *sender) writeBatch(fd uintptr) bool {
+	s.aim(false)
+	return s.sendmmsg(fd)
+}
+
+// writeBatchHdrs is writeBatch on a socket with vnet headers.
+func (s *sender) writeBatchHdrs(fd uintptr) bool {
+	s.aim(true)
+	return s.sendmmsg(fd)
+}
+
+// sendmmsg sends the batch from s.sent on with sendmmsg(2) calls.
+func (s *sender) sendmmsg(fd uintptr) bool {
 	for s.sent < s.count {
 		r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&s.hdrs[s.sent])), uintptr(s.count-s.sent), 0, 0, 0)
 		switch e {
@@ -152,7 +225,7 @@ func (c *Conn) writeFrame(frame []byte) error {
 	s := c.sys.wpool.Get().(*sender)
 	s.frame = frame
 	s.errno = 0
-	err := c.write(s.fn)
+	err := c.write(s.fn, s.vfn)
 	errno := s.errno
 	s.frame = nil
 	c.sys.wpool.Put(s)
@@ -187,14 +260,14 @@ func (c *Conn) writeFrames(frames [][]byte) (int, error) {
 		s.ensure(chunk)
 		for i := 0; i < chunk; i++ {
 			f := frames[done+i]
-			s.iovs[i].Base = &f[0]
-			s.iovs[i].SetLen(len(f))
+			s.iovs[2*i+1].Base = &f[0]
+			s.iovs[2*i+1].SetLen(len(f))
 		}
 		s.count, s.sent, s.errno = chunk, 0, 0
-		err := c.write(s.bfn)
+		err := c.write(s.bfn, s.vbfn)
 		sent, errno := s.sent, s.errno
 		for i := 0; i < chunk; i++ {
-			s.iovs[i].Base = nil
+			s.iovs[2*i+1].Base = nil
 		}
 		c.counters.OutBatch(frames[done : done+sent])
 		done += sent

@@ -38,6 +38,20 @@
 // closing the handle while the reader copies a frame out of the ring that
 // Close unmaps would be a use after free.)
 //
+// A kernel that sends over a virtual link (a veth, a bridge, a tap) with
+// segmentation offload (a UDP socket with UDP_SEGMENT, as quic-go uses; TCP
+// with TSO), or that merges received frames with GRO, hands capture sockets
+// one merged super-frame for many frames. libpcap takes no virtio_net_hdr,
+// the kernel's description of such a frame, so it can neither tell a
+// super-frame from a frame nor say where its frames end; package afpacket
+// can, and splits them. Live drops a frame longer than the interface's MTU
+// (as it was at open, plus an Ethernet header and four VLAN tags) allows,
+// which can only be a super-frame, and counts it in Stats().Dropped. A
+// super-frame no longer than that is returned as one frame: two 200-byte
+// datagrams of one UDP_SEGMENT send read as one of 400 bytes. Where that
+// matters, use afpacket, or turn segmentation offload off on the sending
+// side (ethtool -K dev tx-udp-segmentation off gso off).
+//
 // # File formats
 //
 // [Offline] reads classic pcap files (microsecond or nanosecond timestamps,

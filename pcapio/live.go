@@ -14,7 +14,9 @@ type LiveConfig struct {
 	// SnapLen is the largest frame captured whole. 0 means MaxSnapLen; it
 	// must be at least backend.MaxFrameLen so that jumbo frames with four
 	// VLAN tags fit. Frames that arrive longer than SnapLen are dropped and
-	// counted in Stats().Dropped rather than returned cut short.
+	// counted in Stats().Dropped rather than returned cut short, and so are
+	// frames longer than the interface's MTU allows (merged super-frames:
+	// see the package documentation).
 	SnapLen int
 	// NoPromiscuous leaves the interface out of promiscuous mode. By
 	// default OpenLive enables it, because the MAC addresses a relay
@@ -86,7 +88,8 @@ var (
 
 // Live is a backend.PacketIO on a network interface through libpcap. It
 // implements backend.StatsReporter; Stats().Dropped adds up libpcap's drop
-// counters and the frames dropped for exceeding the snap length.
+// counters and the frames dropped for exceeding the snap length or the
+// link's MTU.
 //
 // A Live handle is bound to the network namespace of the thread that opened
 // it; it can be used from any goroutine afterwards.
@@ -98,8 +101,12 @@ type Live struct {
 	name      string
 	errClosed error
 	c         backend.Counters
-	snapped   atomic.Uint64 // frames longer than the snap length, dropped
-	liveState               // the libpcap handle (live_pcap.go); empty without cgo (live_stub.go)
+	snapped   atomic.Uint64 // frames longer than the snap length or the link allows, dropped
+	// maxFrame is the longest frame the interface's MTU (at open) allows,
+	// four VLAN tags included: a longer one is a merged super-frame (GSO,
+	// GRO), which libpcap hands over whole; 0 when the MTU is not known.
+	maxFrame  int
+	liveState // the libpcap handle (live_pcap.go); empty without cgo (live_stub.go)
 }
 
 // OpenLive opens the network interface ifname for capture and injection.

@@ -42,7 +42,8 @@ func openLive(ifname string, cfg LiveConfig) (*Live, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := net.InterfaceByName(ifname); err != nil {
+	ifi, err := net.InterfaceByName(ifname)
+	if err != nil {
 		if strings.Contains(err.Error(), "no such network interface") {
 			return nil, fmt.Errorf("pcapio: open %q: no such network interface in this network namespace: %w", ifname, os.ErrNotExist)
 		}
@@ -68,11 +69,15 @@ func openLive(ifname string, cfg LiveConfig) (*Live, error) {
 			return fail(fmt.Sprintf("BPF filter %q", cfg.Filter), err)
 		}
 	}
-	return &Live{
+	l := &Live{
 		name:      ifname,
 		errClosed: fmt.Errorf("pcapio: %s: %w", ifname, net.ErrClosed),
 		liveState: liveState{h: h},
-	}, nil
+	}
+	if ifi.MTU > 0 {
+		l.maxFrame = ifi.MTU + 14 + 4*4
+	}
+	return l, nil
 }
 
 func activate(ifname string, cfg LiveConfig) (*pcap.Handle, error) {
@@ -152,7 +157,9 @@ func (l *Live) readFrame(b []byte) (int, error) {
 			l.readErr = fmt.Errorf("pcapio: read %s: %w", l.name, err)
 			return 0, l.readErr
 		}
-		if ci.CaptureLength < ci.Length {
+		// Longer than the snap length, or than any frame the link takes:
+		// libpcap has no vnet header to split a super-frame by.
+		if ci.CaptureLength < ci.Length || (l.maxFrame > 0 && ci.Length > l.maxFrame) {
 			l.snapped.Add(1)
 			continue
 		}
