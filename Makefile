@@ -36,6 +36,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzOpenOffline$$' -fuzztime $(FUZZTIME) ./pcapio/
 	$(GO) test -run '^$$' -fuzz '^FuzzHostInput$$' -fuzztime $(FUZZTIME) ./host/
 	$(GO) test -run '^$$' -fuzz '^FuzzReassemble$$' -fuzztime $(FUZZTIME) ./relay/
+	$(GO) test -run '^$$' -fuzz '^FuzzSplitGSO$$' -fuzztime $(FUZZTIME) ./afpacket/
 
 demo:
 	$(GO) run ./cmd/etherconn demo
