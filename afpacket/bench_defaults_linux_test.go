@@ -25,6 +25,7 @@ func BenchmarkVethDefaults(b *testing.B) {
 		cfg  afpacket.Config
 	}{
 		{"default", afpacket.Config{}},
+		{"kernel", afpacket.Config{ReadBufferSize: -1}}, // rmem_default, the default before DefaultReadBufferSize
 		{"ring", afpacket.Config{Ring: &afpacket.RingConfig{}}},
 	} {
 		for _, batch := range []bool{false, true} {

@@ -140,6 +140,9 @@ func (c *Conn) setup(cfg Config) error {
 	// Best effort: kernels before 4.20 lack it, and the receivers drop
 	// outgoing frames by their packet type anyway.
 	s.ignoresOutgoing = c.setInt(unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1, "PACKET_IGNORE_OUTGOING") == nil
+	if cfg.ReadBufferSize == 0 && cfg.Ring == nil {
+		cfg.ReadBufferSize = DefaultReadBufferSize
+	}
 	if cfg.ReadBufferSize > 0 {
 		if err := c.setBuffer(unix.SO_RCVBUFFORCE, unix.SO_RCVBUF, cfg.ReadBufferSize); err != nil {
 			return err
