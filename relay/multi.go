@@ -1,0 +1,186 @@
+package relay
+
+import (
+	"fmt"
+	"runtime"
+	"sync/atomic"
+
+	"github.com/etherconn/etherconn/backend"
+)
+
+// NewGroup starts a relay that reads all of pios, PacketIOs of one link
+// that the system spreads the link's frames over: the sockets of an
+// AF_PACKET fanout group (afpacket.OpenGroup), later the queues of a NIC.
+// It is New for several PacketIOs: each has its own read loop, and all
+// share one endpoint table, so an endpoint registers once and receives
+// its frames from whichever PacketIO they arrive on; pios[0] alone may
+// be given (NewGroup(pios[:1], cfg) is New(pios[0], cfg)). The relay
+// owns pios from now on and closes them all on Close. pios must be
+// distinct and not empty (NewGroup panics on an empty one).
+//
+// Sends, Send and SendBatch of the relay and of its endpoints, all go
+// out through pios[0]. One PacketIO keeps the order of every caller's
+// frames without anything per endpoint, and on AF_PACKET the socket
+// chosen does not matter for speed: what a send costs is the kernel's
+// path below the socket, per interface (on a veth even the receiving
+// end's work runs inside the sender's call, on its CPU).
+//
+// Reader-led receive (see the package documentation) runs on pios[0]
+// only: a blocked reader reads pios[0] for everyone; the loops of the
+// others always read themselves, so an idle relay costs what one of one
+// PacketIO does (the others' loops block in their reads). A frame for a
+// leading reader arriving on another PacketIO reaches it as on the
+// loop's handoff: its Push kicks the reader's read of pios[0].
+//
+// The relay's input ends when every PacketIO's has: a fanout group
+// outlives its sockets (closing one moves its flows to the others), and a
+// set of finite sources is done when the last is. Err then wraps the
+// error of the first PacketIO that ended; until then Inputs shows which
+// ended and why. A PacketIO that ended is not closed before Close: an
+// AF_PACKET socket ends for good only when its interface goes away,
+// which ends every socket of the group alike.
+//
+// Stats sums the PacketIOs' counters; Inputs reports each one's.
+func NewGroup[P backend.PacketIO](pios []P, cfg Config) *Relay {
+	if len(pios) == 0 {
+		panic("relay: NewGroup of no PacketIO")
+	}
+	ps := make([]backend.PacketIO, len(pios))
+	for i, p := range pios {
+		ps[i] = p
+	}
+	return newRelay(ps, cfg)
+}
+
+// InputStats are the counters of one of a relay's PacketIOs.
+type InputStats struct {
+	FramesIn uint64 // frames read from it, by its loop or a leading reader
+	BytesIn  uint64
+	// Backend holds the PacketIO's own counters when it reports them.
+	Backend backend.Stats
+	// Err is the error its reading ended with; nil while it is read, and
+	// when Close ended it.
+	Err error
+}
+
+// Inputs returns the counters of each PacketIO, in the order New or
+// NewGroup got them: how the system spread the link's frames.
+func (r *Relay) Inputs() []InputStats {
+	out := make([]InputStats, len(r.ins))
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for i, x := range r.ins {
+		out[i] = InputStats{FramesIn: x.in.frames.Load(), BytesIn: x.in.bytes.Load(),
+			Backend: x.backendStats(), Err: x.in.end}
+	}
+	return out
+}
+
+// inputState is what a relay keeps per PacketIO besides its receive
+// buffers. The counters are added once per batch, not per frame, so that
+// loops on other CPUs do not fight over their cache line at every frame.
+type inputState struct {
+	frames, bytes atomic.Uint64
+	end           error // why the loop stopped; guarded by Relay.mu
+}
+
+// add counts a batch of frames of the given lengths (truncated ones
+// reported past MaxFrameLen count MaxFrameLen bytes).
+func (s *inputState) add(lens []int) {
+	if len(lens) == 0 {
+		return
+	}
+	n := 0
+	for _, l := range lens {
+		n += min(l, backend.MaxFrameLen)
+	}
+	s.frames.Add(uint64(len(lens)))
+	s.bytes.Add(uint64(n))
+}
+
+// initInputs prepares a receive state per PacketIO; only the first's
+// takes part in reader-led receive (see NewGroup).
+func (r *Relay) initInputs(pios []backend.PacketIO) {
+	r.initRx(&r.rx, pios[0], true)
+	r.ins = make([]*rxState, len(pios))
+	r.ins[0] = &r.rx
+	for i, pio := range pios[1:] {
+		x := new(rxState)
+		r.initRx(x, pio, false)
+		r.ins[i+1] = x
+	}
+}
+
+// startInputs starts a read loop per PacketIO.
+func (r *Relay) startInputs() {
+	r.mu.Lock()
+	r.live = len(r.ins)
+	r.mu.Unlock()
+	go r.run()
+	for _, x := range r.ins[1:] {
+		go r.runInput(x)
+	}
+}
+
+// runInput reads x's PacketIO until it fails. It has no read token: only
+// this loop reads it (see NewGroup).
+func (r *Relay) runInput(x *rxState) {
+	var err error
+	for err == nil {
+		var got int
+		got, err = r.readOnce(x, nil)
+		if got > 0 {
+			// As in loopLead: let the readers this batch woke run.
+			runtime.Gosched()
+		}
+	}
+	r.inputEnded(x, err)
+}
+
+// inputEnded records why x's loop stopped. The last loop to stop ends
+// the relay: it ends every endpoint with the first loop's error, unless
+// Close stopped the relay, and closes Done.
+func (r *Relay) inputEnded(x *rxState, err error) {
+	releaseRx(x)
+	// Readers park without kicking a loop that stopped (parked).
+	x.failed.Store(true)
+	r.mu.Lock()
+	if !r.closing {
+		x.in.end = err
+		if r.firstEnd == nil {
+			r.firstEnd = err
+		}
+	}
+	if r.live--; r.live > 0 {
+		r.mu.Unlock()
+		return
+	}
+	defer close(r.done)
+	if r.closing {
+		r.mu.Unlock()
+		return
+	}
+	r.ended = fmt.Errorf("%w: %w", ErrInputEnded, r.firstEnd)
+	eps := r.endpointsLocked()
+	r.mu.Unlock()
+	for _, ep := range eps {
+		ep.end(r.ended)
+	}
+}
+
+// backendStats returns the PacketIO's own counters, if it keeps them.
+func (x *rxState) backendStats() backend.Stats {
+	if sr, ok := x.pio.(backend.StatsReporter); ok {
+		return sr.Stats()
+	}
+	return backend.Stats{}
+}
+
+// addStats sums two PacketIOs' counters.
+func addStats(a, b backend.Stats) backend.Stats {
+	return backend.Stats{
+		FramesIn: a.FramesIn + b.FramesIn, BytesIn: a.BytesIn + b.BytesIn,
+		FramesOut: a.FramesOut + b.FramesOut, BytesOut: a.BytesOut + b.BytesOut,
+		Dropped: a.Dropped + b.Dropped, Discarded: a.Discarded + b.Discarded,
+	}
+}
