@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"sync/atomic"
@@ -34,11 +35,13 @@ import (
 //
 // The relay's input ends when every PacketIO's has: a fanout group
 // outlives its sockets (closing one moves its flows to the others), and a
-// set of finite sources is done when the last is. Err then wraps the
-// error of the first PacketIO that ended; until then Inputs shows which
-// ended and why. A PacketIO that ended is not closed before Close: an
-// AF_PACKET socket ends for good only when its interface goes away,
-// which ends every socket of the group alike.
+// set of finite sources is done when the last is. Until then Inputs shows
+// which ended and why. Err then wraps the errors of them all (errors.Join,
+// in the order of pios), so that errors.Is finds any of them: io.EOF at
+// the end of a set of replays, but also the failure of one that broke
+// off before. A PacketIO that ended is not closed before Close: an
+// AF_PACKET socket ends for good only when its interface goes away, which
+// ends every socket of the group alike.
 //
 // Stats sums the PacketIOs' counters; Inputs reports each one's.
 func NewGroup[P backend.PacketIO](pios []P, cfg Config) *Relay {
@@ -138,8 +141,8 @@ func (r *Relay) runInput(x *rxState) {
 }
 
 // inputEnded records why x's loop stopped. The last loop to stop ends
-// the relay: it ends every endpoint with the first loop's error, unless
-// Close stopped the relay, and closes Done.
+// the relay: it ends every endpoint with the loops' errors, unless Close
+// stopped the relay, and closes Done.
 func (r *Relay) inputEnded(x *rxState, err error) {
 	releaseRx(x)
 	// Readers park without kicking a loop that stopped (parked).
@@ -147,9 +150,6 @@ func (r *Relay) inputEnded(x *rxState, err error) {
 	r.mu.Lock()
 	if !r.closing {
 		x.in.end = err
-		if r.firstEnd == nil {
-			r.firstEnd = err
-		}
 	}
 	if r.live--; r.live > 0 {
 		r.mu.Unlock()
@@ -160,12 +160,25 @@ func (r *Relay) inputEnded(x *rxState, err error) {
 		r.mu.Unlock()
 		return
 	}
-	r.ended = fmt.Errorf("%w: %w", ErrInputEnded, r.firstEnd)
+	r.ended = fmt.Errorf("%w: %w", ErrInputEnded, r.inputErrLocked())
 	eps := r.endpointsLocked()
 	r.mu.Unlock()
 	for _, ep := range eps {
 		ep.end(r.ended)
 	}
+}
+
+// inputErrLocked is why the PacketIOs ended: the one's error, or all of
+// them joined. r.mu must be held.
+func (r *Relay) inputErrLocked() error {
+	if len(r.ins) == 1 {
+		return r.rx.in.end
+	}
+	errs := make([]error, len(r.ins))
+	for i, x := range r.ins {
+		errs[i] = x.in.end
+	}
+	return errors.Join(errs...)
 }
 
 // backendStats returns the PacketIO's own counters, if it keeps them.

@@ -158,8 +158,9 @@ func TestNewGroupEndsWhenAllEnd(t *testing.T) {
 	err := r.Err()
 	assert.ErrorIs(t, err, ErrInputEnded)
 	assert.ErrorIs(t, err, io.EOF, "the first input's end")
-	assert.NotErrorIs(t, err, failure)
+	assert.ErrorIs(t, err, failure, "the second's")
 	assert.ErrorIs(t, r.Inputs()[1].Err, failure)
+	assert.NotErrorIs(t, r.Inputs()[1].Err, io.EOF)
 	p = readWithin(t, ep) // what was queued first
 	assert.Equal(t, uint32(2), seqOf(p))
 	p.Release()

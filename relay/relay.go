@@ -87,9 +87,7 @@ type Relay struct {
 	rx   rxState    // who reads the first PacketIO, and its buffers (lead.go)
 	ins  []*rxState // every PacketIO's, ins[0] == &rx (multi.go)
 	live int        // loops still reading; guarded by mu
-	// firstEnd is the error of the first loop that stopped; guarded by mu.
-	firstEnd error
-	frag     reassembler
+	frag reassembler
 
 	pinned    atomic.Int64 // bytes the queues hold, against cfg.Budget
 	started   atomic.Bool
@@ -200,8 +198,8 @@ func (r *Relay) Done() <-chan struct{} { return r.done }
 
 // Err returns why the read loop stopped by itself: the PacketIO's error
 // wrapped in ErrInputEnded, or nil while it runs or when Close stopped it.
-// A relay of several PacketIOs stops when all have ended, with the error
-// of the first to end (see NewGroup).
+// A relay of several PacketIOs stops when all have ended, with all their
+// errors (see NewGroup).
 func (r *Relay) Err() error {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
