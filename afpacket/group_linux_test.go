@@ -242,20 +242,89 @@ func TestRelayGroupEnds(t *testing.T) {
 	assert.ErrorIs(t, err, relay.ErrInputEnded)
 }
 
-// BenchmarkVethGroup is (a) with 1,000 flows (batch) into a relay on one
-// socket and into one relay on a fanout group of two (flow hash), each
-// socket with the buffer of (a): what a second read loop gives on this
-// machine. sock0% is the share of the frames the kernel put on the first
-// socket.
+// BenchmarkVethGroup measures 1,000 flows into a relay on one socket and
+// into one relay on a fanout group of two (flow hash): what a second read
+// loop gives on this machine.
+//
+// "flood" is (a) with batches (benchFlows): the sender's rudp, relay and
+// kernel work share the CPUs with the receiver's loops and readers while
+// it runs. "drain" takes the sender out of the measure: drainRound frames
+// of the 1,000 flows are queued in the sockets (256 MiB of buffer each)
+// while the receiving relay is paused, then the clock runs from Start until
+// the 1,000 readers (ReadBatch) have them all. sock0% is the share of the
+// frames the kernel put on the first socket.
 func BenchmarkVethGroup(b *testing.B) {
 	for _, sockets := range []int{1, 2} {
-		b.Run(fmt.Sprintf("batch/flows=1000/sockets=%d", sockets), func(b *testing.B) {
+		b.Run(fmt.Sprintf("flood/flows=1000/sockets=%d", sockets), func(b *testing.B) {
 			rcv := sideOptions{conn: afpacket.Config{ReadBufferSize: benchRcvBuf}, queueLen: benchQueue, sockets: sockets}
 			r := benchFlows(b, 1000, true, rcv, readBatchReader)
-			if in := inputFrames(r.r); sockets > 1 && in[0]+in[1] > 0 {
-				b.ReportMetric(float64(in[0])/float64(in[0]+in[1])*100, "sock0%")
-			}
+			reportSpread(b, r.r)
 		})
+	}
+	for _, sockets := range []int{1, 2} {
+		b.Run(fmt.Sprintf("drain/flows=1000/sockets=%d", sockets), func(b *testing.B) {
+			benchGroupDrain(b, 1000, sockets)
+		})
+	}
+}
+
+// reportSpread reports sock0% for a relay of two sockets.
+func reportSpread(b *testing.B, r *relay.Relay) {
+	if in := inputFrames(r); len(in) == 2 && in[0]+in[1] > 0 {
+		b.ReportMetric(float64(in[0])/float64(in[0]+in[1])*100, "sock0%")
+	}
+}
+
+// benchGroupDrain is BenchmarkVethGroup's "drain": each round gets a
+// fresh receiving side, paused, whose sockets the sender fills.
+func benchGroupDrain(b *testing.B, flows, sockets int) {
+	w, v := benchWriter(b)
+	batch := make([][]byte, benchBatch)
+	b.ReportAllocs()
+	b.ResetTimer()
+	var elapsed time.Duration
+	var spread [2]uint64
+	for done := 0; done < b.N; {
+		round := min(drainRound, b.N-done)
+		b.StopTimer()
+		r := newSide(b, v.B, 1, flows, sideOptions{conn: readConfig, queueLen: benchQueue, sockets: sockets,
+			relay: relay.Config{Paused: true}})
+		var cnt counter
+		for _, c := range r.conns {
+			cnt.start(readBatchReader(c))
+		}
+		for sent := 0; sent < round; {
+			k := min(len(batch), round-sent)
+			for j := range batch[:k] {
+				batch[j] = benchFrameFrom(0, (sent+j)%flows)
+			}
+			n, err := w.WriteFrames(batch[:k])
+			require.NoError(b, err)
+			sent += n
+		}
+		time.Sleep(20 * time.Millisecond) // the veth's backlog is processed
+		b.StartTimer()
+		start := time.Now()
+		r.r.Start()
+		end := cnt.drain(int64(round))
+		b.StopTimer()
+		elapsed += end.Sub(start)
+		if got := cnt.delivered.Load(); got != int64(round) {
+			b.Fatalf("round of %d: %d delivered, %+v", round, got, r.r.Stats())
+		}
+		for i, n := range inputFrames(r.r) {
+			spread[i] += n
+		}
+		require.NoError(b, r.r.Close())
+		for _, c := range r.conns {
+			_ = c.Close()
+		}
+		cnt.wait()
+		done += round
+	}
+	reportRate(b, b.N, elapsed)
+	if sockets == 2 && spread[0]+spread[1] > 0 {
+		b.ReportMetric(float64(spread[0])/float64(spread[0]+spread[1])*100, "sock0%")
 	}
 }
 
