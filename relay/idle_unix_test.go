@@ -89,8 +89,8 @@ func TestIdleCostsNothing(t *testing.T) {
 }
 
 // TestIdleGroupCostsNothing is TestIdleCostsNothing on a relay of four
-// PacketIOs: the first's loop stops polling, the others' never poll (they
-// block in their reads).
+// PacketIOs: no loop polls, as no reader leads (see NewGroup); all four
+// block in their reads.
 func TestIdleGroupCostsNothing(t *testing.T) {
 	cpu, polls := idleCPUOn(t, 10000, 4, time.Second)
 	t.Logf("idle: %v of CPU per second, %d polls", cpu, polls)

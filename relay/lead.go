@@ -44,9 +44,9 @@ var errStop = errors.New("relay: stop reading")
 // rxState is the receive side of one of a relay's PacketIOs. The fields
 // after the first block belong to the token holder: only the goroutine
 // holding the token touches them, and passing the token (an atomic) orders
-// their accesses. Only the first PacketIO's (Relay.rx) has a token; the
-// others' have no deadline (rd nil) and only their own loop reads them
-// (multi.go).
+// their accesses. Readers take the token only on a relay of one PacketIO;
+// on one of several (NewGroup) rd is nil and only each PacketIO's own loop
+// reads it (multi.go).
 type rxState struct {
 	in       inputState // this PacketIO's counters and end (multi.go)
 	token    atomic.Int32
@@ -74,7 +74,7 @@ type rxState struct {
 }
 
 // initRx prepares x to read pio; lead says whether readers may take its
-// token (reader-led receive, for the first PacketIO only).
+// token (reader-led receive, on a relay of one PacketIO only).
 func (r *Relay) initRx(x *rxState, pio backend.PacketIO, lead bool) {
 	x.pio = pio
 	x.loopWake = make(chan struct{}, 1)
