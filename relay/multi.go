@@ -20,11 +20,13 @@ import (
 // distinct and not empty (NewGroup panics on an empty one).
 //
 // Sends, Send and SendBatch of the relay and of its endpoints, all go
-// out through pios[0]. One PacketIO keeps the order of every caller's
-// frames without anything per endpoint, and on AF_PACKET the socket
-// chosen does not matter for speed: what a send costs is the kernel's
-// path below the socket, per interface (on a veth even the receiving
-// end's work runs inside the sender's call, on its CPU).
+// out through pios[0]: one PacketIO keeps the order of each caller's
+// frames with nothing kept per endpoint. On AF_PACKET the socket a frame
+// leaves by is only its way into the interface's transmit path (on a veth
+// the receiving end's work runs inside the send call, on the sender's CPU,
+// whichever the socket), so spreading sends would buy little; AF_XDP
+// queues, whose transmit rings take one producer each, would need them
+// spread per endpoint.
 //
 // There is no reader-led receive (see the package documentation): every
 // PacketIO is read by its own loop, which hands frames to the blocked
