@@ -99,10 +99,13 @@ func TestIdleGroupCostsNothing(t *testing.T) {
 
 // BenchmarkIdleCPU reports the CPU an idle relay uses, per second, with 1
 // and with 10,000 endpoints whose readers block, on one PacketIO and on
-// four (NewGroup).
+// four (NewGroup). The runs with one endpoint come first: for a few
+// seconds after a run with 10,000 the process was measured using 10–45 ms
+// of CPU a second with no relay at all (the runtime's work after freeing
+// what 10,000 readers held), on one PacketIO as on four.
 func BenchmarkIdleCPU(b *testing.B) {
-	for _, inputs := range []int{1, 4} {
-		for _, n := range []int{1, 10000} {
+	for _, n := range []int{1, 10000} {
+		for _, inputs := range []int{1, 4} {
 			name := fmt.Sprintf("endpoints=%d", n)
 			if inputs > 1 {
 				name = fmt.Sprintf("inputs=%d/%s", inputs, name)
