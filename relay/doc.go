@@ -74,10 +74,12 @@
 // pinned bytes per queued packet. Per fragment: the reassembly's mutex.
 // Per endpoint only: its counters and queue, shared only by frames of one
 // endpoint arriving on different PacketIOs. Measured with two loops on two
-// CPUs doing nothing but the loops' work (BenchmarkGroupDispatch), a frame
-// cost 125–145 ns of CPU on a shared relay against 110–130 ns with each
-// loop on a relay of its own, half of the difference the relay's counters;
-// a frame through a veth costs 1.5–2 µs, so on AF_PACKET sharing is lost
-// in the noise. Queues that run at millions of frames a second each would
-// want per-loop counters, summed by Stats.
+// CPUs doing nothing but the loops' work (BenchmarkGroupDispatch, 8 runs),
+// a frame cost 104–159 ns of CPU (median 114) on one relay against 99–135
+// (median 119) with each loop on a relay of its own: below the noise of
+// this machine, where a frame through a veth costs 1.5–2 µs (500–650 k
+// frames a second, BenchmarkVethGroup). Every shared
+// cache line, though, is one more transfer between CPUs per frame or
+// batch for each loop added, so queues running at millions of frames a
+// second each would want per-loop counters, summed by Stats.
 package relay
