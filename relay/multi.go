@@ -31,13 +31,16 @@ import (
 // There is no reader-led receive (see the package documentation): every
 // PacketIO is read by its own loop, which hands frames to the blocked
 // readers. A reader can wait in one read only, and the system, not the
-// reader, picks the socket its frames come by: with readers leading the
-// first socket, measured on a veth pair (BenchmarkVethGroupRTT), a
-// request/response flow hashed there took 36–39 µs a round trip, against
-// 39–42 µs with only loops reading, but one hashed to the second socket
-// took 51–58 µs, its reader kicked out of the first socket's read for
-// every frame, against 38–42 µs. With no reader to kick the loops sleep in
-// their reads, and an idle relay costs nothing, however many PacketIOs.
+// reader, picks the socket its frames come by. With readers leading the
+// first socket of two, measured on a veth pair with the paths taking turns
+// (BenchmarkVethGroupRTT), a request/response flow hashed to the second
+// socket took 15–20 µs more a round trip than on a relay of one socket
+// (median 51–58 µs against 36–39; 68–69 against 48–49 under other load),
+// its reader kicked out of the first socket's read for every frame, and
+// one hashed to the first gained at most 3 µs over loops only. With loops
+// only, flows on either socket take 1–5 µs more than on one socket (30–31
+// µs against 28). And with no reader to kick, the loops sleep in their
+// reads: an idle relay costs nothing, however many PacketIOs.
 //
 // The relay's input ends when every PacketIO's has: a fanout group
 // outlives its sockets (closing one moves its flows to the others), and a
