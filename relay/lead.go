@@ -307,9 +307,9 @@ func (r *Relay) unparked() {
 }
 
 // readOnce reads one batch from x's PacketIO and dispatches it. q is the
-// leading reader's queue, nil for the loop. The backend has no read deadline but after a
-// kick, which sets one in the past: the read it interrupts, or the next one,
-// times out. The holder then clears the deadline and looks whether it was
+// leading reader's queue, nil for the loop. The backend has no read
+// deadline but after a kick, which sets one in the past: the read it
+// interrupts, or the next one, times out. The holder then clears the deadline and looks whether it was
 // asked to stop: a kick is flagged before its deadline is set, so one whose
 // deadline the clearing overwrote is seen there (errStop), and one whose
 // deadline comes after the clearing times the next read out again. Clearing
