@@ -309,12 +309,13 @@ func (r *Relay) unparked() {
 // readOnce reads one batch from x's PacketIO and dispatches it. q is the
 // leading reader's queue, nil for the loop. The backend has no read
 // deadline but after a kick, which sets one in the past: the read it
-// interrupts, or the next one, times out. The holder then clears the deadline and looks whether it was
-// asked to stop: a kick is flagged before its deadline is set, so one whose
-// deadline the clearing overwrote is seen there (errStop), and one whose
-// deadline comes after the clearing times the next read out again. Clearing
-// after every timeout, not after a count of kicks, is what keeps a kick's
-// deadline that lands just after a clearing from failing every later read.
+// interrupts, or the next one, times out. The holder then clears the
+// deadline and looks whether it was asked to stop: a kick is flagged
+// before its deadline is set, so one whose deadline the clearing overwrote
+// is seen there (errStop), and one whose deadline comes after the clearing
+// times the next read out again. Clearing after every timeout, not after a
+// count of kicks, is what keeps a kick's deadline that lands just after a
+// clearing from failing every later read.
 func (r *Relay) readOnce(x *rxState, q *Queue) (int, error) {
 	if x.rd != nil {
 		if x.timedOut {
