@@ -79,7 +79,8 @@ func benchRUDP(b *testing.B, flows int, batch bool, rcv afpacket.Config) {
 // benchFlows sends from flows hosts on one end of a veth pair to flows
 // hosts on the other, set up as rcv, each read by its own reader, with
 // WriteBatch or WriteTo, and reports pkts/s, delivered%, kdrop% and qdrop%.
-func benchFlows(b *testing.B, flows int, batch bool, rcv sideOptions, reader func(*rudp.Conn) func() (int, error)) {
+// It returns the receiving side, for more metrics.
+func benchFlows(b *testing.B, flows int, batch bool, rcv sideOptions, reader func(*rudp.Conn) func() (int, error)) *side {
 	v := netns.NewVeth(b, nil)
 	a := newSide(b, v.A, 0, flows, sideOptions{conn: benchSendConfig, queueLen: benchQueue})
 	r := newSide(b, v.B, 1, flows, rcv)
@@ -125,6 +126,7 @@ func benchFlows(b *testing.B, flows int, batch bool, rcv sideOptions, reader fun
 	r1, q1 := r.r.Stats(), queueDrops()
 	b.ReportMetric(float64(r1.Backend.Dropped-r0.Backend.Dropped)/float64(b.N)*100, "kdrop%")
 	b.ReportMetric(float64(r1.QueueDrops-r0.QueueDrops+q1-q0)/float64(b.N)*100, "qdrop%")
+	return r
 }
 
 // readFromReader reads c one datagram a ReadFromUDPAddrPort.
@@ -323,29 +325,23 @@ const rttBlock = 50
 // each); rudp/kernel-p50 is the ratio of the medians. ns/op covers one round
 // trip and one pause of every path.
 func BenchmarkVethRTT(b *testing.B) {
-	type path struct {
-		name   string
-		cl, sv udpConn
-		to     netip.AddrPort
-		rtts   []time.Duration
-	}
-	var paths []*path
+	var paths []*rttPath
 	{
 		v := netns.NewVeth(b, nil)
 		cl := newSide(b, v.A, 0, 1, sideOptions{})
 		sv := newSide(b, v.B, 1, 1, sideOptions{})
-		paths = append(paths, &path{name: "rudp", cl: cl.conns[0], sv: sv.conns[0], to: sv.addrs[0]})
+		paths = append(paths, &rttPath{name: "rudp", cl: cl.conns[0], sv: sv.conns[0], to: sv.addrs[0]})
 	}
 	{
 		cl, sv, _, sa := kernelPair(b)
-		paths = append(paths, &path{name: "kernel", cl: cl, sv: sv, to: sa})
+		paths = append(paths, &rttPath{name: "kernel", cl: cl, sv: sv, to: sa})
 	}
 	{
 		v := netns.NewVeth(b, nil)
 		ring := sideOptions{conn: afpacket.Config{Ring: &afpacket.RingConfig{}}}
 		cl := newSide(b, v.A, 0, 1, ring)
 		sv := newSide(b, v.B, 1, 1, ring)
-		paths = append(paths, &path{name: "rudp-ring", cl: cl.conns[0], sv: sv.conns[0], to: sv.addrs[0]})
+		paths = append(paths, &rttPath{name: "rudp-ring", cl: cl.conns[0], sv: sv.conns[0], to: sv.addrs[0]})
 	}
 	{
 		v := netns.NewVeth(b, nil)
@@ -353,8 +349,26 @@ func BenchmarkVethRTT(b *testing.B) {
 		sv := &rawUDP{c: open(b, v.B, afpacket.Config{}), me: hostAddr(1, 0)}
 		cl.out = benchFrame()
 		sv.out = benchFrameFrom(1, 0)
-		paths = append(paths, &path{name: "afpacket", cl: cl, sv: sv, to: sv.me})
+		paths = append(paths, &rttPath{name: "afpacket", cl: cl, sv: sv, to: sv.me})
 	}
+	p50 := measureRTT(b, paths)
+	b.ReportMetric(p50["rudp"]/p50["kernel"], "rudp/kernel-p50")
+}
+
+// rttPath is one path of a round-trip benchmark: a client, a server, the
+// server's address, and the round trips measured.
+type rttPath struct {
+	name   string
+	cl, sv udpConn
+	to     netip.AddrPort
+	rtts   []time.Duration
+}
+
+// measureRTT runs b.N round trips on each path, echoed by sv, the paths
+// taking turns rttBlock round trips at a time with rttGap between round
+// trips (see BenchmarkVethRTT), reports each one's <name>-p50-ns and
+// -p99-ns, and returns the medians by name.
+func measureRTT(b *testing.B, paths []*rttPath) map[string]float64 {
 	rts := make([]func() time.Duration, len(paths))
 	for i, p := range paths {
 		rts[i] = startEcho(b, p.cl, p.sv, p.to)
@@ -383,7 +397,7 @@ func BenchmarkVethRTT(b *testing.B) {
 		b.ReportMetric(p50[p.name], p.name+"-p50-ns")
 		b.ReportMetric(float64(p.rtts[len(p.rtts)*99/100].Nanoseconds()), p.name+"-p99-ns")
 	}
-	b.ReportMetric(p50["rudp"]/p50["kernel"], "rudp/kernel-p50")
+	return p50
 }
 
 // startEcho starts a server echoing every datagram on sv until the benchmark

@@ -21,11 +21,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// side is one end of a veth pair with a relay on an afpacket.Conn and n
-// emulated UDP hosts on it, each its own etherconn.Conn (own MAC) with one
-// rudp.Conn (own IP).
+// side is one end of a veth pair with a relay on an afpacket.Conn (or a
+// fanout group of them: sideOptions.sockets) and n emulated UDP hosts on
+// it, each its own etherconn.Conn (own MAC) with one rudp.Conn (own IP).
 type side struct {
-	pio   *afpacket.Conn // the relay's PacketIO
+	pio   *afpacket.Conn // the relay's (first) PacketIO
 	r     *relay.Relay
 	ecs   []*etherconn.Conn
 	conns []*rudp.Conn
@@ -48,14 +48,20 @@ type sideOptions struct {
 	conn     afpacket.Config
 	relay    relay.Config
 	queueLen int // per rudp.Conn and etherconn.Conn; 0 means the defaults
+	// sockets, above 1, puts one relay (relay.NewGroup) on a fanout group
+	// of that many sockets (openGroup), each opened as conn says.
+	sockets int
+	// noDeadline hides the sockets' read deadlines from the relay, which
+	// turns reader-led receive off (noDeadline).
+	noDeadline bool
 }
 
 // newSide opens link and puts n emulated hosts of side s on it. Host i sends
 // to host i of the other side (peer).
 func newSide(tb testing.TB, link *netns.Link, s, n int, opt sideOptions) *side {
 	tb.Helper()
-	pio := open(tb, link, opt.conn)
-	sd := &side{pio: pio, r: relay.New(pio, opt.relay)}
+	sd := &side{}
+	sd.pio, sd.r = openSide(tb, link, opt)
 	tb.Cleanup(func() { _ = sd.r.Close() })
 	for i := 0; i < n; i++ {
 		mac, addr := hostMAC(s, i), hostAddr(s, i)

@@ -26,7 +26,7 @@ func (r *Relay) parse(p *Packet) bool {
 func (r *Relay) dispatch(p *Packet) {
 	if r.parse(p) {
 		one := [1]*Packet{p}
-		r.dispatchParsed(one[:])
+		r.dispatchParsed(&r.rx, one[:])
 	}
 }
 
@@ -40,13 +40,14 @@ type target struct {
 // delivers them with the lock released: a handler may then send (even with
 // hairpin) or close endpoints without deadlocking against a writer, and the
 // lookups of a batch run back to back, which lets the CPU overlap their
-// cache misses.
-func (r *Relay) dispatchParsed(ps []*Packet) {
+// cache misses. x is the PacketIO's receive state whose scratch space
+// the routing uses.
+func (r *Relay) dispatchParsed(x *rxState, ps []*Packet) {
 	if len(ps) == 0 {
 		return
 	}
 	var ends [DefaultBatchSize + 1]int32
-	ts := r.rx.targets[:0]
+	ts := x.targets[:0]
 	r.mu.RLock()
 	for i := 0; i < len(ps); i += DefaultBatchSize {
 		batch := ps[i:min(i+DefaultBatchSize, len(ps))]
@@ -74,7 +75,7 @@ func (r *Relay) dispatchParsed(ps []*Packet) {
 		ts = nil
 	}
 	clear(ts[:cap(ts)])
-	r.rx.targets = ts[:0]
+	x.targets = ts[:0]
 }
 
 func (r *Relay) deliverAll(ps []*Packet, ts []target, ends []int32) {

@@ -41,10 +41,14 @@ var aLongTimeAgo = time.Unix(1, 0)
 // errStop reports a read not started because its holder must let go.
 var errStop = errors.New("relay: stop reading")
 
-// rxState is the receive side of a relay. The fields after the first block
-// belong to the token holder: only the goroutine holding the token touches
-// them, and passing the token (an atomic) orders their accesses.
+// rxState is the receive side of one of a relay's PacketIOs. The fields
+// after the first block belong to the token holder: only the goroutine
+// holding the token touches them, and passing the token (an atomic) orders
+// their accesses. Readers take the token only on a relay of one PacketIO;
+// on one of several (NewGroup) rd is nil and only each PacketIO's own loop
+// reads it (multi.go).
 type rxState struct {
+	in       inputState // this PacketIO's counters and end (multi.go)
 	token    atomic.Int32
 	waiting  atomic.Int32          // readers parked in Pop on this relay's queues
 	lastGot  atomic.Int32          // frames in the loop's last read: a kick is for low rates
@@ -57,6 +61,7 @@ type rxState struct {
 	polls    atomic.Uint64         // the loop's polls, for the idle tests
 	resume   chan struct{}         // capacity 1: a sleeping loop polls again
 
+	pio      backend.PacketIO
 	rd       backend.ReadDeadliner // nil: the backend has no deadlines, only the loop reads
 	br       backend.BatchReader
 	pkts     []*Packet
@@ -68,12 +73,16 @@ type rxState struct {
 	pending  error    // a leading reader's read error, for the loop to end with
 }
 
-func (r *Relay) initRx() {
-	x := &r.rx
+// initRx prepares x to read pio; lead says whether readers may take its
+// token (reader-led receive, on a relay of one PacketIO only).
+func (r *Relay) initRx(x *rxState, pio backend.PacketIO, lead bool) {
+	x.pio = pio
 	x.loopWake = make(chan struct{}, 1)
 	x.resume = make(chan struct{}, 1)
-	x.rd, _ = backend.ReadDeadlinerOf(r.pio)
-	if br, ok := r.pio.(backend.BatchReader); ok && r.cfg.BatchSize > 1 {
+	if lead {
+		x.rd, _ = backend.ReadDeadlinerOf(pio)
+	}
+	if br, ok := pio.(backend.BatchReader); ok && r.cfg.BatchSize > 1 {
 		x.br = br
 	}
 	n := 1
@@ -187,7 +196,7 @@ func (r *Relay) loopLead() error {
 	x := &r.rx
 	x.lastGot.Store(0)
 	for {
-		got, err := r.readOnce(nil)
+		got, err := r.readOnce(x, nil)
 		if err != nil && err != errStop && !isTimeout(err) {
 			return err
 		}
@@ -231,7 +240,7 @@ func (r *Relay) lead(q *Queue) {
 		// q's deadline is not put on the backend: q's own timer kicks
 		// the read when it passes, which spares arming a second timer
 		// for every read.
-		got, err := r.readOnce(q)
+		got, err := r.readOnce(x, q)
 		if err != nil && err != errStop {
 			if !isTimeout(err) {
 				x.pending = err
@@ -297,17 +306,17 @@ func (r *Relay) unparked() {
 	}
 }
 
-// readOnce reads one batch and dispatches it. q is the leading reader's
-// queue, nil for the loop. The backend has no read deadline but after a
-// kick, which sets one in the past: the read it interrupts, or the next one,
-// times out. The holder then clears the deadline and looks whether it was
-// asked to stop: a kick is flagged before its deadline is set, so one whose
-// deadline the clearing overwrote is seen there (errStop), and one whose
-// deadline comes after the clearing times the next read out again. Clearing
-// after every timeout, not after a count of kicks, is what keeps a kick's
-// deadline that lands just after a clearing from failing every later read.
-func (r *Relay) readOnce(q *Queue) (int, error) {
-	x := &r.rx
+// readOnce reads one batch from x's PacketIO and dispatches it. q is the
+// leading reader's queue, nil for the loop. The backend has no read
+// deadline but after a kick, which sets one in the past: the read it
+// interrupts, or the next one, times out. The holder then clears the
+// deadline and looks whether it was asked to stop: a kick is flagged
+// before its deadline is set, so one whose deadline the clearing overwrote
+// is seen there (errStop), and one whose deadline comes after the clearing
+// times the next read out again. Clearing after every timeout, not after a
+// count of kicks, is what keeps a kick's deadline that lands just after a
+// clearing from failing every later read.
+func (r *Relay) readOnce(x *rxState, q *Queue) (int, error) {
 	if x.rd != nil {
 		if x.timedOut {
 			x.timedOut = false
@@ -325,7 +334,8 @@ func (r *Relay) readOnce(q *Queue) (int, error) {
 			}
 		}
 	}
-	got, err := r.readBackend()
+	got, err := r.readBackend(x)
+	x.in.add(x.lens[:got])
 	if err != nil && isTimeout(err) {
 		x.timedOut = true
 	}
@@ -345,7 +355,7 @@ func (r *Relay) readOnce(q *Queue) (int, error) {
 			x.good = append(x.good, p)
 		}
 	}
-	r.dispatchParsed(x.good)
+	r.dispatchParsed(x, x.good)
 	for i := 0; i < got; i++ {
 		if p := reusable(x.pkts[i]); p != x.pkts[i] {
 			x.pkts[i], x.bufs[i] = p, p.buf
@@ -357,11 +367,10 @@ func (r *Relay) readOnce(q *Queue) (int, error) {
 	return got, err
 }
 
-// readBackend fills x.pkts from the backend, in one call when it reads
+// readBackend fills x.pkts from x's PacketIO, in one call when it reads
 // batches. A frame that did not fit is reported with its length past
 // MaxFrameLen.
-func (r *Relay) readBackend() (int, error) {
-	x := &r.rx
+func (r *Relay) readBackend(x *rxState) (int, error) {
 	if x.pkts[0] == nil {
 		for i := range x.pkts {
 			x.pkts[i] = getPacket()
@@ -371,7 +380,7 @@ func (r *Relay) readBackend() (int, error) {
 	if x.br != nil {
 		return x.br.ReadFrames(x.bufs, x.lens)
 	}
-	n, err := r.pio.ReadFrame(x.bufs[0][:backend.MaxFrameLen])
+	n, err := x.pio.ReadFrame(x.bufs[0][:backend.MaxFrameLen])
 	switch {
 	case err == nil:
 		x.lens[0] = n
@@ -383,12 +392,12 @@ func (r *Relay) readBackend() (int, error) {
 	return 0, err
 }
 
-// releaseRx returns the read buffers to the pool once the loop has ended.
-func (r *Relay) releaseRx() {
-	for i, p := range r.rx.pkts {
+// releaseRx returns x's read buffers to the pool once its loop has ended.
+func releaseRx(x *rxState) {
+	for i, p := range x.pkts {
 		if p != nil {
 			p.Release()
-			r.rx.pkts[i] = nil
+			x.pkts[i] = nil
 		}
 	}
 }

@@ -45,7 +45,7 @@ func TestPrefetcher(t *testing.T) {
 				ps = append(ps, p)
 			}
 		}
-		r.dispatchParsed(ps)
+		r.dispatchParsed(&r.rx, ps)
 		for _, p := range ps {
 			p.Release()
 		}

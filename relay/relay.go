@@ -69,10 +69,11 @@ type Config struct {
 	Reassembly ReassemblyConfig
 }
 
-// Relay demultiplexes the frames of one PacketIO to endpoints and sends
-// their frames. It is safe for concurrent use.
+// Relay demultiplexes the frames of one PacketIO, or of several of one link
+// (NewGroup), to endpoints and sends their frames. It is safe for
+// concurrent use.
 type Relay struct {
-	pio backend.PacketIO
+	pio backend.PacketIO // the first PacketIO: what the relay sends through
 	bw  backend.BatchWriter
 	cfg Config
 
@@ -83,7 +84,9 @@ type Relay struct {
 	closing bool
 	ended   error // why the read loop stopped, wrapped in ErrInputEnded
 
-	rx   rxState // who reads the PacketIO, and its buffers (lead.go)
+	rx   rxState    // who reads the first PacketIO, and its buffers (lead.go)
+	ins  []*rxState // every PacketIO's, ins[0] == &rx (multi.go)
+	live int        // loops still reading; guarded by mu
 	frag reassembler
 
 	pinned    atomic.Int64 // bytes the queues hold, against cfg.Budget
@@ -128,6 +131,11 @@ type Stats struct {
 // New starts a relay on pio (or, with Config.Paused, makes one that Start
 // starts). The relay owns pio from now on and closes it on Close.
 func New(pio backend.PacketIO, cfg Config) *Relay {
+	return newRelay([]backend.PacketIO{pio}, cfg)
+}
+
+// newRelay is New and NewGroup: pios has at least one PacketIO.
+func newRelay(pios []backend.PacketIO, cfg Config) *Relay {
 	if cfg.QueueLen <= 0 {
 		cfg.QueueLen = DefaultQueueLen
 	}
@@ -141,31 +149,32 @@ func New(pio backend.PacketIO, cfg Config) *Relay {
 		cfg.BatchSize = DefaultBatchSize
 	}
 	r := &Relay{
-		pio:  pio,
+		pio:  pios[0],
 		cfg:  cfg,
 		tab:  newTable(),
 		done: make(chan struct{}),
 	}
-	r.bw, _ = pio.(backend.BatchWriter)
+	r.bw, _ = r.pio.(backend.BatchWriter)
 	r.frag.init(cfg.Reassembly)
-	r.initRx()
+	r.initInputs(pios)
 	if !cfg.Paused {
 		r.Start()
 	}
 	return r
 }
 
-// Start starts reading the PacketIO, for a relay made with Config.Paused;
+// Start starts reading the PacketIOs, for a relay made with Config.Paused;
 // it does nothing on a relay already started or closed. Until then nobody
-// reads the PacketIO, also not blocked endpoint readers.
+// reads them, also not blocked endpoint readers.
 func (r *Relay) Start() {
 	r.startOnce.Do(func() {
 		r.started.Store(true)
-		go r.run()
+		r.startInputs()
 	})
 }
 
-// Stats returns a snapshot of the relay's counters.
+// Stats returns a snapshot of the relay's counters, summed over its
+// PacketIOs (Inputs has each one's).
 func (r *Relay) Stats() Stats {
 	s := Stats{
 		FramesIn: r.st.framesIn.Load(), BytesIn: r.st.bytesIn.Load(),
@@ -176,34 +185,39 @@ func (r *Relay) Stats() Stats {
 		ReaderFrames: r.st.readerFrames.Load(), BudgetDrops: r.st.budgetDrops.Load(),
 		Reassembly: r.frag.stats(),
 	}
-	if sr, ok := r.pio.(backend.StatsReporter); ok {
-		s.Backend = sr.Stats()
+	for _, x := range r.ins {
+		s.Backend = addStats(s.Backend, x.backendStats())
 	}
 	return s
 }
 
 // Done is closed when the read loop has stopped, by Close or because the
-// PacketIO failed or ran out (see Err).
+// PacketIO failed or ran out (see Err); on a relay of several PacketIOs,
+// when every one's loop has.
 func (r *Relay) Done() <-chan struct{} { return r.done }
 
 // Err returns why the read loop stopped by itself: the PacketIO's error
 // wrapped in ErrInputEnded, or nil while it runs or when Close stopped it.
+// A relay of several PacketIOs stops when all have ended, with all their
+// errors (see NewGroup).
 func (r *Relay) Err() error {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return r.ended
 }
 
-// Close stops the read loop, closes the PacketIO and every endpoint; blocked
-// readers get net.ErrClosed. It is idempotent.
+// Close stops the read loops, closes the PacketIOs and every endpoint;
+// blocked readers get net.ErrClosed. It is idempotent.
 func (r *Relay) Close() error {
 	r.closeOnce.Do(func() {
 		r.mu.Lock()
 		r.closing = true
 		eps := r.endpointsLocked()
 		r.mu.Unlock()
-		if err := r.pio.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-			r.closeErr = fmt.Errorf("relay: close: %w", err)
+		for _, x := range r.ins {
+			if err := x.pio.Close(); err != nil && !errors.Is(err, net.ErrClosed) && r.closeErr == nil {
+				r.closeErr = fmt.Errorf("relay: close: %w", err)
+			}
 		}
 		r.wakeLoop()                             // the loop may wait for a reader's token
 		r.startOnce.Do(func() { close(r.done) }) // never started: no loop to wait for
@@ -225,19 +239,7 @@ func (r *Relay) endpointsLocked() []*Endpoint {
 	return eps
 }
 
+// run is the first PacketIO's read loop; runInput the others'.
 func (r *Relay) run() {
-	defer close(r.done)
-	err := r.loop()
-	r.releaseRx()
-	r.mu.Lock()
-	if r.closing {
-		r.mu.Unlock()
-		return
-	}
-	r.ended = fmt.Errorf("%w: %w", ErrInputEnded, err)
-	eps := r.endpointsLocked()
-	r.mu.Unlock()
-	for _, ep := range eps {
-		ep.end(r.ended)
-	}
+	r.inputEnded(&r.rx, r.loop())
 }
