@@ -7,7 +7,9 @@ package relay
 // them, so that the handler can touch what Handle will need (a cache line)
 // for all of them back to back, and the CPU overlaps the batch's cache
 // misses instead of taking them one after another. Prefetch runs on the
-// read loop with no lock of the relay held; it must be quick, must not
+// read loop with no lock of the relay held, and on a relay of several
+// PacketIOs (NewGroup) on several loops at once, so it must be safe for
+// concurrent use (reading only, as the host's does); it must be quick, must not
 // block, send or keep p, and should do nothing that waits for memory (an
 // atomic read-modify-write, a lock: on x86 those wait for the loads
 // before them, and the misses no longer overlap).
