@@ -43,10 +43,18 @@ type ReassemblyStats struct {
 	// (and, where Linux drops the datagram for them, the datagram with
 	// them): data past 64 KiB, a last fragment that disagrees with the
 	// others, an empty fragment, an IPv6 first fragment without its
-	// upper-layer header (RFC 7112).
+	// upper-layer header (RFC 7112), more than 1,024 fragments.
 	Invalid uint64
 	Pinned  int64 // bytes held now
 }
+
+// maxPieces bounds the fragments one datagram may be cut in: enough for the
+// largest datagram over an MTU of 120 bytes (IPv6's minimum is 1,280, and
+// 64 KiB over 1,500 is 45). Pieces are kept sorted in a slice, and this
+// keeps a hostile order's insertions cheap: at most 1,024 moves of 32
+// bytes each, where 8,192 eight-byte fragments in reverse could move a
+// gigabyte for one datagram.
+const maxPieces = 1024
 
 // Bookkeeping charged to the budget besides the fragments' buffers.
 const (
@@ -228,6 +236,11 @@ func (ra *reassembler) add(p *Packet) *Packet {
 	}
 	i, ok := ra.place(q, f.Offset, end)
 	if !ok {
+		return nil
+	}
+	if len(q.pieces) >= maxPieces {
+		ra.st.invalid.Add(1)
+		ra.drop(q)
 		return nil
 	}
 	if !ra.fit(q, cost) {

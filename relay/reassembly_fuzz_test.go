@@ -17,6 +17,7 @@ type model struct {
 	have   [0x10000 + 16]bool
 	size   int // -1 until the last fragment
 	maxEnd int
+	pieces int // fragments held
 }
 
 func newModel() *model { return &model{size: -1} }
@@ -62,6 +63,10 @@ func (m *model) add(v6 bool, off int, data []byte, more bool) (whole []byte, dro
 	if !clear {
 		return nil, true // an overlap
 	}
+	if m.pieces == 1024 {
+		return nil, true // too many fragments
+	}
+	m.pieces++
 	for i := off; i < end; i++ {
 		m.data[i], m.have[i] = data[i-off], true
 	}

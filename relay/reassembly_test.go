@@ -167,6 +167,9 @@ func TestReassembly(t *testing.T) {
 		{"ipv6 first without the UDP header", true, []frag{{0, d6[:4], true}}, nil,
 			func(t *testing.T, s ReassemblyStats) { assert.Equal(t, uint64(1), s.Invalid) }},
 		{"ipv4 tiny first fragment", false, []frag{{0, d[:8], true}, {8, d[8:], false}}, d, nil},
+		{"more than 1,024 fragments", false, split(udpDatagram(false, 1025*8+8), 8), nil,
+			func(t *testing.T, s ReassemblyStats) { assert.Equal(t, uint64(1), s.Invalid) }},
+		{"1,024 fragments", false, split(udpDatagram(false, 1024*8), 8), udpDatagram(false, 1024*8), nil},
 		{"too long", false, []frag{{65528, make([]byte, 8), false}}, nil,
 			func(t *testing.T, s ReassemblyStats) { assert.Equal(t, uint64(1), s.Invalid) }},
 	} {
