@@ -198,7 +198,11 @@ func TestNewFrame(t *testing.T) {
 		f.Release()
 		_, _ = wire.ReadFrame(buf)
 	})
-	assert.Zero(t, allocs)
+	// The race detector makes sync.Pool drop a share of what is put back
+	// on purpose, so pooled frames are made again now and then.
+	if !testkit.RaceEnabled {
+		assert.Zero(t, allocs)
+	}
 }
 
 // TestCloseAfterRelayClose: the user's first Close succeeds even when the
