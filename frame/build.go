@@ -68,7 +68,6 @@ func PutUDP(b []byte, h *UDPHeader, plen int) (int, error) {
 	}
 	ulen := UDPLen + plen
 	var u []byte
-	var sum uint64
 	if src.Is4() {
 		total := IPv4Len + ulen
 		if total > 0xffff {
@@ -88,7 +87,6 @@ func PutUDP(b []byte, h *UDPHeader, plen int) (int, error) {
 		copy(ip[16:20], d4[:])
 		binary.BigEndian.PutUint16(ip[10:], ^fold(sum16(0, ip)))
 		u = b[IPv4Len : IPv4Len+ulen]
-		sum = sum16(sum16(0, s4[:]), d4[:])
 	} else {
 		if ulen > 0xffff {
 			return 0, ErrTooLong
@@ -101,19 +99,40 @@ func PutUDP(b []byte, h *UDPHeader, plen int) (int, error) {
 		copy(ip[8:24], s16[:])
 		copy(ip[24:40], d16[:])
 		u = b[IPv6Len : IPv6Len+ulen]
-		sum = sum16(sum16(0, s16[:]), d16[:])
 	}
-	binary.BigEndian.PutUint16(u[0:], h.Src.Port())
-	binary.BigEndian.PutUint16(u[2:], h.Dst.Port())
-	binary.BigEndian.PutUint16(u[4:], uint16(ulen))
+	putUDPHeader(u[:UDPLen], h.Src, h.Dst, u[UDPLen:])
+	return IPUDPLen(src) - UDPLen + ulen, nil
+}
+
+// putUDPHeader writes the UDP header of a datagram from src to dst whose
+// payload is body into u (8 bytes), with its checksum over body wherever
+// body is: behind u, or, for fragments, elsewhere.
+func putUDPHeader(u []byte, src, dst netip.AddrPort, body []byte) {
+	n := UDPLen + len(body)
+	binary.BigEndian.PutUint16(u[0:], src.Port())
+	binary.BigEndian.PutUint16(u[2:], dst.Port())
+	binary.BigEndian.PutUint16(u[4:], uint16(n))
 	u[6], u[7] = 0, 0
-	sum += uint64(ProtoUDP) + uint64(ulen)
-	c := ^fold(sum16(sum, u))
+	// The header's 8 bytes keep the body's words aligned.
+	c := ^fold(sum16(sum16(pseudoSum(src.Addr().Unmap(), dst.Addr().Unmap(), ProtoUDP, n), u), body))
 	if c == 0 {
 		c = 0xffff // zero means "no checksum" in IPv4 and is illegal in IPv6
 	}
 	binary.BigEndian.PutUint16(u[6:], c)
-	return IPUDPLen(src) - UDPLen + ulen, nil
+}
+
+// pseudoSum returns the unfolded sum of the IPv4 (RFC 768) or IPv6 (RFC
+// 8200 §8.1) pseudo-header for n bytes of protocol proto from src to dst.
+func pseudoSum(src, dst netip.Addr, proto uint8, n int) uint64 {
+	var sum uint64
+	if src.Is4() {
+		s, d := src.As4(), dst.As4()
+		sum = sum16(sum16(0, s[:]), d[:])
+	} else {
+		s, d := src.As16(), dst.As16()
+		sum = sum16(sum16(0, s[:]), d[:])
+	}
+	return sum + uint64(proto) + uint64(n)
 }
 
 // UDPChecksumOK reports whether the UDP checksum of the datagram that in

@@ -163,24 +163,7 @@ func (fr *Fragmenter) Init(h *UDPHeader, payload []byte, mtu int, id uint32) err
 		return ErrTooLong
 	}
 	var u [UDPLen]byte
-	total := UDPLen + len(payload)
-	binary.BigEndian.PutUint16(u[0:], h.Src.Port())
-	binary.BigEndian.PutUint16(u[2:], h.Dst.Port())
-	binary.BigEndian.PutUint16(u[4:], uint16(total))
-	var sum uint64
-	if src.Is4() {
-		s, d := src.As4(), dst.As4()
-		sum = sum16(sum16(0, s[:]), d[:])
-	} else {
-		s, d := src.As16(), dst.As16()
-		sum = sum16(sum16(0, s[:]), d[:])
-	}
-	sum += uint64(ProtoUDP) + uint64(total)
-	c := ^fold(sum16(sum16(sum, u[:]), payload))
-	if c == 0 {
-		c = 0xffff
-	}
-	binary.BigEndian.PutUint16(u[6:], c)
+	putUDPHeader(u[:], h.Src, h.Dst, payload)
 	ip := IPHeader{Src: src, Dst: dst, Proto: ProtoUDP, TTL: h.TTL, TOS: h.TOS, ID: h.ID}
 	if err := fr.InitIP(&ip, u[:], payload, mtu, id); err != nil {
 		return err
@@ -241,34 +224,26 @@ func (fr *Fragmenter) Next(b []byte) int {
 		k = copy(data, fr.head[fr.off:fr.hlen])
 	}
 	copy(data[k:], fr.body[max(fr.off-fr.hlen, 0):])
+	// PutIP writes what every packet has; then the fragment's own fields.
 	fo := uint16(fr.off)
-	s, d := fr.ip.Src, fr.ip.Dst
 	if fr.v4 {
 		fo >>= 3
 		if more {
 			fo |= 0x2000
 		}
 		ip := b[:IPv4Len]
-		ip[0], ip[1] = 0x45, fr.ip.TOS
-		binary.BigEndian.PutUint16(ip[2:], uint16(IPv4Len+n))
-		binary.BigEndian.PutUint16(ip[4:], fr.ip.ID)
+		_, _ = PutIP(ip, &fr.ip, n)
 		binary.BigEndian.PutUint16(ip[6:], fo)
-		ip[8], ip[9], ip[10], ip[11] = fr.ip.TTL, fr.ip.Proto, 0, 0
-		s4, d4 := s.As4(), d.As4()
-		copy(ip[12:16], s4[:])
-		copy(ip[16:20], d4[:])
+		ip[10], ip[11] = 0, 0
 		binary.BigEndian.PutUint16(ip[10:], Checksum(ip))
 	} else {
 		if more {
 			fo |= 1
 		}
-		ip := b[:IPv6Len]
-		binary.BigEndian.PutUint32(ip[0:], 6<<28|uint32(fr.ip.TOS)<<20|fr.flow&0xfffff)
-		binary.BigEndian.PutUint16(ip[4:], uint16(IPv6FragmentLen+n))
-		ip[6], ip[7] = ip6Fragment, fr.ip.TTL
-		s16, d16 := s.As16(), d.As16()
-		copy(ip[8:24], s16[:])
-		copy(ip[24:40], d16[:])
+		h := fr.ip
+		h.Proto = ip6Fragment
+		_, _ = PutIP(b, &h, IPv6FragmentLen+n)
+		binary.BigEndian.PutUint32(b[0:], 6<<28|uint32(fr.ip.TOS)<<20|fr.flow&0xfffff)
 		fh := b[IPv6Len : IPv6Len+IPv6FragmentLen]
 		fh[0], fh[1] = fr.ip.Proto, 0
 		binary.BigEndian.PutUint16(fh[2:], fo)

@@ -136,8 +136,7 @@ func isICMPv6(src netip.Addr) bool { return src.Is6() && !src.Is4In6() }
 func icmpSum(msg []byte, src, dst netip.Addr, skip bool) uint64 {
 	var sum uint64
 	if isICMPv6(src) {
-		s16, d16 := src.As16(), dst.As16()
-		sum = sum16(sum16(0, s16[:]), d16[:]) + uint64(len(msg)) + uint64(ProtoICMPv6)
+		sum = pseudoSum(src, dst, ProtoICMPv6, len(msg))
 	}
 	if !skip || len(msg) <= 2 {
 		return sum16(sum, msg)
@@ -235,8 +234,7 @@ func PutEchoHeader(b []byte, e *Echo, src, dst netip.Addr) {
 	binary.BigEndian.PutUint16(b[6:], e.Seq)
 	var sum uint64
 	if isICMPv6(src) {
-		s16, d16 := src.As16(), dst.As16()
-		sum = sum16(sum16(0, s16[:]), d16[:]) + uint64(8+len(e.Data)) + uint64(ProtoICMPv6)
+		sum = pseudoSum(src, dst, ProtoICMPv6, 8+len(e.Data))
 	}
 	// The header's 8 bytes keep the data's words aligned.
 	c := ^fold(sum16(sum16(sum, b[:8]), e.Data))
