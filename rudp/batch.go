@@ -94,10 +94,15 @@ func (c *Conn) WriteBatch(ms []Message) (int, error) {
 		if ms[i].Local.IsValid() {
 			from = ms[i].Local.Addr()
 		}
-		f, n, err := c.build(ms[i].Buf, ms[i].Addr, from)
+		hs, err := c.header(ms[i].Addr, from)
+		var f *etherconn.Frame
+		var n int
+		if err == nil {
+			f, n, err = c.build(ms[i].Buf, &hs)
+		}
 		if err == errFragment {
 			if err = flush(); err == nil {
-				err = c.writeFragments(ms[i].Buf, ms[i].Addr, from)
+				err = c.writeFragments(ms[i].Buf, &hs)
 			}
 			if err == nil {
 				c.count(ms[i : i+1])
@@ -111,7 +116,7 @@ func (c *Conn) WriteBatch(ms []Message) (int, error) {
 			}
 			return sent, c.opErr("write", nil, err)
 		}
-		b.out[k], b.frames[k], b.dst[k] = f, f.Bytes(n), ms[i].Addr.Addr().Unmap()
+		b.out[k], b.frames[k], b.dst[k] = f, f.Bytes(n), hs.udp.Dst.Addr()
 		k++
 	}
 	if err := flush(); err != nil {

@@ -66,13 +66,21 @@ func (c *Conn) checkWrite() error {
 // errFragment is build's answer for a datagram longer than the MTU.
 var errFragment = errors.New("rudp: datagram needs fragments")
 
-// header works out what every frame of a datagram from src to dst
-// carries: the IP and UDP headers, the next hop's MAC (zero: the Router
-// fills it in) and the EtherType.
-func (c *Conn) header(dst netip.AddrPort, src netip.Addr) (frame.UDPHeader, frame.MAC, uint16, error) {
+// headers is what every frame of one datagram carries: the IP and UDP
+// headers, the next hop's MAC (zero: the Router fills it in) and the
+// EtherType.
+type headers struct {
+	udp  frame.UDPHeader
+	next frame.MAC
+	et   uint16
+}
+
+// header works out the headers of a datagram from src to dst, once per
+// datagram: it takes an IPv4 identification and asks the resolver.
+func (c *Conn) header(dst netip.AddrPort, src netip.Addr) (headers, error) {
 	dip, sip := dst.Addr().Unmap(), src.Unmap()
 	if !dip.IsValid() || !sip.IsValid() || dip.Is4() != sip.Is4() {
-		return frame.UDPHeader{}, frame.MAC{}, 0, fmt.Errorf("%w: cannot send from %v to %v", ErrBadAddr, src, dst)
+		return headers{}, fmt.Errorf("%w: cannot send from %v to %v", ErrBadAddr, src, dst)
 	}
 	if c.router != nil && sip.IsUnspecified() {
 		if s := c.router.Source(dip); s.IsValid() {
@@ -92,14 +100,14 @@ func (c *Conn) header(dst netip.AddrPort, src netip.Addr) (frame.UDPHeader, fram
 			next, err = frame.MACFrom(hw)
 		}
 		if err != nil {
-			return frame.UDPHeader{}, frame.MAC{}, 0, fmt.Errorf("%w: %v: %w", ErrResolve, dip, err)
+			return headers{}, fmt.Errorf("%w: %v: %w", ErrResolve, dip, err)
 		}
 	}
 	h := frame.UDPHeader{
 		Src: netip.AddrPortFrom(sip, c.local.Port()), Dst: netip.AddrPortFrom(dip, dst.Port()),
 		TTL: c.ttl, TOS: c.tos, ID: uint16(c.ipID.Add(1)),
 	}
-	return h, next, et, nil
+	return headers{h, next, et}, nil
 }
 
 // mtu is the largest IP packet a frame may carry: the Router's, else
@@ -112,24 +120,21 @@ func (c *Conn) mtu() int {
 	return min(m, backend.MaxFrameLen-c.ec.HeaderLen())
 }
 
-// build makes the frame carrying payload and returns it with the length of
-// its Ethernet payload (IP header, UDP header and payload). The caller
-// releases the frame. A datagram longer than the MTU gets errFragment, or
-// ErrMessageTooLong with Config.DontFragment or past what IP can carry.
-func (c *Conn) build(payload []byte, dst netip.AddrPort, src netip.Addr) (*etherconn.Frame, int, error) {
-	h, next, et, err := c.header(dst, src)
-	if err != nil {
-		return nil, 0, err
-	}
-	if frame.IPUDPLen(h.Dst.Addr())+len(payload) > c.mtu() {
+// build makes the frame carrying payload with headers hs and returns it
+// with the length of its Ethernet payload (IP header, UDP header and
+// payload). The caller releases the frame. A datagram longer than the MTU
+// gets errFragment, or ErrMessageTooLong with Config.DontFragment.
+func (c *Conn) build(payload []byte, hs *headers) (*etherconn.Frame, int, error) {
+	il := frame.IPUDPLen(hs.udp.Dst.Addr())
+	if il+len(payload) > c.mtu() {
 		if c.dontFrag {
 			return nil, 0, ErrMessageTooLong
 		}
 		return nil, 0, errFragment
 	}
-	f := c.ec.NewFrame(next, et)
-	copy(f.Payload()[frame.IPUDPLen(h.Dst.Addr()):], payload)
-	n, err := frame.PutUDP(f.Payload(), &h, len(payload))
+	f := c.ec.NewFrame(hs.next, hs.et)
+	copy(f.Payload()[il:], payload)
+	n, err := frame.PutUDP(f.Payload(), &hs.udp, len(payload))
 	if err != nil {
 		f.Release()
 		return nil, 0, err
@@ -139,35 +144,36 @@ func (c *Conn) build(payload []byte, dst netip.AddrPort, src netip.Addr) (*ether
 
 // write sends one datagram: one frame, or its fragments.
 func (c *Conn) write(payload []byte, dst netip.AddrPort, src netip.Addr) error {
-	f, n, err := c.build(payload, dst, src)
+	hs, err := c.header(dst, src)
+	if err != nil {
+		return err
+	}
+	f, n, err := c.build(payload, &hs)
 	if err == errFragment {
-		return c.writeFragments(payload, dst, src)
+		return c.writeFragments(payload, &hs)
 	}
 	if err != nil {
 		return err
 	}
-	return c.send(f, n, dst.Addr().Unmap())
+	return c.send(f, n, hs.udp.Dst.Addr())
 }
 
 // writeFragments sends a datagram longer than the MTU as IP fragments
 // (DF clear; IPv6: a Fragment header with a random identification, RFC
-// 7739), at most MaxBatch frames per backend call, from pooled frames.
-func (c *Conn) writeFragments(payload []byte, dst netip.AddrPort, src netip.Addr) error {
-	h, next, et, err := c.header(dst, src)
-	if err != nil {
-		return err
-	}
+// 7739), at most MaxBatch frames per backend call, from pooled frames;
+// past what IP can carry it fails with ErrMessageTooLong.
+func (c *Conn) writeFragments(payload []byte, hs *headers) error {
 	b := batchPool.Get().(*batch)
 	defer batchPool.Put(b)
 	fr := &b.frag
-	if err := fr.Init(&h, payload, c.mtu(), rand.Uint32()); err != nil {
+	if err := fr.Init(&hs.udp, payload, c.mtu(), rand.Uint32()); err != nil {
 		return ErrMessageTooLong
 	}
 	for !fr.Done() {
 		k := 0
 		for ; k < MaxBatch && !fr.Done(); k++ {
-			f := c.ec.NewFrame(next, et)
-			b.out[k], b.frames[k], b.dst[k] = f, f.Bytes(fr.Next(f.Payload())), h.Dst.Addr()
+			f := c.ec.NewFrame(hs.next, hs.et)
+			b.out[k], b.frames[k], b.dst[k] = f, f.Bytes(fr.Next(f.Payload())), hs.udp.Dst.Addr()
 		}
 		if sent, err := c.sendFrames(b, k); sent < k {
 			return err
