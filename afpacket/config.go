@@ -56,16 +56,69 @@ type Config struct {
 	// (SO_SNDBUFFORCE with CAP_NET_ADMIN, else SO_SNDBUF).
 	WriteBufferSize int
 
+	// Receive chooses how frames come in (see "Receive paths" in the
+	// package documentation). The zero value, ReceiveDefault, is
+	// ReceiveFrameRing, or ReceiveBlockRing when Ring is set.
+	Receive ReceiveMode
+
+	// FrameRingSize is the memory of the ReceiveFrameRing ring in bytes,
+	// rounded down to whole blocks of 256 KiB (at least one). 0 means
+	// DefaultFrameRingSize. Frames that find the ring full are dropped and
+	// counted in Stats().Dropped.
+	FrameRingSize int
+
 	// Ring, when not nil, receives through a memory-mapped TPACKET_V3 ring
-	// instead of recvmmsg(2): the kernel copies frames into blocks that the
+	// (ReceiveBlockRing): the kernel copies frames into blocks that the
 	// reader takes whole, with no system call and no wake-up per frame.
 	// It trades latency for throughput: the kernel hands a block over when
 	// it is full or when RingConfig.Timeout has passed since it took its first
-	// frame, so at low rates every frame waits up to that long. Leave it
-	// nil for request/response work; set it where the receive side must
-	// keep up with a busy link. ReadBufferSize does not apply to a ring.
+	// frame, so at low rates every frame waits up to that long. The default
+	// frame ring is as fast on a veth without that wait. ReadBufferSize
+	// does not apply to a block ring.
 	Ring *RingConfig
 }
+
+// ReceiveMode is a way for a Conn to take frames in: Config.Receive.
+type ReceiveMode int
+
+// Receive modes.
+const (
+	// ReceiveDefault is ReceiveFrameRing, or ReceiveBlockRing when
+	// Config.Ring is set. Should the kernel refuse a frame ring (it needs
+	// FrameRingSize bytes of kernel memory), Open falls back to
+	// ReceiveSocket.
+	ReceiveDefault ReceiveMode = iota
+	// ReceiveFrameRing takes frames from a memory-mapped TPACKET_V2 ring
+	// of fixed-size slots, each handed to the reader as soon as the kernel
+	// has written it. Frames too long for a slot (jumbo frames, super-frames)
+	// come through the socket's queue, in order.
+	ReceiveFrameRing
+	// ReceiveSocket reads the socket's queue: recvmsg(2) for ReadFrame,
+	// recvmmsg(2) for ReadFrames.
+	ReceiveSocket
+	// ReceiveBlockRing takes frames from a TPACKET_V3 ring of blocks, sized
+	// by Config.Ring (the zero RingConfig when nil).
+	ReceiveBlockRing
+)
+
+// String returns the mode's name as the package documentation uses it.
+func (m ReceiveMode) String() string {
+	switch m {
+	case ReceiveDefault:
+		return "default"
+	case ReceiveFrameRing:
+		return "frame ring"
+	case ReceiveSocket:
+		return "socket"
+	case ReceiveBlockRing:
+		return "block ring"
+	}
+	return "invalid"
+}
+
+// DefaultFrameRingSize is Config.FrameRingSize's default, 16 MiB: about
+// 10,000 slots of a 1,500-byte MTU.
+const DefaultFrameRingSize = 16 << 20
 
 // DefaultReadBufferSize is Config.ReadBufferSize's default, 4 MiB. With
 // the kernel's default (208 KiB) the default receive mode lost 51–68% of a

@@ -24,8 +24,10 @@ func TestConformance(t *testing.T) {
 		mtu  int
 		cfg  afpacket.Config
 	}{
-		{"mtu1500", 1500, afpacket.Config{ReadBufferSize: 4 << 20}},
-		{"jumbo9000", 9000, afpacket.Config{ReadBufferSize: 4 << 20}},
+		{"socket/mtu1500", 1500, afpacket.Config{Receive: afpacket.ReceiveSocket}},
+		{"socket/jumbo9000", 9000, afpacket.Config{Receive: afpacket.ReceiveSocket}},
+		{"frames/mtu1500", 1500, afpacket.Config{}},
+		{"frames/jumbo9000", 9000, afpacket.Config{}},
 		{"ring/mtu1500", 1500, afpacket.Config{Ring: &afpacket.RingConfig{}}},
 		// Small blocks, so that the suite's bursts span many blocks and
 		// wrap the ring; a jumbo frame still fits in one.

@@ -25,3 +25,12 @@ func HasVnet(c *Conn) bool { return c.sys.vnet }
 // DropTx closes c's send-only socket: every write then goes through the
 // main socket.
 func DropTx(c *Conn) { c.closeTx() }
+
+// QueuedFrames is how many frames a frame ring took from the socket's
+// queue because they did not fit its slots.
+func QueuedFrames(c *Conn) uint64 {
+	if r, ok := c.sys.recv.(*frameRing); ok {
+		return r.bigFrames.Load()
+	}
+	return 0
+}

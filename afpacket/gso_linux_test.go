@@ -197,15 +197,19 @@ func requireFrameValid(t *testing.T, pkt gopacket.Packet) {
 
 // gsoReaders opens a Conn on l for every receive path: recvmsg
 // (ReadFrame), recvmmsg (ReadFrames in batches smaller and larger than a
-// super-frame's segments) and the ring (ReadFrame, ReadFrames).
+// super-frame's segments), the frame ring, which takes super-frames from
+// the socket's queue, and the block ring (ReadFrame, ReadFrames each).
 // Each socket's buffer holds a TCP test's stream.
 func gsoReaders(t *testing.T, l *netns.Link) []gsoReader {
 	ring := afpacket.Config{Ring: &afpacket.RingConfig{}}
-	sock := afpacket.Config{ReadBufferSize: 8 << 20}
+	sock := afpacket.Config{Receive: afpacket.ReceiveSocket, ReadBufferSize: 8 << 20}
+	frames := afpacket.Config{ReadBufferSize: 8 << 20}
 	return []gsoReader{
 		{"recvmsg", open(t, l, sock), 0},
 		{"recvmmsg/3", open(t, l, sock), 3},
 		{"recvmmsg/64", open(t, l, sock), 64},
+		{"frames", open(t, l, frames), 0},
+		{"frames/5", open(t, l, frames), 5},
 		{"ring", open(t, l, ring), 0},
 		{"ring/5", open(t, l, ring), 5},
 	}
@@ -409,9 +413,11 @@ func TestGSOUnsplittableDropped(t *testing.T) {
 		vxlan       bool
 		count, size int
 	}{
-		{"vxlan/recvmmsg", afpacket.Config{}, true, 4, 1000},
+		{"vxlan/recvmmsg", afpacket.Config{Receive: afpacket.ReceiveSocket}, true, 4, 1000},
+		{"vxlan/frames", afpacket.Config{}, true, 4, 1000},
 		{"vxlan/ring", afpacket.Config{Ring: ring}, true, 4, 1000},
-		{"snap length/recvmmsg", afpacket.Config{Filter: cut}, false, 4, 1000},
+		{"snap length/recvmmsg", afpacket.Config{Receive: afpacket.ReceiveSocket, Filter: cut}, false, 4, 1000},
+		{"snap length/frames", afpacket.Config{Filter: cut}, false, 4, 1000},
 		{"snap length/ring", afpacket.Config{Filter: cut, Ring: ring}, false, 4, 1000},
 		{"ring block", afpacket.Config{Ring: &afpacket.RingConfig{BlockSize: 16 << 10}}, false, 40, 1400},
 	} {
@@ -483,7 +489,8 @@ func BenchmarkReadGSO(b *testing.B) {
 		name string
 		cfg  afpacket.Config
 	}{
-		{"recvmmsg", afpacket.Config{ReadBufferSize: 32 << 20}},
+		{"recvmmsg", afpacket.Config{Receive: afpacket.ReceiveSocket, ReadBufferSize: 32 << 20}},
+		{"frames", afpacket.Config{ReadBufferSize: 32 << 20}},
 		{"ring", afpacket.Config{Ring: &afpacket.RingConfig{}}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {

@@ -31,17 +31,24 @@ type recvMode struct {
 }
 
 // recvModes are the receive paths of a Conn: recvmsg (ReadFrame, and a
-// relay that reads one frame at a time), recvmmsg (ReadFrames) and the
-// TPACKET_V3 ring (both entry points), plus a socket in a fanout group,
-// which the kernel unhooks and hooks again on its own path.
+// relay that reads one frame at a time), recvmmsg (ReadFrames), the
+// TPACKET_V2 frame ring and the TPACKET_V3 block ring (both entry points
+// each), plus sockets in a fanout group, which the kernel unhooks and hooks
+// again on its own path.
 func recvModes() []recvMode {
 	ring := func() *afpacket.RingConfig { return &afpacket.RingConfig{BlockSize: 64 << 10, Blocks: 8} }
+	sock := afpacket.Config{Receive: afpacket.ReceiveSocket}
+	frames := afpacket.Config{FrameRingSize: 1 << 20}
+	fanout := func(c afpacket.Config) afpacket.Config { c.Fanout = afpacket.FanoutCPU; return c }
 	return []recvMode{
-		{"recvmsg", afpacket.Config{}, relay.Config{BatchSize: 1}, false},
-		{"recvmmsg", afpacket.Config{}, relay.Config{}, true},
+		{"recvmsg", sock, relay.Config{BatchSize: 1}, false},
+		{"recvmmsg", sock, relay.Config{}, true},
+		{"frames", frames, relay.Config{}, false},
+		{"frames-single", frames, relay.Config{BatchSize: 1}, true},
 		{"ring", afpacket.Config{Ring: ring()}, relay.Config{}, false},
 		{"ring-single", afpacket.Config{Ring: ring()}, relay.Config{BatchSize: 1}, true},
-		{"recvmmsg-fanout", afpacket.Config{Fanout: afpacket.FanoutCPU}, relay.Config{}, true},
+		{"recvmmsg-fanout", fanout(sock), relay.Config{}, true},
+		{"frames-fanout", fanout(frames), relay.Config{}, true},
 	}
 }
 

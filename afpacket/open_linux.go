@@ -105,7 +105,7 @@ func open(ifname string, cfg Config) (*Conn, error) {
 		hwaddr:  ifi.HardwareAddr,
 		sys:     conn{pc: pc, tx: -1},
 	}
-	if err := c.setup(cfg); err != nil {
+	if err := c.setup(cfg, ifi.MTU); err != nil {
 		_ = pc.Close()
 		if c.sys.recv != nil {
 			c.sys.recv.close()
@@ -116,8 +116,9 @@ func open(ifname string, cfg Config) (*Conn, error) {
 	return c, nil
 }
 
-// setup configures a freshly bound socket that still drops every frame.
-func (c *Conn) setup(cfg Config) error {
+// setup configures a freshly bound socket that still drops every frame, on
+// an interface of the given MTU.
+func (c *Conn) setup(cfg Config, mtu int) error {
 	s := &c.sys
 	rc, err := s.pc.SyscallConn()
 	if err != nil {
@@ -140,7 +141,11 @@ func (c *Conn) setup(cfg Config) error {
 	// Best effort: kernels before 4.20 lack it, and the receivers drop
 	// outgoing frames by their packet type anyway.
 	s.ignoresOutgoing = c.setInt(unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1, "PACKET_IGNORE_OUTGOING") == nil
-	if cfg.ReadBufferSize == 0 && cfg.Ring == nil {
+	mode, err := receiveMode(cfg)
+	if err != nil {
+		return err
+	}
+	if cfg.ReadBufferSize == 0 && mode != ReceiveBlockRing {
 		cfg.ReadBufferSize = DefaultReadBufferSize
 	}
 	if cfg.ReadBufferSize > 0 {
@@ -154,14 +159,8 @@ func (c *Conn) setup(cfg Config) error {
 		}
 	}
 	// The receive path is chosen here, once: reads do not branch on it.
-	if cfg.Ring != nil {
-		r, err := c.setupRing(cfg.Ring)
-		if err != nil {
-			return err
-		}
-		s.recv = r
-	} else {
-		s.recv = newSocketReceiver(&s.rx, s.vnet, &c.gso)
+	if s.recv, err = c.receiver(cfg, mode, mtu); err != nil {
+		return err
 	}
 	if cfg.Fanout != FanoutNone {
 		if err := c.joinFanout(cfg); err != nil {
@@ -183,6 +182,52 @@ func (c *Conn) setup(cfg Config) error {
 		return nil
 	}
 	return c.setInt(unix.SOL_SOCKET, unix.SO_DETACH_FILTER, 0, "SO_DETACH_FILTER")
+}
+
+// receiveMode is the receive mode cfg asks for, ReceiveDefault resolved.
+func receiveMode(cfg Config) (ReceiveMode, error) {
+	switch m := cfg.Receive; {
+	case m == ReceiveDefault && cfg.Ring != nil:
+		return ReceiveBlockRing, nil
+	case m == ReceiveDefault:
+		return ReceiveFrameRing, nil
+	case m < ReceiveDefault || m > ReceiveBlockRing:
+		return 0, fmt.Errorf("invalid receive mode %d", int(m))
+	case cfg.Ring != nil && m != ReceiveBlockRing:
+		return 0, fmt.Errorf("Config.Ring sizes a block ring, not a %s receive", m)
+	default:
+		return m, nil
+	}
+}
+
+// receiver makes the receive path of mode. A default frame ring that the
+// kernel refuses falls back to the socket's queue, so that the default
+// opens wherever the socket does.
+func (c *Conn) receiver(cfg Config, mode ReceiveMode, mtu int) (receiver, error) {
+	s := &c.sys
+	switch mode {
+	case ReceiveBlockRing:
+		rc := cfg.Ring
+		if rc == nil {
+			rc = &RingConfig{}
+		}
+		r, err := c.setupRing(rc)
+		if err != nil {
+			return nil, err
+		}
+		return r, nil
+	case ReceiveFrameRing:
+		r, err := c.setupFrameRing(cfg.FrameRingSize, mtu)
+		if err == nil {
+			return r, nil
+		}
+		if cfg.Receive != ReceiveDefault || cfg.FrameRingSize < 0 {
+			return nil, err
+		}
+		// The ring may be half set up: a version without a ring is harmless
+		// for a socket read with recvmsg.
+	}
+	return newSocketReceiver(&s.rx, s.vnet, &c.gso), nil
 }
 
 // setInt sets an integer socket option.

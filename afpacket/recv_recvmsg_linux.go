@@ -84,14 +84,7 @@ func (r *recvmsg) recvOne(fd uintptr) bool {
 // returned, the others wait in the backlog.
 func (r *recvmsg) readFrame(b []byte) (int, bool, error) {
 	for {
-		if len(b) > 0 {
-			r.iov[1].Base = &b[0]
-		} else {
-			r.iov[1].Base = nil
-		}
-		r.iov[1].SetLen(len(b))
-		r.iov[2].SetLen(spillLen(len(b)))
-		r.errno = 0
+		r.arm(b)
 		err := r.sock.read(r.fn)
 		r.iov[1].Base = nil
 		if err == nil && r.errno != 0 {
@@ -102,21 +95,47 @@ func (r *recvmsg) readFrame(b []byte) (int, bool, error) {
 		}
 		ctl := min(int(r.msg.Controllen), len(r.oob))
 		m := auxMeta(findAuxdata(r.oob[:ctl]))
-		cut := r.flags&unix.MSG_TRUNC != 0
-		l := r.n
-		if r.vnet {
-			m.vnet = parseVnetHdr(r.vh[:])
-			l = max(l-vnetHdrLen, 0)
+		data, n, cut := r.result(b, &m)
+		if data == nil {
+			return n, cut, nil
 		}
-		if !m.vnet.isGSO() {
-			n, lost := m.restore(b, min(l, len(b)))
-			return n, lost || cut || l > len(b), nil
-		}
-		data, whole := gather(b, r.spill, l)
-		if r.q.stats.startSplit(&r.q.sf, data, &m, cut || !whole) {
+		if r.q.stats.startSplit(&r.q.sf, data, &m, cut) {
 			n, cut, _ := r.q.pop(b)
 			return n, cut, nil
 		}
 		// Dropped and counted: on to the next frame.
 	}
+}
+
+// arm points the message at b, and past its end at the spill area, for
+// the next recvOne.
+func (r *recvmsg) arm(b []byte) {
+	if len(b) > 0 {
+		r.iov[1].Base = &b[0]
+	} else {
+		r.iov[1].Base = nil
+	}
+	r.iov[1].SetLen(len(b))
+	r.iov[2].SetLen(spillLen(len(b)))
+	r.errno = 0
+}
+
+// result completes the frame that recvOne read into b, which m (from
+// PACKET_AUXDATA or the ring) describes, taking the vnet header into m. A
+// frame is restored in b and its length returned, with whether it was cut.
+// A super-frame is gathered instead and returned as data, for the caller
+// to split; cut then says that the kernel cut it.
+func (r *recvmsg) result(b []byte, m *rxMeta) (data []byte, n int, cut bool) {
+	cut = r.flags&unix.MSG_TRUNC != 0
+	l := r.n
+	if r.vnet {
+		m.vnet = parseVnetHdr(r.vh[:])
+		l = max(l-vnetHdrLen, 0)
+	}
+	if !m.vnet.isGSO() {
+		n, lost := m.restore(b, min(l, len(b)))
+		return nil, n, lost || cut || l > len(b)
+	}
+	data, whole := gather(b, r.spill, l)
+	return data, 0, cut || !whole
 }

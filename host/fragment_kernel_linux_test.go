@@ -21,14 +21,15 @@ import (
 // host's sockets exchange 3,000-, 9,000- and the largest datagrams (65,507
 // bytes over IPv4, 65,527 over IPv6) both ways, whole and byte-exact: the
 // kernel reassembles the host's fragments and the host the kernel's, with
-// the socket receive mode and with the ring, untagged and on VLAN 100; and
+// each receive mode (socket, frame ring, block ring), untagged and on VLAN 100; and
 // the kernel's ping of 3,000 and 65,000 bytes is answered.
 func TestKernelFragments(t *testing.T) {
 	for _, mode := range []struct {
 		name string
 		cfg  afpacket.Config
 	}{
-		{"socket", afpacket.Config{}},
+		{"socket", afpacket.Config{Receive: afpacket.ReceiveSocket}},
+		{"frames", afpacket.Config{}},
 		{"ring", afpacket.Config{Ring: &afpacket.RingConfig{}}},
 	} {
 		for _, vlan := range []bool{false, true} {
