@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/etherconn/etherconn/backend"
+	"github.com/etherconn/etherconn/internal/testkit"
 	"github.com/etherconn/etherconn/memio"
 )
 
@@ -421,17 +422,12 @@ func TestReadDeadlineFresh(t *testing.T) {
 	a, b := memio.Pipe(memio.Config{})
 	defer a.Close()
 	defer b.Close()
-	done := make(chan error, 1)
-	go func() {
+	done := testkit.Go(func() error {
 		_, err := b.ReadFrame(make([]byte, 2048))
-		done <- err
-	}()
+		return err
+	})
 	time.Sleep(10 * time.Millisecond)
 	require.NoError(t, b.SetReadDeadline(time.Now().Add(10*time.Millisecond)))
-	select {
-	case err := <-done:
-		require.ErrorIs(t, err, os.ErrDeadlineExceeded)
-	case <-time.After(5 * time.Second):
-		t.Fatal("the first deadline did not reach the blocked read")
-	}
+	err := testkit.Await(t, done, 5*time.Second, "the first deadline did not reach the blocked read")
+	require.ErrorIs(t, err, os.ErrDeadlineExceeded)
 }
