@@ -12,6 +12,7 @@ import (
 
 	"github.com/etherconn/etherconn/frame"
 	"github.com/etherconn/etherconn/host"
+	"github.com/etherconn/etherconn/internal/testkit"
 	"github.com/etherconn/etherconn/memio"
 	"github.com/etherconn/etherconn/relay"
 )
@@ -41,19 +42,14 @@ func TestTwoHostsTalk(t *testing.T) {
 			cl, err := ha.DialUDP(netip.AddrPort{}, tc.to)
 			require.NoError(t, err)
 			defer cl.Close()
-			_, err = cl.Write([]byte("query"))
-			require.NoError(t, err)
-			buf := make([]byte, 100)
-			require.NoError(t, srv.SetReadDeadline(time.Now().Add(5*time.Second)))
-			n, from, err := srv.ReadFromUDPAddrPort(buf)
-			require.NoError(t, err)
-			assert.Equal(t, "query", string(buf[:n]))
+			from := testkit.Exchange(t, cl, srv, "query", 5*time.Second)
 			assert.Equal(t, cl.LocalAddrPort(), from, "the source the host selected")
 			assert.False(t, from.Addr().IsUnspecified())
 			_, err = srv.WriteToUDPAddrPort([]byte("answer"), from)
 			require.NoError(t, err)
 			require.NoError(t, cl.SetReadDeadline(time.Now().Add(5*time.Second)))
-			n, err = cl.Read(buf)
+			buf := make([]byte, 100)
+			n, err := cl.Read(buf)
 			require.NoError(t, err)
 			assert.Equal(t, "answer", string(buf[:n]))
 		})

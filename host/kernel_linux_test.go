@@ -19,6 +19,7 @@ import (
 	"github.com/etherconn/etherconn/frame"
 	"github.com/etherconn/etherconn/host"
 	"github.com/etherconn/etherconn/internal/netns"
+	"github.com/etherconn/etherconn/internal/testkit"
 	"github.com/etherconn/etherconn/relay"
 )
 
@@ -114,18 +115,13 @@ func TestKernelUDP(t *testing.T) {
 				cl, err := h.DialUDP(netip.AddrPort{}, netip.AddrPortFrom(addr(fam.kern), 9000))
 				require.NoError(t, err)
 				defer cl.Close()
-				_, err = cl.Write([]byte("to kernel"))
-				require.NoError(t, err)
-				buf := make([]byte, 100)
-				require.NoError(t, kern.SetReadDeadline(time.Now().Add(5*time.Second)))
-				n, from, err := kern.ReadFromUDPAddrPort(buf)
-				require.NoError(t, err)
-				assert.Equal(t, "to kernel", string(buf[:n]))
+				from := testkit.Exchange(t, cl, kern, "to kernel", 5*time.Second)
 				assert.Equal(t, addr(fam.host), from.Addr().Unmap())
 				_, err = kern.WriteToUDPAddrPort([]byte("to host"), from)
 				require.NoError(t, err)
 				require.NoError(t, cl.SetReadDeadline(time.Now().Add(5*time.Second)))
-				n, err = cl.Read(buf)
+				buf := make([]byte, 100)
+				n, err := cl.Read(buf)
 				require.NoError(t, err)
 				assert.Equal(t, "to host", string(buf[:n]))
 

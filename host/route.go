@@ -94,30 +94,15 @@ func (h *Host) Source(dst netip.Addr) netip.Addr {
 // nh: dst itself, else the address whose prefix holds dst (the longest),
 // else the one whose prefix holds nh (the longest), else the first.
 func source4(addrs []netip.Prefix, dst, nh netip.Addr) netip.Addr {
-	var first, best netip.Addr
-	bestScore := -1
-	for _, p := range addrs {
-		a := p.Addr()
-		if !a.Is4() {
-			continue
-		}
-		if a == dst {
-			return a
-		}
-		if !first.IsValid() {
-			first = a
-		}
-		score := -1
+	best, first := bestSource(addrs, dst, netip.Addr.Is4, func(p netip.Prefix) int {
 		switch {
 		case p.Contains(dst):
-			score = 33 + p.Bits() // holding dst beats holding the next hop
+			return 33 + p.Bits() // holding dst beats holding the next hop
 		case nh.IsValid() && p.Contains(nh):
-			score = p.Bits()
+			return p.Bits()
 		}
-		if score > bestScore {
-			best, bestScore = a, score
-		}
-	}
+		return -1
+	})
 	if best.IsValid() {
 		return best
 	}
@@ -133,25 +118,37 @@ func source4(addrs []netip.Prefix, dst, nh netip.Addr) netip.Addr {
 // bits).
 func source6(addrs []netip.Prefix, dst netip.Addr) netip.Addr {
 	wantLL := dst.IsLinkLocalUnicast() || dst.IsLinkLocalMulticast() || dst.IsInterfaceLocalMulticast()
-	var best netip.Addr
+	best, _ := bestSource(addrs, dst, netip.Addr.Is6, func(p netip.Prefix) int {
+		score := min(commonPrefix(p.Addr(), dst), p.Bits())
+		if p.Addr().IsLinkLocalUnicast() == wantLL {
+			score += 256 // scope first, then prefix length
+		}
+		return score
+	})
+	return best
+}
+
+// bestSource returns, of the addresses of addrs in the family family
+// reports, dst itself if it is one; else the first to score highest, if
+// one scores 0 or more. first is the family's first address.
+func bestSource(addrs []netip.Prefix, dst netip.Addr, family func(netip.Addr) bool, score func(netip.Prefix) int) (best, first netip.Addr) {
 	bestScore := -1
 	for _, p := range addrs {
 		a := p.Addr()
-		if !a.Is6() {
+		if !family(a) {
 			continue
 		}
 		if a == dst {
-			return a
+			return a, a
 		}
-		score := min(commonPrefix(a, dst), p.Bits())
-		if a.IsLinkLocalUnicast() == wantLL {
-			score += 256 // scope first, then prefix length
+		if !first.IsValid() {
+			first = a
 		}
-		if score > bestScore {
-			best, bestScore = a, score
+		if s := score(p); s > bestScore {
+			best, bestScore = a, s
 		}
 	}
-	return best
+	return best, first
 }
 
 func commonPrefix(a, b netip.Addr) int {

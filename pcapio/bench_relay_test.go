@@ -20,7 +20,6 @@ import (
 
 	"github.com/etherconn/etherconn/etherconn"
 	"github.com/etherconn/etherconn/frame"
-	efr "github.com/etherconn/etherconn/frame"
 	"github.com/etherconn/etherconn/pcapio"
 	"github.com/etherconn/etherconn/relay"
 	"github.com/etherconn/etherconn/rudp"
@@ -35,21 +34,21 @@ const (
 // four VLAN stack shapes, and a UDP socket.
 type benchEndpoint struct {
 	mac   net.HardwareAddr
-	vlans efr.VLANs
+	vlans frame.VLANs
 	addr  netip.AddrPort
 }
 
 func benchEndpoints() []benchEndpoint {
 	eps := make([]benchEndpoint, replayBenchEndpoints)
 	for i := range eps {
-		var vlans efr.VLANs
+		var vlans frame.VLANs
 		switch i % 4 {
 		case 1:
-			vlans = efr.VLANs{{ID: uint16(100 + i%50)}}
+			vlans = frame.VLANs{{ID: uint16(100 + i%50)}}
 		case 2:
-			vlans = efr.VLANs{{TPID: efr.TPIDDot1AD, ID: uint16(10 + i%10)}, {ID: uint16(i)}}
+			vlans = frame.VLANs{{TPID: frame.TPIDDot1AD, ID: uint16(10 + i%10)}, {ID: uint16(i)}}
 		case 3:
-			vlans = efr.VLANs{{TPID: efr.TPIDDot1AD, ID: 20}, {ID: 30}, {ID: uint16(i)}}
+			vlans = frame.VLANs{{TPID: frame.TPIDDot1AD, ID: 20}, {ID: 30}, {ID: uint16(i)}}
 		}
 		eps[i] = benchEndpoint{
 			mac:   net.HardwareAddr{0x02, 0xbe, 0, 0, byte(i >> 8), byte(i)},
@@ -78,13 +77,13 @@ func writeReplayBenchCapture(b *testing.B, path string, eps []benchEndpoint) int
 	for i := range replayBenchFrames {
 		ep := eps[i%len(eps)]
 		size := sizes[i%len(sizes)]
-		hl := efr.HeaderLen(len(ep.vlans))
-		il := efr.IPUDPLen(ep.addr.Addr())
-		efr.PutEthernet(buf, [6]byte(ep.mac), src, ep.vlans, efr.EtherTypeIPv4)
+		hl := frame.HeaderLen(len(ep.vlans))
+		il := frame.IPUDPLen(ep.addr.Addr())
+		frame.PutEthernet(buf, [6]byte(ep.mac), src, ep.vlans, frame.EtherTypeIPv4)
 		for k := range size {
 			buf[hl+il+k] = byte(i + k)
 		}
-		n, err := efr.PutUDP(buf[hl:], &efr.UDPHeader{Src: from, Dst: ep.addr, ID: uint16(i)}, size)
+		n, err := frame.PutUDP(buf[hl:], &frame.UDPHeader{Src: from, Dst: ep.addr, ID: uint16(i)}, size)
 		require.NoError(b, err)
 		fr := buf[:hl+n]
 		ci := gopacket.CaptureInfo{Timestamp: epoch.Add(time.Duration(i) * time.Microsecond), CaptureLength: len(fr), Length: len(fr)}

@@ -39,6 +39,16 @@ var (
 	ip6B = net.ParseIP("2001:db8::b")
 )
 
+// udpOf decodes frame f with gopacket and returns its UDP destination port
+// and payload, and false if f holds no UDP datagram.
+func udpOf(f []byte) (port uint16, payload []byte, ok bool) {
+	u, ok := gopacket.NewPacket(f, layers.LayerTypeEthernet, gopacket.Default).Layer(layers.LayerTypeUDP).(*layers.UDP)
+	if !ok {
+		return 0, nil, false
+	}
+	return uint16(u.DstPort), u.Payload, true
+}
+
 // frameSpec describes a test frame; build serializes it with gopacket.
 type frameSpec struct {
 	name    string

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/etherconn/etherconn/internal/testkit"
 	"github.com/etherconn/etherconn/pcapio"
 )
 
@@ -58,23 +59,12 @@ func TestOfflineCloseUnblocksFIFO(t *testing.T) {
 	f := <-writer
 	require.NotNil(t, f)
 	defer f.Close()
-	done := make(chan error, 1)
-	go func() {
+	done := testkit.Go(func() error {
 		_, err := o.ReadFrame(make([]byte, 2048))
-		done <- err
-	}()
+		return err
+	})
 	time.Sleep(50 * time.Millisecond)
-	closed := make(chan struct{})
-	go func() { o.Close(); close(closed) }()
-	select {
-	case <-closed:
-	case <-time.After(5 * time.Second):
-		t.Fatal("Close blocked behind a read of a FIFO")
-	}
-	select {
-	case err := <-done:
-		assert.True(t, errors.Is(err, net.ErrClosed), "%v", err)
-	case <-time.After(5 * time.Second):
-		t.Fatal("read not unblocked")
-	}
+	testkit.Await(t, testkit.Go(o.Close), 5*time.Second, "Close blocked behind a read of a FIFO")
+	err = testkit.Await(t, done, 5*time.Second, "read not unblocked")
+	assert.True(t, errors.Is(err, net.ErrClosed), "%v", err)
 }

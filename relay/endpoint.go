@@ -101,7 +101,7 @@ func (ep *Endpoint) setGroupPos(et uint16, pos int) {
 
 type epCounters struct {
 	framesIn, bytesIn, queueDrops atomic.Uint64
-	framesOut, bytesOut, writeErr atomic.Uint64
+	outCounters
 }
 
 // EndpointStats are one endpoint's counters.
@@ -344,13 +344,7 @@ func (ep *Endpoint) Send(b []byte) error {
 	if ep.closed.Load() {
 		return errClosed
 	}
-	if err := ep.r.Send(b); err != nil {
-		ep.st.writeErr.Add(1)
-		return err
-	}
-	ep.st.framesOut.Add(1)
-	ep.st.bytesOut.Add(uint64(len(b)))
-	return nil
+	return ep.st.sent(b, ep.r.Send(b))
 }
 
 // SendBatch writes whole frames through the relay, in one backend call when
@@ -360,12 +354,7 @@ func (ep *Endpoint) SendBatch(frames [][]byte) (int, error) {
 		return 0, errClosed
 	}
 	n, err := ep.r.SendBatch(frames)
-	ep.st.framesOut.Add(uint64(n))
-	ep.st.bytesOut.Add(totalLen(frames[:n]))
-	if err != nil {
-		ep.st.writeErr.Add(1)
-	}
-	return n, err
+	return ep.st.sentBatch(frames, n, err)
 }
 
 // Stats returns a snapshot of the endpoint's counters.
@@ -373,7 +362,7 @@ func (ep *Endpoint) Stats() EndpointStats {
 	return EndpointStats{
 		FramesIn: ep.st.framesIn.Load(), BytesIn: ep.st.bytesIn.Load(),
 		QueueDrops: ep.st.queueDrops.Load(), FramesOut: ep.st.framesOut.Load(),
-		BytesOut: ep.st.bytesOut.Load(), WriteErrors: ep.st.writeErr.Load(),
+		BytesOut: ep.st.bytesOut.Load(), WriteErrors: ep.st.writeErrors.Load(),
 	}
 }
 

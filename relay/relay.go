@@ -99,10 +99,10 @@ type Relay struct {
 }
 
 type counters struct {
-	framesIn, bytesIn, framesOut, bytesOut   atomic.Uint64
+	framesIn, bytesIn                        atomic.Uint64
 	delivered, misses, malformed, queueDrops atomic.Uint64
-	writeErrors, hairpinned, readerFrames    atomic.Uint64
-	budgetDrops                              atomic.Uint64
+	hairpinned, readerFrames, budgetDrops    atomic.Uint64
+	outCounters
 }
 
 // Stats are a relay's counters.

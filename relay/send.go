@@ -3,6 +3,7 @@ package relay
 import (
 	"net"
 	"sync"
+	"sync/atomic"
 
 	"github.com/etherconn/etherconn/frame"
 )
@@ -16,13 +17,7 @@ func (r *Relay) Send(b []byte) error {
 	if r.cfg.Hairpin && r.hairpin(b) {
 		return nil
 	}
-	if err := r.pio.WriteFrame(b); err != nil {
-		r.st.writeErrors.Add(1)
-		return err
-	}
-	r.st.framesOut.Add(1)
-	r.st.bytesOut.Add(uint64(len(b)))
-	return nil
+	return r.st.sent(b, r.pio.WriteFrame(b))
 }
 
 // SendBatch writes frames, in one call when the PacketIO is a
@@ -37,10 +32,33 @@ func (r *Relay) SendBatch(frames [][]byte) (int, error) {
 		return len(frames), nil
 	}
 	n, err := r.bw.WriteFrames(frames)
-	r.st.framesOut.Add(uint64(n))
-	r.st.bytesOut.Add(totalLen(frames[:n]))
+	return r.st.sentBatch(frames, n, err)
+}
+
+// outCounters count what a relay or an endpoint sends: frames and bytes
+// written, and writes that failed.
+type outCounters struct {
+	framesOut, bytesOut, writeErrors atomic.Uint64
+}
+
+// sent counts a write of frame b that returned err, and returns err.
+func (c *outCounters) sent(b []byte, err error) error {
 	if err != nil {
-		r.st.writeErrors.Add(1)
+		c.writeErrors.Add(1)
+		return err
+	}
+	c.framesOut.Add(1)
+	c.bytesOut.Add(uint64(len(b)))
+	return nil
+}
+
+// sentBatch counts a write of frames that sent the first n and returned
+// err, and returns n and err.
+func (c *outCounters) sentBatch(frames [][]byte, n int, err error) (int, error) {
+	c.framesOut.Add(uint64(n))
+	c.bytesOut.Add(totalLen(frames[:n]))
+	if err != nil {
+		c.writeErrors.Add(1)
 	}
 	return n, err
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/etherconn/etherconn/internal/testkit"
 	"github.com/etherconn/etherconn/rudp"
 )
 
@@ -26,14 +27,8 @@ func TestConnected(t *testing.T) {
 	var _ net.Conn = cl
 	assert.Equal(t, srv.LocalAddr().String(), cl.RemoteAddr().String())
 
-	_, err = cl.Write([]byte("query"))
-	require.NoError(t, err)
+	assert.Equal(t, cl.LocalAddrPort(), testkit.Exchange(t, cl, srv, "query", 5*time.Second))
 	buf := make([]byte, 100)
-	require.NoError(t, srv.SetReadDeadline(time.Now().Add(5*time.Second)))
-	n, from, err := srv.ReadFromUDPAddrPort(buf)
-	require.NoError(t, err)
-	assert.Equal(t, "query", string(buf[:n]))
-	assert.Equal(t, cl.LocalAddrPort(), from)
 
 	// A datagram from another source is not delivered; the peer's is.
 	_, err = other.WriteToUDPAddrPort([]byte("spoof"), cl.LocalAddrPort())
@@ -41,7 +36,7 @@ func TestConnected(t *testing.T) {
 	_, err = srv.WriteToUDPAddrPort([]byte("answer"), cl.LocalAddrPort())
 	require.NoError(t, err)
 	require.NoError(t, cl.SetReadDeadline(time.Now().Add(5*time.Second)))
-	n, err = cl.Read(buf)
+	n, err := cl.Read(buf)
 	require.NoError(t, err)
 	assert.Equal(t, "answer", string(buf[:n]))
 	assert.Equal(t, uint64(1), cl.Stats().OtherSource)

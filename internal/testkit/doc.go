@@ -1,7 +1,8 @@
 // Package testkit is what the project's tests share: frame builders, a VLAN
 // tag type, the malformed-frame table, a scripted fake PacketIO and a
 // wrapper that hides a PacketIO's optional abilities, helpers that poll,
-// await a goroutine's result and fan out, and the race detector flag.
+// await a goroutine's result and fan out, Exchange, which passes one
+// datagram between two sockets, and the race detector flag.
 //
 // It imports the standard library and backend only: not frame, so that
 // frame's own tests (package frame) can use it without an import cycle, and

@@ -2,6 +2,9 @@ package testkit_test
 
 import (
 	"fmt"
+	"io"
+	"net/netip"
+	"os"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -100,5 +103,44 @@ func TestParallel(t *testing.T) {
 	}
 	if most.Load() < 2 {
 		t.Errorf("at most %d ran at once", most.Load())
+	}
+}
+
+// loopback hands what is written to the next read, from src, or times out
+// at once when nothing was written.
+type loopback struct {
+	ch  chan []byte
+	src netip.AddrPort
+}
+
+func (l *loopback) Write(b []byte) (int, error) {
+	l.ch <- append([]byte(nil), b...)
+	return len(b), nil
+}
+func (l *loopback) SetReadDeadline(time.Time) error { return nil }
+func (l *loopback) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
+	select {
+	case m := <-l.ch:
+		return copy(b, m), l.src, nil
+	default:
+		return 0, netip.AddrPort{}, os.ErrDeadlineExceeded
+	}
+}
+
+func TestExchange(t *testing.T) {
+	l := &loopback{ch: make(chan []byte, 1), src: netip.MustParseAddrPort("198.18.0.1:53")}
+	if got := testkit.Exchange(t, l, l, "query", time.Second); got != l.src {
+		t.Errorf("Exchange returned %v, want %v", got, l.src)
+	}
+
+	tb := &fatalTB{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		testkit.Exchange(tb, io.Discard, l, "lost", time.Second)
+	}()
+	<-done
+	if !strings.Contains(tb.msg, `read "lost"`) {
+		t.Errorf("Exchange's failure: %q", tb.msg)
 	}
 }
