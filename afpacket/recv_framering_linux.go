@@ -130,11 +130,25 @@ func (c *Conn) setupFrameRing(size, mtu int) (*frameRing, error) {
 	if serr != nil {
 		return nil, serr
 	}
+	prefault(mem)
 	s := &c.sys
 	r := &frameRing{mem: mem, slot: slot, perBlock: per, slots: per * blocks, vnet: s.vnet, stats: &c.gso, sock: &s.rx,
 		big: newRecvmsg(&s.rx, &backlog{stats: &c.gso}, s.vnet)}
 	r.fn = r.fill
 	return r, nil
+}
+
+// prefault writes a zero into every page of a ring that the kernel does
+// not write yet (the socket still drops every frame), so that no frame pays
+// for the first touch of its page. Measured on this project's VM, a round
+// trip through two fresh 16 MiB frame rings took 29 µs at the median against
+// 18 µs once every slot had been used once; touched at setup, 17–18 µs from
+// the first frame, for about 1 ms of setup.
+func prefault(mem []byte) {
+	page := os.Getpagesize()
+	for i := 0; i < len(mem); i += page {
+		mem[i] = 0
+	}
 }
 
 // close unmaps the ring's memory; the socket is closed by then.

@@ -128,6 +128,7 @@ func (c *Conn) setupRing(rc *RingConfig) (*rxRing, error) {
 	if serr != nil {
 		return nil, serr
 	}
+	prefault(mem)
 	r := &rxRing{mem: mem, blockSize: bs, blocks: nb, sock: &c.sys.rx, vnet: c.sys.vnet, stats: &c.gso}
 	r.fn = r.fill
 	return r, nil
