@@ -17,28 +17,56 @@ import (
 // side has default relay, etherconn, rudp and afpacket settings, and each
 // of its endpoints is read by its own goroutine that sets a read deadline
 // before every read (ReadFromUDPAddrPort, or ReadBatch), with 1 and 1,000
-// flows. The sender is tuned as in (a), so that the receiver is what is
-// measured. kdrop% and qdrop% are as in BenchmarkVethRUDP.
+// flows, for each receive mode: "default" (the frame ring), "socket"
+// (recvmmsg), "kernel" (recvmmsg with the kernel's default buffer, the
+// default before DefaultReadBufferSize) and "ring" (the block ring). The
+// sender is tuned as in (a), so that the receiver is what is measured.
+// kdrop% and qdrop% are as in BenchmarkVethRUDP. The last sub-benchmark,
+// "targets", reports the default's rate as a share of the best mode's
+// (<read>-<flows>-default/best) and 1,000 flows' as a share of one flow's
+// (<read>-default-1000/1).
 func BenchmarkVethDefaults(b *testing.B) {
+	rates := map[string]float64{}
 	for _, mode := range []struct {
 		name string
 		cfg  afpacket.Config
 	}{
 		{"default", afpacket.Config{}},
-		{"kernel", afpacket.Config{ReadBufferSize: -1}}, // rmem_default, the default before DefaultReadBufferSize
+		{"socket", afpacket.Config{Receive: afpacket.ReceiveSocket}},
+		{"kernel", afpacket.Config{Receive: afpacket.ReceiveSocket, ReadBufferSize: -1}},
 		{"ring", afpacket.Config{Ring: &afpacket.RingConfig{}}},
 	} {
-		for _, batch := range []bool{false, true} {
-			read := "readfrom"
-			if batch {
-				read = "batch"
-			}
+		for _, read := range []string{"readfrom", "batch"} {
 			for _, flows := range []int{1, 1000} {
+				lastRate = 0 // stays 0 if -bench leaves the sub-benchmark out
 				b.Run(fmt.Sprintf("%s/%s/flows=%d", mode.name, read, flows), func(b *testing.B) {
-					benchDefaults(b, flows, batch, mode.cfg)
+					benchDefaults(b, flows, read == "batch", mode.cfg)
 				})
+				rates[fmt.Sprintf("%s/%s-%d", mode.name, read, flows)] = lastRate
 			}
 		}
+	}
+	b.Run("targets", func(b *testing.B) {
+		for range b.N {
+		}
+		for _, read := range []string{"readfrom", "batch"} {
+			for _, flows := range []int{1, 1000} {
+				key := fmt.Sprintf("%s-%d", read, flows)
+				best := 0.0
+				for _, m := range []string{"default", "socket", "kernel", "ring"} {
+					best = max(best, rates[m+"/"+key])
+				}
+				ratio(b, rates["default/"+key], best, key+"-default/best")
+			}
+			ratio(b, rates["default/"+read+"-1000"], rates["default/"+read+"-1"], read+"-default-1000/1")
+		}
+	})
+}
+
+// ratio reports a/b as unit, if both were measured.
+func ratio(b *testing.B, x, y float64, unit string) {
+	if x > 0 && y > 0 {
+		b.ReportMetric(x/y, unit)
 	}
 }
 

@@ -185,7 +185,8 @@ func BenchmarkVethCeiling(b *testing.B) {
 		name string
 		cfg  afpacket.Config
 	}{
-		{"recvmmsg", afpacket.Config{ReadBufferSize: benchRcvBuf}},
+		{"recvmmsg", afpacket.Config{Receive: afpacket.ReceiveSocket, ReadBufferSize: benchRcvBuf}},
+		{"afpacket-frames", afpacket.Config{}},
 		{"afpacket-ring", afpacket.Config{Ring: benchRing()}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
@@ -309,50 +310,53 @@ const rttBlock = 50
 // BenchmarkVethRTT is (d): one 64-byte request and its echo at a time, with
 // a pause between round trips, for rudp (an emulated host on each side, the
 // server echoing with ReadFromUDPAddrPort/WriteToUDPAddrPort) and for kernel
-// UDP sockets doing the same. "rudp-ring" is rudp with both ends receiving
-// through a TPACKET_V3 ring (Config.Ring, 1 ms block timeout): what the
-// ring's throughput costs a lone packet. "afpacket" is the backend alone: the same
-// frames as rudp's, read with afpacket ReadFrame and answered with a
-// prebuilt frame by WriteFrame, one goroutine a side as with kernel sockets;
-// rudp minus afpacket is what the relay and rudp add.
+// UDP sockets doing the same, rudp with each afpacket receive mode: "rudp"
+// the default (the frame ring), "rudp-socket" recvmsg, "rudp-ring" the
+// TPACKET_V3 block ring (1 ms block timeout: what its throughput costs a
+// lone packet). "afpacket" is the backend alone, with its default and
+// socket receive: the same frames as rudp's, read with afpacket ReadFrame
+// and answered with a prebuilt frame by WriteFrame, one goroutine a side as
+// with kernel sockets; rudp minus afpacket is what the relay and rudp add.
 //
 // The paths take turns, each on its own veth pair, rttBlock round trips at
 // a time, so that they share the machine's moments: on a VM the median of
 // one run drifts by more than the differences measured here, and round
 // trips alternating path by path would measure cold caches instead.
-// {rudp,kernel,rudp-ring,afpacket}-p50-ns and -p99-ns are the median and
-// 99th percentile over b.N round trips each (-benchtime=2000x gives 2,000
-// each); rudp/kernel-p50 is the ratio of the medians. ns/op covers one round
-// trip and one pause of every path.
+// <path>-p50-ns and -p99-ns are the median and 99th percentile over b.N
+// round trips each (-benchtime=2000x gives 2,000 each); rudp/kernel-p50 and
+// -p99 are the default's ratios to the kernel's. ns/op covers one round trip
+// and one pause of every path.
 func BenchmarkVethRTT(b *testing.B) {
-	var paths []*rttPath
-	{
-		v := netns.NewVeth(b, nil)
-		cl := newSide(b, v.A, 0, 1, sideOptions{})
-		sv := newSide(b, v.B, 1, 1, sideOptions{})
-		paths = append(paths, &rttPath{name: "rudp", cl: cl.conns[0], sv: sv.conns[0], to: sv.addrs[0]})
+	kcl, ksv, _, ka := kernelPair(b)
+	paths := []*rttPath{
+		rudpPath(b, "rudp", afpacket.Config{}),
+		{name: "kernel", cl: kcl, sv: ksv, to: ka},
+		rudpPath(b, "rudp-socket", afpacket.Config{Receive: afpacket.ReceiveSocket}),
+		rudpPath(b, "rudp-ring", afpacket.Config{Ring: &afpacket.RingConfig{}}),
+		rawPath(b, "afpacket", afpacket.Config{}),
+		rawPath(b, "afpacket-socket", afpacket.Config{Receive: afpacket.ReceiveSocket}),
 	}
-	{
-		cl, sv, _, sa := kernelPair(b)
-		paths = append(paths, &rttPath{name: "kernel", cl: cl, sv: sv, to: sa})
-	}
-	{
-		v := netns.NewVeth(b, nil)
-		ring := sideOptions{conn: afpacket.Config{Ring: &afpacket.RingConfig{}}}
-		cl := newSide(b, v.A, 0, 1, ring)
-		sv := newSide(b, v.B, 1, 1, ring)
-		paths = append(paths, &rttPath{name: "rudp-ring", cl: cl.conns[0], sv: sv.conns[0], to: sv.addrs[0]})
-	}
-	{
-		v := netns.NewVeth(b, nil)
-		cl := &rawUDP{c: open(b, v.A, afpacket.Config{}), me: hostAddr(0, 0)}
-		sv := &rawUDP{c: open(b, v.B, afpacket.Config{}), me: hostAddr(1, 0)}
-		cl.out = benchFrame()
-		sv.out = benchFrameFrom(1, 0)
-		paths = append(paths, &rttPath{name: "afpacket", cl: cl, sv: sv, to: sv.me})
-	}
-	p50 := measureRTT(b, paths)
+	p50, p99 := measureRTT(b, paths)
 	b.ReportMetric(p50["rudp"]/p50["kernel"], "rudp/kernel-p50")
+	b.ReportMetric(p99["rudp"]/p99["kernel"], "rudp/kernel-p99")
+}
+
+// rudpPath is a round-trip path between two emulated hosts on a veth pair
+// whose ends receive as cfg says.
+func rudpPath(b *testing.B, name string, cfg afpacket.Config) *rttPath {
+	v := netns.NewVeth(b, nil)
+	opt := sideOptions{conn: cfg}
+	cl, sv := newSide(b, v.A, 0, 1, opt), newSide(b, v.B, 1, 1, opt)
+	return &rttPath{name: name, cl: cl.conns[0], sv: sv.conns[0], to: sv.addrs[0]}
+}
+
+// rawPath is a round-trip path of bare afpacket Conns (rawUDP) on a veth
+// pair whose ends receive as cfg says.
+func rawPath(b *testing.B, name string, cfg afpacket.Config) *rttPath {
+	v := netns.NewVeth(b, nil)
+	cl := &rawUDP{c: open(b, v.A, cfg), me: hostAddr(0, 0), out: benchFrame()}
+	sv := &rawUDP{c: open(b, v.B, cfg), me: hostAddr(1, 0), out: benchFrameFrom(1, 0)}
+	return &rttPath{name: name, cl: cl, sv: sv, to: sv.me}
 }
 
 // rttPath is one path of a round-trip benchmark: a client, a server, the
@@ -367,8 +371,8 @@ type rttPath struct {
 // measureRTT runs b.N round trips on each path, echoed by sv, the paths
 // taking turns rttBlock round trips at a time with rttGap between round
 // trips (see BenchmarkVethRTT), reports each one's <name>-p50-ns and
-// -p99-ns, and returns the medians by name.
-func measureRTT(b *testing.B, paths []*rttPath) map[string]float64 {
+// -p99-ns, and returns the medians and 99th percentiles by name.
+func measureRTT(b *testing.B, paths []*rttPath) (p50, p99 map[string]float64) {
 	rts := make([]func() time.Duration, len(paths))
 	for i, p := range paths {
 		rts[i] = startEcho(b, p.cl, p.sv, p.to)
@@ -390,14 +394,15 @@ func measureRTT(b *testing.B, paths []*rttPath) map[string]float64 {
 		}
 	}
 	b.StopTimer()
-	p50 := map[string]float64{}
+	p50, p99 = map[string]float64{}, map[string]float64{}
 	for _, p := range paths {
 		slices.Sort(p.rtts)
 		p50[p.name] = float64(p.rtts[len(p.rtts)/2].Nanoseconds())
+		p99[p.name] = float64(p.rtts[len(p.rtts)*99/100].Nanoseconds())
 		b.ReportMetric(p50[p.name], p.name+"-p50-ns")
-		b.ReportMetric(float64(p.rtts[len(p.rtts)*99/100].Nanoseconds()), p.name+"-p99-ns")
+		b.ReportMetric(p99[p.name], p.name+"-p99-ns")
 	}
-	return p50
+	return p50, p99
 }
 
 // startEcho starts a server echoing every datagram on sv until the benchmark
