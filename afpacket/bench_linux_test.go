@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	gpafpacket "github.com/gopacket/gopacket/afpacket"
+
 	"github.com/etherconn/etherconn/afpacket"
 	"github.com/etherconn/etherconn/internal/netns"
 )
@@ -63,6 +65,6 @@ func BenchmarkReadFrames(b *testing.B) {
 // sendmmsg writer.
 func BenchmarkReadTPacketV3(b *testing.B) {
 	readBench(b, func(b *testing.B, l *netns.Link) benchReader {
-		return tpacketReader(b, l, 64, 100*time.Millisecond)
+		return tpacketReader(b, l, 64, 100*time.Millisecond, gpafpacket.TPacketVersion3)
 	})
 }

@@ -36,6 +36,8 @@ import (
 	"testing"
 	"time"
 
+	gpafpacket "github.com/gopacket/gopacket/afpacket"
+
 	"github.com/etherconn/etherconn/afpacket"
 	"github.com/etherconn/etherconn/frame"
 	"github.com/etherconn/etherconn/internal/netns"
@@ -178,7 +180,12 @@ func writeBatchSender(c *rudp.Conn, dst netip.AddrPort) sendFunc {
 func BenchmarkVethCeiling(b *testing.B) {
 	b.Run("ring", func(b *testing.B) {
 		benchCeiling(b, func(b *testing.B, l *netns.Link) benchReader {
-			return tpacketReader(b, l, benchRcvBuf/benchRingBlock, 50*time.Millisecond)
+			return tpacketReader(b, l, benchRcvBuf/benchRingBlock, 50*time.Millisecond, gpafpacket.TPacketVersion3)
+		})
+	})
+	b.Run("ring-v2", func(b *testing.B) {
+		benchCeiling(b, func(b *testing.B, l *netns.Link) benchReader {
+			return tpacketReader(b, l, benchRcvBuf/benchRingBlock, 50*time.Millisecond, gpafpacket.TPacketVersion2)
 		})
 	})
 	for _, tc := range []struct {

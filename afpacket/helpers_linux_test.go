@@ -351,13 +351,13 @@ func framesReader(c *afpacket.Conn) benchReader {
 // blocks of 1 MiB retired after 1 ms. A TPacket must not be closed under a
 // read: a read gives up its poll(2) every poll, and then sees a deadline or
 // an interrupt. It is closed when b ends.
-func tpacketReader(b *testing.B, l *netns.Link, blocks int, poll time.Duration) benchReader {
+func tpacketReader(b *testing.B, l *netns.Link, blocks int, poll time.Duration, v gpafpacket.OptTPacketVersion) benchReader {
 	var tp *gpafpacket.TPacket
 	require.NoError(b, l.NS.Do(func() error {
 		var err error
 		tp, err = gpafpacket.NewTPacket(
 			gpafpacket.OptInterface(l.Name),
-			gpafpacket.OptTPacketVersion(gpafpacket.TPacketVersion3),
+			v,
 			gpafpacket.OptFrameSize(2048),
 			gpafpacket.OptBlockSize(1<<20),
 			gpafpacket.OptNumBlocks(blocks),
