@@ -127,9 +127,9 @@ func (c *Conn) ReadFrame(b []byte) (int, error) { return c.readFrame(b) }
 
 // ReadFrames blocks until at least one frame arrives, then fills bufs and
 // lens with as many frames as are queued, up to min(len(bufs), len(lens),
-// 1024), using one recvmmsg call (of 64 messages at most on a socket that
-// splits super-frames; see the package documentation) or, with Config.Ring,
-// the blocks the kernel handed over. VLAN tags are restored and super-frames
+// 1024): from the ring's slots or blocks the kernel handed over, or with one
+// recvmmsg call (of 64 messages at most on a socket that splits
+// super-frames), as Config.Receive chose (see the package documentation). VLAN tags are restored and super-frames
 // split as in ReadFrame; the frames of a super-frame that bufs cannot take
 // are returned by the next reads. A frame longer than its buffer is cut;
 // lens holds the cut length and no error is reported.

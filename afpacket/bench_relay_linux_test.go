@@ -314,6 +314,12 @@ const rttGap = time.Millisecond
 // turn in BenchmarkVethRTT.
 const rttBlock = 50
 
+// rttMinSamples is the fewest round trips a path of BenchmarkVethRTT makes,
+// whatever b.N: enough for a 99th percentile, also when the benchmark runs
+// in one go with throughput benchmarks and the default -benchtime (which
+// then stops at b.N = 1).
+const rttMinSamples = 2000
+
 // BenchmarkVethRTT is (d): one 64-byte request and its echo at a time, with
 // a pause between round trips, for rudp (an emulated host on each side, the
 // server echoing with ReadFromUDPAddrPort/WriteToUDPAddrPort) and for kernel
@@ -330,9 +336,9 @@ const rttBlock = 50
 // one run drifts by more than the differences measured here, and round
 // trips alternating path by path would measure cold caches instead.
 // <path>-p50-ns and -p99-ns are the median and 99th percentile over b.N
-// round trips each (-benchtime=2000x gives 2,000 each); rudp/kernel-p50 and
-// -p99 are the default's ratios to the kernel's. ns/op covers one round trip
-// and one pause of every path.
+// round trips each (at least rttMinSamples); rudp/kernel-p50 and -p99 are
+// the default's ratios to the kernel's. ns/op covers b.N's share of the
+// round trips and pauses of every path.
 func BenchmarkVethRTT(b *testing.B) {
 	kcl, ksv, _, ka := kernelPair(b)
 	paths := []*rttPath{
@@ -380,10 +386,11 @@ type rttPath struct {
 // trips (see BenchmarkVethRTT), reports each one's <name>-p50-ns and
 // -p99-ns, and returns the medians and 99th percentiles by name.
 func measureRTT(b *testing.B, paths []*rttPath) (p50, p99 map[string]float64) {
+	n := max(b.N, rttMinSamples)
 	rts := make([]func() time.Duration, len(paths))
 	for i, p := range paths {
 		rts[i] = startEcho(b, p.cl, p.sv, p.to)
-		p.rtts = make([]time.Duration, 0, b.N)
+		p.rtts = make([]time.Duration, 0, n)
 	}
 	for range 20 { // warm up
 		for _, rt := range rts {
@@ -392,9 +399,9 @@ func measureRTT(b *testing.B, paths []*rttPath) (p50, p99 map[string]float64) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	for i := 0; i < b.N; i += rttBlock {
+	for i := 0; i < n; i += rttBlock {
 		for j, p := range paths {
-			for range min(rttBlock, b.N-i) {
+			for range min(rttBlock, n-i) {
 				p.rtts = append(p.rtts, rts[j]())
 				time.Sleep(rttGap)
 			}

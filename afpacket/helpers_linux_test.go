@@ -560,9 +560,10 @@ func (c *counter) measure(b *testing.B, send sendFunc) {
 	b.StopTimer()
 	got := c.delivered.Load()
 	if d := end.Sub(start); got == 0 || d <= 0 {
+		lastRate = 0
 		b.ReportMetric(0, "pkts/s")
 	} else {
-		b.ReportMetric(float64(got)/d.Seconds(), "pkts/s")
+		reportRate(b, int(got), d)
 	}
 	b.ReportMetric(float64(got)/float64(b.N)*100, "delivered%")
 }

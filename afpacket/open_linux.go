@@ -37,8 +37,9 @@ type conn struct {
 	errClosedWrite error
 	errShort       error
 
-	// recv takes frames in, the way Open chose once by Config.Ring: from
-	// the socket's queue (recvmsg, recvmmsg) or from a TPACKET_V3 ring.
+	// recv takes frames in, the way Open chose once by Config.Receive: from
+	// a TPACKET_V2 or V3 ring, or from the socket's queue (recvmsg,
+	// recvmmsg).
 	// The single-reader contract lets its state live here, built once, so
 	// that a read allocates nothing.
 	recv    receiver
