@@ -162,10 +162,11 @@
 //
 // Measured on a veth pair on this project's 2-vCPU VM (BenchmarkVethDefaults,
 // BenchmarkVethRTT; 64-byte datagrams, default settings otherwise), the frame
-// ring delivered 0.65–0.80 M datagrams/s without loss where the socket
-// delivered 0.43–0.50 M and the kernel dropped 15–42% in its queue, and its
-// round trip was the kernel UDP socket's (0.97 of it at the median); the
-// block ring delivered 1.1–1.2 M, at 0.9 ms a round trip. On a veth the
+// ring delivered 0.65–0.77 M datagrams/s with no loss where the socket
+// delivered 0.40–0.61 M and the kernel dropped 7–43% in its queue, and its
+// round trip was the kernel UDP socket's (0.91–0.93 of it at the median,
+// 1.33–1.43 at the 99th percentile); the block ring delivered 1.05–1.18 M,
+// at 1.8 ms a round trip. On a veth the
 // receiving side's kernel work runs on the sender's CPU, and the frame
 // ring's is costlier per frame than the block ring's (a wake-up and a slot
 // status a frame): that, not the reader, sets its ceiling there. Use the
