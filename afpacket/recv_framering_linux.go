@@ -4,11 +4,7 @@ package afpacket
 
 import (
 	"fmt"
-	"net"
-	"os"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -48,32 +44,15 @@ const (
 // (big), and it keeps its place in the order. The kernel queues nothing
 // else on a socket with a ring.
 //
-// A read holds mu, also while it waits in the poller. Close closes the
-// socket first, which ends that wait, and unmaps the ring under mu, so a
-// read racing Close never touches unmapped memory.
+// Its reads are mmapRing's.
 type frameRing struct {
-	mu        sync.Mutex
-	mem       []byte // nil once unmapped
-	slot      int    // bytes of a slot
-	perBlock  int    // slots of a block
+	mmapRing
+	slot      int // bytes of a slot
+	perBlock  int // slots of a block
 	slots     int
-	cur       int // the slot being read, or waited for
-	vnet      bool
-	stats     *gsoCounters
-	big       *recvmsg // reads the frames a slot could not hold
-	bufs      [][]byte // the batch the callback fills
-	lens      []int
-	got       int
-	trunc     bool                  // a frame of the batch was cut
-	sf        superFrame            // being split: the reader stays on its slot until done
-	errno     syscall.Errno         // a pending socket error (see rxRing.fill), or recvmsg's
-	spinOK    bool                  // a frame came since the last spin that found none
-	pending   syscall.Errno         // an errno that came with frames: the next read's
-	one       [1][]byte             // readFrame's batch of one
-	oneLen    [1]int                //
-	sock      *rxSock               //
-	fn        func(fd uintptr) bool // r.fill, made once
-	bigFrames atomic.Uint64         // frames taken from the socket's queue
+	cur       int           // the slot being read, or waited for
+	big       *recvmsg      // reads the frames a slot could not hold
+	bigFrames atomic.Uint64 // frames taken from the socket's queue
 }
 
 // frameSlot is the slot size for an interface of the given MTU: a whole
@@ -115,54 +94,16 @@ func (c *Conn) setupFrameRing(size, mtu int) (*frameRing, error) {
 		Frame_size: uint32(slot),
 		Frame_nr:   uint32(per * blocks),
 	}
-	var mem []byte
-	var serr error
-	if err := c.sys.rc.Control(func(fd uintptr) {
-		if serr = unix.SetsockoptTpacketReq(int(fd), unix.SOL_PACKET, unix.PACKET_RX_RING, &req); serr != nil {
-			serr = fmt.Errorf("setsockopt PACKET_RX_RING: %w", serr)
-			return
-		}
-		if mem, serr = unix.Mmap(int(fd), 0, frameBlockSize*blocks, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); serr != nil {
-			serr = fmt.Errorf("mmap ring of %d bytes: %w", frameBlockSize*blocks, serr)
-		}
-	}); err != nil {
+	mem, err := c.mapRing(frameBlockSize*blocks, func(fd int) error {
+		return unix.SetsockoptTpacketReq(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req)
+	})
+	if err != nil {
 		return nil, err
 	}
-	if serr != nil {
-		return nil, serr
-	}
-	prefault(mem)
-	s := &c.sys
-	r := &frameRing{mem: mem, slot: slot, perBlock: per, slots: per * blocks, vnet: s.vnet, stats: &c.gso, sock: &s.rx,
-		big: newRecvmsg(&s.rx, &backlog{stats: &c.gso}, s.vnet)}
+	r := &frameRing{mmapRing: c.newMmapRing(mem), slot: slot, perBlock: per, slots: per * blocks,
+		big: newRecvmsg(&c.sys.rx, &backlog{stats: &c.gso}, c.sys.vnet)}
 	r.fn = r.fill
 	return r, nil
-}
-
-// prefault writes a zero into every page of a ring that the kernel does
-// not write yet (the socket still drops every frame), so that no frame pays
-// for the first write to its page. Measured on this project's VM (a
-// Firecracker guest), a round trip through two fresh 16 MiB frame rings
-// took 29 µs at the median against 18 µs once every slot had been used
-// once, and 17 µs from the first frame when prefaulted. The price is paid
-// at Open: 35 ms for 16 MiB there (about 8 µs a page), against 1.8 ms
-// without. Reading the pages, or madvise(MADV_POPULATE_WRITE), was cheaper
-// but left the round trip at 24–25 µs.
-func prefault(mem []byte) {
-	page := os.Getpagesize()
-	for i := 0; i < len(mem); i += page {
-		mem[i] = 0
-	}
-}
-
-// close unmaps the ring's memory; the socket is closed by then.
-func (r *frameRing) close() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.mem != nil {
-		_ = unix.Munmap(r.mem)
-		r.mem = nil
-	}
 }
 
 // at returns slot i.
@@ -174,8 +115,7 @@ func (r *frameRing) at(i int) []byte {
 // fill is the RawConn.Read callback of a ring read: it copies frames from
 // the slots the kernel handed over into the batch until the batch is full
 // or the next slot is the kernel's, and returns false to wait when it got
-// none. Finding none, it takes the socket's pending error as rxRing.fill
-// does, and for the same reason.
+// none (see mmapRing.socketError for what it checks first).
 func (r *frameRing) fill(fd uintptr) bool {
 	for r.got < len(r.bufs) {
 		s := r.at(r.cur)
@@ -196,14 +136,7 @@ func (r *frameRing) fill(fd uintptr) bool {
 			r.cur = 0
 		}
 	}
-	if r.got > 0 {
-		return true
-	}
-	if e, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR); err == nil && e != 0 {
-		r.errno = syscall.Errno(e)
-		return true
-	}
-	return false
+	return r.got > 0 || r.socketError(fd)
 }
 
 // take puts the frame of slot s (header h, status st) into the batch,
@@ -253,7 +186,7 @@ func (r *frameRing) takeQueued(fd uintptr, m *rxMeta, out bool) bool {
 	ok := r.big.recvOne(fd)
 	r.big.iov[1].Base = nil
 	if r.big.errno != 0 {
-		r.errno = r.big.errno
+		r.errno, r.errOp = r.big.errno, "recvmsg"
 		return true
 	}
 	if !ok || out {
@@ -271,68 +204,4 @@ func (r *frameRing) takeQueued(fd uintptr, m *rxMeta, out bool) bool {
 	r.lens[r.got] = n
 	r.got++
 	return false
-}
-
-// split puts the next segment of the super-frame data, which m describes,
-// into the batch (with data nil, of the one being split), and reports
-// whether segments are left; one that cannot be split is dropped and
-// counted.
-func (r *frameRing) split(data []byte, m *rxMeta, cut bool) bool {
-	if !r.sf.more() && !r.stats.startSplit(&r.sf, data, m, cut) {
-		return false
-	}
-	n, c := r.stats.segment(&r.sf, r.bufs[r.got])
-	r.trunc = r.trunc || c
-	r.lens[r.got] = n
-	r.got++
-	return r.sf.more()
-}
-
-// read fills bufs and lens from the ring, waiting in the network poller
-// until at least one frame is there. It reports whether a frame was cut.
-func (r *frameRing) read(bufs [][]byte, lens []int) (int, bool, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.mem == nil {
-		return 0, false, net.ErrClosed
-	}
-	if e := r.pending; e != 0 {
-		r.pending = 0
-		return 0, false, os.NewSyscallError("recvmsg", e)
-	}
-	r.bufs, r.lens = bufs, lens
-	r.got, r.trunc = 0, false
-	r.errno = 0
-	err := r.sock.read(r.fn)
-	r.bufs, r.lens = nil, nil
-	if err == nil && r.errno != 0 {
-		if r.got > 0 {
-			// The kernel hands an error out once: keep it for the next
-			// read rather than lose the frames or the error.
-			r.pending = r.errno
-		} else {
-			err = os.NewSyscallError("recvmsg", r.errno)
-		}
-	}
-	if err != nil {
-		return 0, false, err
-	}
-	return r.got, r.trunc, nil
-}
-
-// readFrame reads one frame through a batch of one.
-func (r *frameRing) readFrame(b []byte) (int, bool, error) {
-	r.one[0] = b
-	_, trunc, err := r.read(r.one[:], r.oneLen[:])
-	r.one[0] = nil
-	if err != nil {
-		return 0, false, err
-	}
-	return r.oneLen[0], trunc, nil
-}
-
-// readFrames reads a batch; a cut frame is not an error here.
-func (r *frameRing) readFrames(bufs [][]byte, lens []int) (int, error) {
-	n, _, err := r.read(bufs, lens)
-	return n, err
 }

@@ -5,11 +5,8 @@ package afpacket
 import (
 	"fmt"
 	"math"
-	"net"
 	"os"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 	"unsafe"
 
@@ -35,40 +32,15 @@ const (
 // a block until it sets TP_STATUS_USER in the block's status, the reader
 // until it writes TP_STATUS_KERNEL back; the reader takes blocks in order.
 //
-// A read holds mu, also while it waits in the poller. Close closes the
-// socket first, which ends that wait, and unmaps the ring under mu, so a
-// read racing Close never touches unmapped memory.
+// Its reads are mmapRing's.
 type rxRing struct {
-	mu        sync.Mutex
-	mem       []byte // nil once unmapped
+	mmapRing
 	blockSize int
 	blocks    int
 
 	cur  int // the block being read, or waited for
 	off  int // offset in cur of the next frame's header
 	left int // frames of cur not read yet; 0: cur not started
-
-	// The batch the callback fills.
-	bufs  [][]byte
-	lens  []int
-	got   int
-	trunc bool // a frame of the batch was cut
-
-	// vnet: frames have a virtio_net_hdr right before their MAC header.
-	// sf is the super-frame being split: the reader stays on its frame,
-	// in the block it holds, until its last segment is out.
-	vnet  bool
-	sf    superFrame
-	stats *gsoCounters
-
-	// errno is the socket's pending error (sk_err), which fill takes with
-	// SO_ERROR: unlike recvmsg, a ring never returns it by itself.
-	errno syscall.Errno
-
-	one    [1][]byte // readFrame's batch of one
-	oneLen [1]int
-	sock   *rxSock
-	fn     func(fd uintptr) bool // r.fill, made once
 }
 
 // setupRing switches the socket to TPACKET_V3 and maps a receive ring as rc
@@ -112,36 +84,15 @@ func (c *Conn) setupRing(rc *RingConfig) (*rxRing, error) {
 		Frame_nr:       uint32(bs / ringFrameSize * nb),
 		Retire_blk_tov: uint32(tov),
 	}
-	var mem []byte
-	var serr error
-	if err := c.sys.rc.Control(func(fd uintptr) {
-		if serr = unix.SetsockoptTpacketReq3(int(fd), unix.SOL_PACKET, unix.PACKET_RX_RING, &req); serr != nil {
-			serr = fmt.Errorf("setsockopt PACKET_RX_RING: %w", serr)
-			return
-		}
-		if mem, serr = unix.Mmap(int(fd), 0, bs*nb, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); serr != nil {
-			serr = fmt.Errorf("mmap ring of %d bytes: %w", bs*nb, serr)
-		}
-	}); err != nil {
+	mem, err := c.mapRing(bs*nb, func(fd int) error {
+		return unix.SetsockoptTpacketReq3(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req)
+	})
+	if err != nil {
 		return nil, err
 	}
-	if serr != nil {
-		return nil, serr
-	}
-	prefault(mem)
-	r := &rxRing{mem: mem, blockSize: bs, blocks: nb, sock: &c.sys.rx, vnet: c.sys.vnet, stats: &c.gso}
+	r := &rxRing{mmapRing: c.newMmapRing(mem), blockSize: bs, blocks: nb}
 	r.fn = r.fill
 	return r, nil
-}
-
-// close unmaps the ring's memory; the socket is closed by then.
-func (r *rxRing) close() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.mem != nil {
-		_ = unix.Munmap(r.mem)
-		r.mem = nil
-	}
 }
 
 // status is the block status word of block i.
@@ -161,17 +112,8 @@ func (r *rxRing) release() {
 
 // fill is the RawConn.Read callback of a ring read: it copies frames from
 // the blocks the kernel handed over into the batch until the batch is full
-// or no block is ready, and returns false to wait when it got none.
-//
-// Finding no block ready, it first takes the socket's pending error
-// (SO_ERROR), if any, into r.errno: that is how a ring learns that the link
-// went down. The kernel wakes the socket then (POLLERR), but the wake-up
-// cannot stand for the error: Go's poller drops a readiness that came
-// between two reads when the next one starts (it expects the call to find
-// out for itself), and a ring read finds blocks in memory, not by a call
-// that would return the error. So the check runs before every wait and
-// after every wake-up that brings no block: one getsockopt per wait, which
-// the ring has at most once a block.
+// or no block is ready, and returns false to wait when it got none (see
+// mmapRing.socketError for what it checks first).
 func (r *rxRing) fill(fd uintptr) bool {
 	for r.got < len(r.bufs) {
 		if r.left == 0 {
@@ -187,14 +129,7 @@ func (r *rxRing) fill(fd uintptr) bool {
 		}
 		r.next()
 	}
-	if r.got > 0 {
-		return true
-	}
-	if e, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR); err == nil && e != 0 {
-		r.errno = syscall.Errno(e)
-		return true
-	}
-	return false
+	return r.got > 0 || r.socketError(fd)
 }
 
 // next reads the frame at r.off of the current block into the batch, unless
@@ -222,7 +157,7 @@ func (r *rxRing) next() {
 			m.vnet = parseVnetHdr(blk[start-vnetHdrLen : start])
 		}
 		if m.vnet.isGSO() {
-			if r.segment(blk[start:start+snap], &m) {
+			if r.split(blk[start:start+snap], &m, false) {
 				return // more segments: stay on this frame
 			}
 		} else {
@@ -241,59 +176,4 @@ func (r *rxRing) next() {
 		return
 	}
 	r.off += int(h.Next_offset)
-}
-
-// segment puts the next segment of the super-frame data, which m
-// describes, into the batch, and reports whether segments are left; one
-// that cannot be split is dropped and counted.
-func (r *rxRing) segment(data []byte, m *rxMeta) bool {
-	if !r.sf.more() && !r.stats.startSplit(&r.sf, data, m, false) {
-		return false
-	}
-	n, cut := r.stats.segment(&r.sf, r.bufs[r.got])
-	r.trunc = r.trunc || cut
-	r.lens[r.got] = n
-	r.got++
-	return r.sf.more()
-}
-
-// read fills bufs and lens from the ring, waiting in the network poller
-// until at least one frame is there. It reports whether a frame was cut.
-func (r *rxRing) read(bufs [][]byte, lens []int) (int, bool, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.mem == nil {
-		return 0, false, net.ErrClosed
-	}
-	r.bufs, r.lens = bufs, lens
-	r.got, r.trunc = 0, false
-	r.errno = 0
-	// The callback returns true only with frames in the batch or with an
-	// error, so an error comes with none.
-	err := r.sock.read(r.fn)
-	r.bufs, r.lens = nil, nil
-	if err == nil && r.errno != 0 {
-		err = os.NewSyscallError("getsockopt SO_ERROR", r.errno)
-	}
-	if err != nil {
-		return 0, false, err
-	}
-	return r.got, r.trunc, nil
-}
-
-// readFrame reads one frame through a batch of one.
-func (r *rxRing) readFrame(b []byte) (int, bool, error) {
-	r.one[0] = b
-	_, trunc, err := r.read(r.one[:], r.oneLen[:])
-	r.one[0] = nil
-	if err != nil {
-		return 0, false, err
-	}
-	return r.oneLen[0], trunc, nil
-}
-
-// readFrames reads a batch; a cut frame is not an error here.
-func (r *rxRing) readFrames(bufs [][]byte, lens []int) (int, error) {
-	n, _, err := r.read(bufs, lens)
-	return n, err
 }

@@ -40,10 +40,12 @@ type Notifier interface {
 // the first Set.
 func (d *Read) Notify(n Notifier) { d.notify = n }
 
-// closeCancel closes the channel; d.mu must be held.
+// closeCancel closes the channel; d.mu must be held. Exceeded turns true
+// first, so that a reader woken by the close finds it so (the other order
+// failed TestReadExceeded under the race detector).
 func (d *Read) closeCancel() {
-	close(d.cancel)
 	d.expired.Store(true)
+	close(d.cancel)
 }
 
 // newCancel replaces a closed channel or makes the first; d.mu must be held.
