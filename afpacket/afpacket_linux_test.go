@@ -391,6 +391,24 @@ func TestOpenErrors(t *testing.T) {
 	require.Error(t, err)
 	err = openErr(v.B.NS, v.B.Name, afpacket.Config{Filter: []bpf.RawInstruction{{Op: 0xffff}}})
 	require.ErrorContains(t, err, "BPF")
+	for _, tc := range []struct {
+		cfg  afpacket.Config
+		want string
+	}{
+		{afpacket.Config{Receive: afpacket.ReceiveMode(9)}, "invalid receive mode 9"},
+		{afpacket.Config{Receive: afpacket.ReceiveSocket, Ring: &afpacket.RingConfig{}}, "not a socket receive"},
+		{afpacket.Config{FrameRingSize: -1}, "negative size"},
+		// Asked for by size, a ring the kernel or the package refuses
+		// fails Open rather than fall back to the socket.
+		{afpacket.Config{FrameRingSize: 1 << 40}, "over 16 GiB"},
+		{afpacket.Config{Receive: afpacket.ReceiveFrameRing, FrameRingSize: 1 << 40}, "over 16 GiB"},
+	} {
+		err := openErr(v.B.NS, v.B.Name, tc.cfg)
+		require.ErrorContains(t, err, tc.want)
+		require.ErrorContains(t, err, "afpacket: open "+v.B.Name)
+	}
+	require.Equal(t, "frame ring", afpacket.ReceiveFrameRing.String())
+	require.Equal(t, "invalid", afpacket.ReceiveMode(-1).String())
 }
 
 // TestOpenWithoutCapability drops CAP_NET_RAW on one thread and opens

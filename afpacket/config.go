@@ -84,9 +84,9 @@ type ReceiveMode int
 // Receive modes.
 const (
 	// ReceiveDefault is ReceiveFrameRing, or ReceiveBlockRing when
-	// Config.Ring is set. Should the kernel refuse a frame ring (it needs
-	// FrameRingSize bytes of kernel memory), Open falls back to
-	// ReceiveSocket.
+	// Config.Ring is set. Should the kernel refuse the frame ring (it needs
+	// DefaultFrameRingSize bytes of kernel memory) while FrameRingSize is 0,
+	// Open falls back to ReceiveSocket.
 	ReceiveDefault ReceiveMode = iota
 	// ReceiveFrameRing takes frames from a memory-mapped TPACKET_V2 ring
 	// of fixed-size slots, each handed to the reader as soon as the kernel

@@ -201,9 +201,10 @@ func receiveMode(cfg Config) (ReceiveMode, error) {
 	}
 }
 
-// receiver makes the receive path of mode. A default frame ring that the
-// kernel refuses falls back to the socket's queue, so that the default
-// opens wherever the socket does.
+// receiver makes the receive path of mode. A frame ring that the kernel
+// refuses falls back to the socket's queue when nothing about it was asked
+// for (no Receive, no FrameRingSize), so that the default opens wherever
+// the socket does.
 func (c *Conn) receiver(cfg Config, mode ReceiveMode, mtu int) (receiver, error) {
 	s := &c.sys
 	switch mode {
@@ -222,7 +223,7 @@ func (c *Conn) receiver(cfg Config, mode ReceiveMode, mtu int) (receiver, error)
 		if err == nil {
 			return r, nil
 		}
-		if cfg.Receive != ReceiveDefault || cfg.FrameRingSize < 0 {
+		if cfg.Receive != ReceiveDefault || cfg.FrameRingSize != 0 {
 			return nil, err
 		}
 		// The ring may be half set up: a version without a ring is harmless
