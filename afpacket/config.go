@@ -64,7 +64,7 @@ type Config struct {
 	// FrameRingSize is the memory of the ReceiveFrameRing ring in bytes,
 	// rounded down to whole blocks of 256 KiB (at least one). 0 means
 	// DefaultFrameRingSize. Frames that find the ring full are dropped and
-	// counted in Stats().Dropped.
+	// counted in Stats().Dropped. The other receive modes ignore it.
 	FrameRingSize int
 
 	// Ring, when not nil, receives through a memory-mapped TPACKET_V3 ring
@@ -90,8 +90,12 @@ const (
 	ReceiveDefault ReceiveMode = iota
 	// ReceiveFrameRing takes frames from a memory-mapped TPACKET_V2 ring
 	// of fixed-size slots, each handed to the reader as soon as the kernel
-	// has written it. Frames too long for a slot (jumbo frames, super-frames)
-	// come through the socket's queue, in order.
+	// has written it. Frames too long for a slot (past 16 KiB, or past the
+	// MTU: super-frames) come whole through the socket's queue, in their
+	// place in the order, while it has room (ReadBufferSize); beyond that
+	// they come cut to the slot (ErrTruncated from ReadFrame; a cut
+	// super-frame is dropped and counted in GSOStats). A BPF filter's snap
+	// length does not cut the ones that come whole.
 	ReceiveFrameRing
 	// ReceiveSocket reads the socket's queue: recvmsg(2) for ReadFrame,
 	// recvmmsg(2) for ReadFrames.
@@ -125,7 +129,8 @@ const DefaultFrameRingSize = 16 << 20
 // flood of small frames on a veth, with 4 MiB 13–40% (BenchmarkVethDefaults,
 // "kernel" against "default", one sitting), delivering 0.26–0.39 M against
 // 0.45–0.57 M datagrams/s. The kernel charges only for frames that wait, so
-// an idle socket costs nothing for it. The ring has its own memory
+// an idle socket costs nothing for it. The frame ring uses it for the
+// frames too long for its slots; the block ring has its own memory
 // (RingConfig) and ignores it.
 const DefaultReadBufferSize = 4 << 20
 

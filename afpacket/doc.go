@@ -141,16 +141,19 @@
 //   - The frame ring (ReceiveFrameRing, the default): a memory-mapped
 //     TPACKET_V2 ring of fixed-size slots, 16 MiB by default
 //     (Config.FrameRingSize), each slot sized for the interface's MTU. The
-//     kernel copies each frame into the next free slot and wakes the reader
+//     kernel copies each frame into the next slot (a frame that finds it
+//     still the reader's is dropped and counted) and wakes the reader
 //     at once; the reader copies frames out and gives their slots back
 //     without a system call while there are any. A frame longer than a slot
 //     (slots stop at 16 KiB, for loopback's or a jumbo MTU's sake), such as
 //     a super-frame, is queued whole on the socket as well
-//     (PACKET_COPY_THRESH), and the reader takes it from there with recvmsg
-//     when it comes to its slot, so that order holds. The ring's pages are written once at
-//     Open so that no frame pays for the first touch of its page: on this
-//     project's VM that made Open take 35 ms instead of 2, and saved each of a
-//     fresh ring's first frames about 6 µs.
+//     (PACKET_COPY_THRESH) while the socket's buffer has room, and the reader
+//     takes it from there with recvmsg when it comes to its slot, so that
+//     order holds; without room it comes cut to the slot. A BPF filter's
+//     snap length does not cut such frames. The ring's pages are written
+//     once at Open so that no frame pays for the first touch of its page: on
+//     this project's VM that made Open take 35 ms instead of 2, and saved
+//     each of a fresh ring's first frames about 6 µs.
 //   - The socket (ReceiveSocket): recvmsg(2) for ReadFrame, recvmmsg(2) for
 //     ReadFrames, from the socket's queue (Config.ReadBufferSize).
 //   - The block ring (ReceiveBlockRing, or Config.Ring): a TPACKET_V3 ring.

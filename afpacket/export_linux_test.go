@@ -2,6 +2,8 @@
 
 package afpacket
 
+import "golang.org/x/sys/unix"
+
 // TxBlocks is how many writes found the send-only socket full and finished
 // on the main socket.
 func TxBlocks(c *Conn) uint64 { return c.sys.txBlocks.Load() }
@@ -33,4 +35,22 @@ func QueuedFrames(c *Conn) uint64 {
 		return r.bigFrames.Load()
 	}
 	return 0
+}
+
+// FailMmap makes every ring's mmap fail until the test ends. The test must
+// not run in parallel with others.
+func FailMmap(t interface{ Cleanup(func()) }) {
+	mmap = func(int, int64, int, int, int) ([]byte, error) { return nil, unix.ENOMEM }
+	t.Cleanup(func() { mmap = unix.Mmap })
+}
+
+// Mode is the receive path c took: "frames", "socket" or "blocks".
+func Mode(c *Conn) string {
+	switch c.sys.recv.(type) {
+	case *frameRing:
+		return "frames"
+	case *rxRing:
+		return "blocks"
+	}
+	return "socket"
 }

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/etherconn/etherconn/backend"
 	"golang.org/x/sys/unix"
 )
 
@@ -50,9 +51,10 @@ type frameRing struct {
 	slot      int // bytes of a slot
 	perBlock  int // slots of a block
 	slots     int
-	cur       int           // the slot being read, or waited for
-	big       *recvmsg      // reads the frames a slot could not hold
-	bigFrames atomic.Uint64 // frames taken from the socket's queue
+	cur       int               // the slot being read, or waited for
+	big       *recvmsg          // reads the frames a slot could not hold
+	bigFrames atomic.Uint64     // frames taken from the socket's queue
+	lost      *backend.Counters // the Conn's: queued frames that were not the slot's
 }
 
 // frameSlot is the slot size for an interface of the given MTU: a whole
@@ -94,14 +96,17 @@ func (c *Conn) setupFrameRing(size, mtu int) (*frameRing, error) {
 		Frame_size: uint32(slot),
 		Frame_nr:   uint32(per * blocks),
 	}
-	mem, err := c.mapRing(frameBlockSize*blocks, func(fd int) error {
+	mem, err := c.mapRing(frameBlockSize*blocks, func(fd int, zero bool) error {
+		if zero {
+			return unix.SetsockoptTpacketReq(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &unix.TpacketReq{})
+		}
 		return unix.SetsockoptTpacketReq(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req)
 	})
 	if err != nil {
 		return nil, err
 	}
 	r := &frameRing{mmapRing: c.newMmapRing(mem), slot: slot, perBlock: per, slots: per * blocks,
-		big: newRecvmsg(&c.sys.rx, &backlog{stats: &c.gso}, c.sys.vnet)}
+		big: newRecvmsg(&c.sys.rx, &backlog{stats: &c.gso}, c.sys.vnet), lost: &c.counters}
 	r.fn = r.fill
 	return r, nil
 }
@@ -154,10 +159,10 @@ func (r *frameRing) take(fd uintptr, s []byte, h *unix.Tpacket2Hdr, st uint32) b
 	aux := unix.TpacketAuxdata{Status: st, Len: h.Len, Snaplen: h.Snaplen, Vlan_tci: h.Vlan_tci, Vlan_tpid: h.Vlan_tpid}
 	m := auxMeta(&aux)
 	if st&unix.TP_STATUS_COPY != 0 {
-		return r.takeQueued(fd, &m, out)
+		return r.takeQueued(fd, h, &m, out)
 	}
 	start, snap := int(h.Mac), int(h.Snaplen)
-	if out || start < frameSllOff+unix.SizeofSockaddrLinklayer || start > len(s) || snap > len(s)-start {
+	if out || start < frameSllOff+unix.SizeofSockaddrLinklayer || start > len(s) || uint(snap) > uint(len(s)-start) {
 		return false
 	}
 	if r.vnet && start-vnetHdrLen >= frameSllOff+unix.SizeofSockaddrLinklayer {
@@ -175,23 +180,32 @@ func (r *frameRing) take(fd uintptr, s []byte, h *unix.Tpacket2Hdr, st uint32) b
 	return false
 }
 
-// takeQueued reads the whole frame of a TP_STATUS_COPY slot, which m
-// describes, from the socket's queue into the batch, or drops it if out (an
-// outgoing frame). The slot's header tells the tag, checksum status and
+// takeQueued reads the whole frame of a TP_STATUS_COPY slot, which m and
+// h describe, from the socket's queue into the batch, or drops it if out
+// (an outgoing frame). The slot's header tells the tag, checksum status and
 // length: the kernel clears the queued copy's address, and with it the
-// length PACKET_AUXDATA would report.
-func (r *frameRing) takeQueued(fd uintptr, m *rxMeta, out bool) bool {
+// length PACKET_AUXDATA would report. A queued frame whose length is not
+// the slot's, or none at all, cannot be this slot's frame: it is dropped
+// and counted (Stats().Dropped), which keeps the queue and the ring in
+// step from the next slot on.
+func (r *frameRing) takeQueued(fd uintptr, h *unix.Tpacket2Hdr, m *rxMeta, out bool) bool {
 	b := r.bufs[r.got]
 	r.big.arm(b)
-	ok := r.big.recvOne(fd)
+	ok := r.big.recvCopy(fd)
 	r.big.iov[1].Base = nil
 	if r.big.errno != 0 {
 		r.errno, r.errOp = r.big.errno, "recvmsg"
 		return true
 	}
-	if !ok || out {
-		// Nothing queued: cannot happen, the kernel marks the slot only
-		// with the copy queued. The frame is lost with its slot.
+	l := r.big.n
+	if r.vnet {
+		l -= vnetHdrLen
+	}
+	if !ok || (l != int(h.Len) && r.big.flags&unix.MSG_TRUNC == 0) {
+		r.lost.Drop(1)
+		return false
+	}
+	if out {
 		return false
 	}
 	r.bigFrames.Add(1)

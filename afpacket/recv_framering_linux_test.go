@@ -8,8 +8,11 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
 
 	"github.com/etherconn/etherconn/afpacket"
+	"github.com/etherconn/etherconn/backend"
 	"github.com/etherconn/etherconn/internal/netns"
 	"github.com/etherconn/etherconn/internal/testkit"
 )
@@ -77,4 +80,49 @@ func readBig(t *testing.T, c *afpacket.Conn, batch, want int) [][]byte {
 		}
 	}
 	return out
+}
+
+// TestFrameRingFallback: a default Conn whose frame ring the kernel will
+// not map reads from the socket instead, and gets every frame (the ring,
+// set up but not mapped, is taken down again); one that asked for the
+// frame ring fails Open. Not parallel: it makes every mmap fail.
+func TestFrameRingFallback(t *testing.T) {
+	netns.Require(t)
+	v := netns.NewVeth(t, nil)
+	a := open(t, v.A, afpacket.Config{Receive: afpacket.ReceiveSocket})
+	afpacket.FailMmap(t)
+	b := open(t, v.B, afpacket.Config{})
+	require.Equal(t, "socket", afpacket.Mode(b))
+	requireArrives(t, a, b, mkFrame(v.B.MAC, v.A.MAC, nil, etherTest, 100, 1))
+	for _, cfg := range []afpacket.Config{
+		{Receive: afpacket.ReceiveFrameRing},
+		{FrameRingSize: 1 << 20},
+		{Ring: &afpacket.RingConfig{}},
+	} {
+		require.ErrorIs(t, openErr(v.B.NS, v.B.Name, cfg), unix.ENOMEM)
+	}
+}
+
+// TestSnapLengthCut: a frame that a BPF filter's snap length cuts reads as
+// cut on every receive path: ReadFrame returns the snap length's bytes with
+// backend.ErrTruncated.
+func TestSnapLengthCut(t *testing.T) {
+	netns.Require(t)
+	t.Parallel()
+	v := netns.NewVeth(t, nil)
+	a := open(t, v.A, afpacket.Config{Receive: afpacket.ReceiveSocket})
+	cut := []bpf.RawInstruction{{Op: 0x06, K: 60}} // ret #60
+	for _, cfg := range []afpacket.Config{
+		{Receive: afpacket.ReceiveSocket, Filter: cut},
+		{Filter: cut},
+		{Ring: &afpacket.RingConfig{}, Filter: cut},
+	} {
+		b := open(t, v.B, cfg)
+		f := mkFrame(v.B.MAC, v.A.MAC, nil, etherTest, 200, 7)
+		require.NoError(t, a.WriteFrame(f))
+		got, err := read(t, b, 2*time.Second)
+		require.ErrorIs(t, err, backend.ErrTruncated, afpacket.Mode(b))
+		require.Equal(t, f[:60], got, afpacket.Mode(b))
+		require.NoError(t, b.Close())
+	}
 }

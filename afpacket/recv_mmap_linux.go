@@ -51,18 +51,24 @@ type mmapRing struct {
 	fn     func(fd uintptr) bool // the ring's fill, made once
 }
 
-// mapRing asks for a receive ring with set (a PACKET_RX_RING setsockopt)
-// and maps its size bytes, then writes its pages once (prefault).
-func (c *Conn) mapRing(size int, set func(fd int) error) ([]byte, error) {
+// mapRing asks for a receive ring with set (a PACKET_RX_RING setsockopt;
+// zero: the request for no ring) and maps its size bytes, then writes its
+// pages once (prefault). A ring that cannot be mapped is taken down again:
+// left in place, it would take every frame from a socket that Open goes on
+// to read with recvmsg (the default's fallback).
+func (c *Conn) mapRing(size int, set func(fd int, zero bool) error) ([]byte, error) {
 	var mem []byte
 	var serr error
 	if err := c.sys.rc.Control(func(fd uintptr) {
-		if serr = set(int(fd)); serr != nil {
+		if serr = set(int(fd), false); serr != nil {
 			serr = fmt.Errorf("setsockopt PACKET_RX_RING: %w", serr)
 			return
 		}
-		if mem, serr = unix.Mmap(int(fd), 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); serr != nil {
+		if mem, serr = mmap(int(fd), 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); serr != nil {
 			serr = fmt.Errorf("mmap ring of %d bytes: %w", size, serr)
+			if err := set(int(fd), true); err != nil {
+				serr = fmt.Errorf("%w; and taking the ring down: %w", serr, err)
+			}
 		}
 	}); err != nil {
 		return nil, err
@@ -73,6 +79,9 @@ func (c *Conn) mapRing(size int, set func(fd int) error) ([]byte, error) {
 	prefault(mem)
 	return mem, nil
 }
+
+// mmap maps a ring; a variable so that a test can make it fail.
+var mmap = unix.Mmap
 
 // prefault writes a zero into every page of a ring that the kernel does
 // not write yet (the socket still drops every frame), so that no frame pays

@@ -79,6 +79,32 @@ func (r *recvmsg) recvOne(fd uintptr) bool {
 	}
 }
 
+// recvCopy is one recvmsg for a frame ring's queued frame: it skips
+// nothing (the slot tells whether the frame is outgoing; kernels before
+// 5.17 leave the copy's address uncleared, so its packet type is not to be
+// trusted) and retries nothing but EINTR. It reports whether a frame was
+// read; errors are in r.errno.
+func (r *recvmsg) recvCopy(fd uintptr) bool {
+	for {
+		r.msg.Namelen = unix.SizeofSockaddrLinklayer
+		r.msg.SetControllen(len(r.oob))
+		r.msg.Flags = 0
+		n, _, e := unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&r.msg)), unix.MSG_DONTWAIT)
+		switch e {
+		case 0:
+			r.n, r.flags = int(n), r.msg.Flags
+			return true
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false
+		default:
+			r.errno = e
+			return false
+		}
+	}
+}
+
 // readFrame reads one frame into b, its tag restored; a frame longer than
 // b is cut, and reported so. A super-frame is split: its first segment is
 // returned, the others wait in the backlog.
@@ -134,7 +160,7 @@ func (r *recvmsg) result(b []byte, m *rxMeta) (data []byte, n int, cut bool) {
 	}
 	if !m.vnet.isGSO() {
 		n, lost := m.restore(b, min(l, len(b)))
-		return nil, n, lost || cut || l > len(b)
+		return nil, n, lost || cut || l > len(b) || !m.whole
 	}
 	data, whole := gather(b, r.spill, l)
 	return data, 0, cut || !whole

@@ -84,7 +84,10 @@ func (c *Conn) setupRing(rc *RingConfig) (*rxRing, error) {
 		Frame_nr:       uint32(bs / ringFrameSize * nb),
 		Retire_blk_tov: uint32(tov),
 	}
-	mem, err := c.mapRing(bs*nb, func(fd int) error {
+	mem, err := c.mapRing(bs*nb, func(fd int, zero bool) error {
+		if zero {
+			return unix.SetsockoptTpacketReq3(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &unix.TpacketReq3{})
+		}
 		return unix.SetsockoptTpacketReq3(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req)
 	})
 	if err != nil {
@@ -145,7 +148,7 @@ func (r *rxRing) next() {
 	h := (*unix.Tpacket3Hdr)(unsafe.Pointer(&blk[r.off]))
 	sll := (*unix.RawSockaddrLinklayer)(unsafe.Pointer(&blk[r.off+ringSllOff]))
 	start, snap := r.off+int(h.Mac), int(h.Snaplen)
-	if start < r.off || start > len(blk) || snap > len(blk)-start {
+	if start < r.off || start > len(blk) || uint(snap) > uint(len(blk)-start) {
 		r.release()
 		return
 	}
