@@ -64,7 +64,11 @@ type Config struct {
 	// FrameRingSize is the memory of the ReceiveFrameRing ring in bytes,
 	// rounded down to whole blocks of 256 KiB (at least one). 0 means
 	// DefaultFrameRingSize. Frames that find the ring full are dropped and
-	// counted in Stats().Dropped. The other receive modes ignore it.
+	// counted in Stats().Dropped. The ring is kernel memory that stays
+	// allocated while the Conn is open, 16 MiB a Conn by default (a fanout
+	// group of n sockets holds n rings): a program opening many Conns may
+	// want smaller rings, or ReceiveSocket, whose buffer is charged only for
+	// frames waiting. The other receive modes ignore it.
 	FrameRingSize int
 
 	// Ring, when not nil, receives through a memory-mapped TPACKET_V3 ring
