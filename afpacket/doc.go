@@ -165,11 +165,11 @@
 //
 // Measured on a veth pair on this project's 2-vCPU VM (BenchmarkVethDefaults,
 // BenchmarkVethRTT; 64-byte datagrams, default settings otherwise), the frame
-// ring delivered 0.65–0.77 M datagrams/s with no loss where the socket
-// delivered 0.40–0.61 M and the kernel dropped 7–43% in its queue, and its
-// round trip was the kernel UDP socket's (0.91–0.93 of it at the median,
-// 1.33–1.43 at the 99th percentile); the block ring delivered 1.05–1.18 M,
-// at 1.8 ms a round trip. On a veth the
+// ring delivered 0.61–0.77 M datagrams/s with no loss where the socket
+// delivered 0.40–0.61 M and the kernel dropped 7–44% in its queue, and its
+// round trip was the kernel UDP socket's (0.91–0.98 of it at the median,
+// 1.32–1.43 at the 99th percentile); the block ring delivered 0.94–1.18 M,
+// at 0.85–1.85 ms a round trip. On a veth the
 // receiving side's kernel work runs on the sender's CPU, and the frame
 // ring's is costlier per frame than the block ring's (a wake-up and a slot
 // status a frame): that, not the reader, sets its ceiling there. Use the
