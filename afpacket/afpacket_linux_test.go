@@ -623,7 +623,18 @@ func TestZeroAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are not meaningful under -race")
 	}
-	a, b, v := pair(t, afpacket.Config{}, afpacket.Config{ReadBufferSize: 4 << 20})
+	for _, cfg := range []afpacket.Config{
+		{Receive: afpacket.ReceiveSocket},
+		{Receive: afpacket.ReceiveFrameRing},
+		{Receive: afpacket.ReceiveBlockRing},
+	} {
+		t.Run(cfg.Receive.String(), func(t *testing.T) { testZeroAllocs(t, cfg) })
+	}
+}
+
+// testZeroAllocs is TestZeroAllocs with the reader configured as cfg.
+func testZeroAllocs(t *testing.T, cfg afpacket.Config) {
+	a, b, v := pair(t, afpacket.Config{}, cfg)
 	f := mkFrame(v.B.MAC, v.A.MAC, testkit.Dot1Q(100), etherTest, 64, 1)
 	buf := make([]byte, 2048)
 	var err error

@@ -44,20 +44,32 @@ func BenchmarkWriteFrames(b *testing.B) {
 	reportRate(b, b.N, time.Since(start))
 }
 
-// readConfig is the reader of BenchmarkReadFrame and BenchmarkReadFrames:
-// a buffer that holds a drain round.
-var readConfig = afpacket.Config{ReadBufferSize: 256 << 20}
+// readConfigs are the readers of BenchmarkReadFrame and
+// BenchmarkReadFrames, each mode with room for a drain round (16,384
+// frames: the frame ring's slots are 1,664 bytes).
+var readConfigs = []afpacket.Config{
+	{Receive: afpacket.ReceiveSocket, ReadBufferSize: 256 << 20},
+	{Receive: afpacket.ReceiveFrameRing, FrameRingSize: 32 << 20},
+}
 
 func BenchmarkReadFrame(b *testing.B) {
-	readBench(b, func(b *testing.B, l *netns.Link) benchReader {
-		return frameReader(open(b, l, readConfig))
-	})
+	for _, cfg := range readConfigs {
+		b.Run(cfg.Receive.String(), func(b *testing.B) {
+			readBench(b, func(b *testing.B, l *netns.Link) benchReader {
+				return frameReader(open(b, l, cfg))
+			})
+		})
+	}
 }
 
 func BenchmarkReadFrames(b *testing.B) {
-	readBench(b, func(b *testing.B, l *netns.Link) benchReader {
-		return framesReader(open(b, l, readConfig))
-	})
+	for _, cfg := range readConfigs {
+		b.Run(cfg.Receive.String(), func(b *testing.B) {
+			readBench(b, func(b *testing.B, l *netns.Link) benchReader {
+				return framesReader(open(b, l, cfg))
+			})
+		})
+	}
 }
 
 // BenchmarkReadTPacketV3 is a reference ceiling: gopacket's TPACKET_V3 ring

@@ -56,11 +56,11 @@ import (
 // kdrop% is the share the receiving socket's full queue lost in the kernel
 // and qdrop% the share the full queues of the relay or rudp lost.
 func BenchmarkVethRUDP(b *testing.B) {
-	mmsg := afpacket.Config{ReadBufferSize: benchRcvBuf}
+	def := afpacket.Config{ReadBufferSize: benchRcvBuf} // the frame ring
 	ring := afpacket.Config{Ring: benchRing()}
-	b.Run("batch/flows=1", func(b *testing.B) { benchRUDP(b, 1, true, mmsg) })
-	b.Run("batch/flows=1000", func(b *testing.B) { benchRUDP(b, 1000, true, mmsg) })
-	b.Run("writeto/flows=1", func(b *testing.B) { benchRUDP(b, 1, false, mmsg) })
+	b.Run("batch/flows=1", func(b *testing.B) { benchRUDP(b, 1, true, def) })
+	b.Run("batch/flows=1000", func(b *testing.B) { benchRUDP(b, 1000, true, def) })
+	b.Run("writeto/flows=1", func(b *testing.B) { benchRUDP(b, 1, false, def) })
 	b.Run("ring/batch/flows=1", func(b *testing.B) { benchRUDP(b, 1, true, ring) })
 	b.Run("ring/batch/flows=1000", func(b *testing.B) { benchRUDP(b, 1000, true, ring) })
 	b.Run("ring/writeto/flows=1", func(b *testing.B) { benchRUDP(b, 1, false, ring) })

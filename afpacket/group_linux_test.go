@@ -249,8 +249,8 @@ func TestRelayGroupEnds(t *testing.T) {
 // "flood" is (a) with batches (benchFlows): the sender's rudp, relay and
 // kernel work share the CPUs with the receiver's loops and readers while
 // it runs. "drain" takes the sender out of the measure: drainRound frames
-// of the 1,000 flows are queued in the sockets (256 MiB of buffer each)
-// while a fresh receiving relay is paused, then the clock runs from Start
+// of the 1,000 flows are queued in the sockets (recvmmsg, 256 MiB of
+// buffer each: readConfigs[0]) while a fresh receiving relay is paused, then the clock runs from Start
 // until its 1,000 readers (ReadBatch) have them all; the one-socket and
 // the two-socket receivers take turns, round by round, so that they share
 // the machine's moments, and sockets=N-pkts/s is each one's rate (ns/op
@@ -308,7 +308,7 @@ func benchGroupDrain(b *testing.B, flows int, sockets []int) {
 // socket took. The clock runs only for that.
 func drainOnce(b *testing.B, w *afpacket.Conn, l *netns.Link, flows, sockets, round int) (time.Duration, []uint64) {
 	b.StopTimer()
-	r := newSide(b, l, 1, flows, sideOptions{conn: readConfig, queueLen: benchQueue, sockets: sockets,
+	r := newSide(b, l, 1, flows, sideOptions{conn: readConfigs[0], queueLen: benchQueue, sockets: sockets,
 		relay: relay.Config{Paused: true}})
 	var cnt counter
 	for _, c := range r.conns {

@@ -96,7 +96,7 @@ func newSide(tb testing.TB, link *netns.Link, s, n int, opt sideOptions) *side {
 // relay's read loop for long enough to overflow a default-sized socket
 // buffer, which says nothing about the rate under test.
 //
-// It runs with the receiving socket reading by recvmmsg and through a ring.
+// It runs with the receiving socket reading by recvmmsg and through each ring.
 func TestNoDropsModerateRate(t *testing.T) {
 	netns.Require(t)
 	// The default socket buffer (net.core.rmem_default, 208 KiB) holds
@@ -105,7 +105,8 @@ func TestNoDropsModerateRate(t *testing.T) {
 	// for up to 28 ms between two batches (at most 4 ms without it), and
 	// other test binaries share the CPUs, so the socket gets the room a
 	// deployment would give it.
-	t.Run("recvmmsg", func(t *testing.T) { testNoDrops(t, afpacket.Config{ReadBufferSize: 4 << 20}) })
+	t.Run("recvmmsg", func(t *testing.T) { testNoDrops(t, afpacket.Config{Receive: afpacket.ReceiveSocket}) })
+	t.Run("frames", func(t *testing.T) { testNoDrops(t, afpacket.Config{}) })
 	t.Run("ring", func(t *testing.T) { testNoDrops(t, afpacket.Config{Ring: &afpacket.RingConfig{}}) })
 }
 
