@@ -49,20 +49,29 @@ func newRecvmsg(x *rxSock, q *backlog, vnet bool) *recvmsg {
 	return r
 }
 
-// recvOne is the RawConn.Read callback of readFrame: one recvmsg, skipping
-// outgoing frames. It returns false to wait for the socket to be readable.
-func (r *recvmsg) recvOne(fd uintptr) bool {
+// call makes one recvmsg(2) into the message, trying again on EINTR, and
+// returns its length and errno.
+func (r *recvmsg) call(fd uintptr, flags int) (int, syscall.Errno) {
 	for {
 		r.msg.Namelen = unix.SizeofSockaddrLinklayer
 		r.msg.SetControllen(len(r.oob))
 		r.msg.Flags = 0
-		n, _, e := unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&r.msg)), 0)
+		n, _, e := unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&r.msg)), uintptr(flags))
+		if e != unix.EINTR {
+			return int(n), e
+		}
+	}
+}
+
+// recvOne is the RawConn.Read callback of readFrame: one recvmsg, skipping
+// outgoing frames. It returns false to wait for the socket to be readable.
+func (r *recvmsg) recvOne(fd uintptr) bool {
+	for {
+		n, e := r.call(fd, 0)
 		switch e {
 		case 0:
 		case unix.EAGAIN:
 			return false
-		case unix.EINTR:
-			continue
 		default:
 			if r.vnet && gsoUndescribed(e, r.q.stats) {
 				continue
@@ -73,8 +82,7 @@ func (r *recvmsg) recvOne(fd uintptr) bool {
 		if r.name.Pkttype == unix.PACKET_OUTGOING {
 			continue
 		}
-		r.n = int(n)
-		r.flags = r.msg.Flags
+		r.n, r.flags = n, r.msg.Flags
 		return true
 	}
 }
@@ -85,24 +93,16 @@ func (r *recvmsg) recvOne(fd uintptr) bool {
 // trusted) and retries nothing but EINTR. It reports whether a frame was
 // read; errors are in r.errno.
 func (r *recvmsg) recvCopy(fd uintptr) bool {
-	for {
-		r.msg.Namelen = unix.SizeofSockaddrLinklayer
-		r.msg.SetControllen(len(r.oob))
-		r.msg.Flags = 0
-		n, _, e := unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&r.msg)), unix.MSG_DONTWAIT)
-		switch e {
-		case 0:
-			r.n, r.flags = int(n), r.msg.Flags
-			return true
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			return false
-		default:
-			r.errno = e
-			return false
-		}
+	n, e := r.call(fd, unix.MSG_DONTWAIT)
+	switch e {
+	case 0:
+		r.n, r.flags = n, r.msg.Flags
+		return true
+	case unix.EAGAIN:
+	default:
+		r.errno = e
 	}
+	return false
 }
 
 // readFrame reads one frame into b, its tag restored; a frame longer than
