@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 	"unsafe"
 
-	"github.com/etherconn/etherconn/backend"
 	"golang.org/x/sys/unix"
 )
 
@@ -51,10 +50,9 @@ type frameRing struct {
 	slot      int // bytes of a slot
 	perBlock  int // slots of a block
 	slots     int
-	cur       int               // the slot being read, or waited for
-	big       *recvmsg          // reads the frames a slot could not hold
-	bigFrames atomic.Uint64     // frames taken from the socket's queue
-	lost      *backend.Counters // the Conn's: queued frames that were not the slot's
+	cur       int           // the slot being read, or waited for
+	big       *recvmsg      // reads the frames a slot could not hold
+	bigFrames atomic.Uint64 // frames taken from the socket's queue
 }
 
 // frameSlot is the slot size for an interface of the given MTU: a whole
@@ -106,7 +104,7 @@ func (c *Conn) setupFrameRing(size, mtu int) (*frameRing, error) {
 		return nil, err
 	}
 	r := &frameRing{mmapRing: c.newMmapRing(mem), slot: slot, perBlock: per, slots: per * blocks,
-		big: newRecvmsg(&c.sys.rx, &backlog{stats: &c.gso}, c.sys.vnet), lost: &c.counters}
+		big: newRecvmsg(&c.sys.rx, &backlog{stats: &c.gso}, c.sys.vnet)}
 	r.fn = r.fill
 	return r, nil
 }
@@ -148,8 +146,8 @@ func (r *frameRing) fill(fd uintptr) bool {
 // unless it is one of the interface's outgoing frames, and reports whether
 // the reader is to stay on the slot: segments of its super-frame are left,
 // or a recvmsg of its whole frame failed (r.errno). A header that does not
-// fit the slot drops the frame: the kernel wrote it, but a bad offset must
-// not crash the reader.
+// fit the slot drops the frame, counted in Stats().Dropped: the kernel
+// wrote it, but a bad offset must not crash the reader.
 func (r *frameRing) take(fd uintptr, s []byte, h *unix.Tpacket2Hdr, st uint32) bool {
 	if r.sf.more() {
 		return r.split(nil, nil, false)
@@ -161,8 +159,12 @@ func (r *frameRing) take(fd uintptr, s []byte, h *unix.Tpacket2Hdr, st uint32) b
 	if st&unix.TP_STATUS_COPY != 0 {
 		return r.takeQueued(fd, h, &m, out)
 	}
+	if out {
+		return false
+	}
 	start, snap := int(h.Mac), int(h.Snaplen)
-	if out || start < frameSllOff+unix.SizeofSockaddrLinklayer || start > len(s) || uint(snap) > uint(len(s)-start) {
+	if start < frameSllOff+unix.SizeofSockaddrLinklayer || start > len(s) || uint(snap) > uint(len(s)-start) {
+		r.lost.Drop(1)
 		return false
 	}
 	if r.vnet && start-vnetHdrLen >= frameSllOff+unix.SizeofSockaddrLinklayer {

@@ -36,33 +36,8 @@ func FuzzRingSlots(f *testing.F) {
 	binary.NativeEndian.PutUint32(blk[16:], 48)                 // offset_to_first_pkt
 	f.Add(blk, true, uint16(2048))
 	f.Fuzz(func(t *testing.T, in []byte, blocks bool, size uint16) {
-		bufs, lens := make([][]byte, 4), make([]int, 4)
-		for i := range bufs {
-			bufs[i] = make([]byte, size)
-		}
-		const blockSize = 64 << 10
-		mem := make([]byte, 2*blockSize)
-		copy(mem[:blockSize], in)
-		var base *mmapRing
-		var owner *uint32
-		if blocks {
-			r := &rxRing{blockSize: blockSize, blocks: 2}
-			base, owner = &r.mmapRing, nil
-			base.mem = mem
-			owner = r.status(0)
-			base.fn = r.fill
-		} else {
-			slot := frameSlot(1500)
-			r := &frameRing{slot: slot, perBlock: blockSize / slot, slots: 2 * (blockSize / slot),
-				big: newRecvmsg(nil, &backlog{stats: &gsoCounters{}}, true), lost: &backend.Counters{}}
-			base = &r.mmapRing
-			base.mem = mem
-			owner = (*uint32)(unsafe.Pointer(&mem[0]))
-			base.fn = r.fill
-		}
-		base.vnet, base.stats, base.bufs, base.lens = true, &gsoCounters{}, bufs, lens
-		*owner |= unix.TP_STATUS_USER
-		base.fn(^uintptr(0))
+		base, owner := fillOnce(in, blocks, int(size))
+		bufs, lens := base.bufs, base.lens
 		for i := 0; i < base.got; i++ {
 			if lens[i] > len(bufs[i]) || lens[i] < 0 {
 				t.Fatalf("frame %d: %d bytes in a buffer of %d", i, lens[i], len(bufs[i]))
@@ -72,4 +47,78 @@ func FuzzRingSlots(f *testing.F) {
 			t.Fatal("took nothing and kept the slot")
 		}
 	})
+}
+
+// fillOnce runs one fill of a frame ring (or, with blocks, a block ring)
+// whose first slot or block holds in, marked as the reader's, into four
+// buffers of size bytes on no socket. It returns the ring, its batch kept,
+// and the status word of the slot or block.
+func fillOnce(in []byte, blocks bool, size int) (*mmapRing, *uint32) {
+	bufs, lens := make([][]byte, 4), make([]int, 4)
+	for i := range bufs {
+		bufs[i] = make([]byte, size)
+	}
+	const blockSize = 64 << 10
+	mem := make([]byte, 2*blockSize)
+	copy(mem[:blockSize], in)
+	var base *mmapRing
+	var owner *uint32
+	if blocks {
+		r := &rxRing{blockSize: blockSize, blocks: 2}
+		base = &r.mmapRing
+		base.mem = mem
+		owner = r.status(0)
+		base.fn = r.fill
+	} else {
+		slot := frameSlot(1500)
+		r := &frameRing{slot: slot, perBlock: blockSize / slot, slots: 2 * (blockSize / slot),
+			big: newRecvmsg(nil, &backlog{stats: &gsoCounters{}}, true)}
+		base = &r.mmapRing
+		base.mem = mem
+		owner = (*uint32)(unsafe.Pointer(&mem[0]))
+		base.fn = r.fill
+	}
+	base.vnet, base.stats, base.lost = true, &gsoCounters{}, &backend.Counters{}
+	*owner |= unix.TP_STATUS_USER
+	base.bufs, base.lens = bufs, lens
+	base.fn(^uintptr(0))
+	base.bufs, base.lens = bufs, lens
+	return base, owner
+}
+
+// TestRingBadHeaderCounted: a slot, or a block's frame, whose header puts
+// the frame outside the ring is dropped and counted in Dropped, and the
+// slot or block goes back to the kernel.
+func TestRingBadHeaderCounted(t *testing.T) {
+	slot := make([]byte, 76+60)
+	binary.NativeEndian.PutUint32(slot[4:], 60)    // tp_len
+	binary.NativeEndian.PutUint32(slot[8:], 60)    // tp_snaplen
+	binary.NativeEndian.PutUint16(slot[12:], 4000) // tp_mac: past the slot
+	blk := make([]byte, 48+48)
+	binary.NativeEndian.PutUint32(blk[12:], 3)         // num_pkts
+	binary.NativeEndian.PutUint32(blk[16:], 48)        // offset_to_first_pkt
+	binary.NativeEndian.PutUint32(blk[48+12:], 60)     // tp_snaplen
+	binary.NativeEndian.PutUint16(blk[48+24:], 0xffff) // tp_mac: past the block
+	for _, tc := range []struct {
+		name   string
+		in     []byte
+		blocks bool
+		lost   uint64
+	}{
+		{"frame ring", slot, false, 1},
+		{"block ring", blk, true, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, owner := fillOnce(tc.in, tc.blocks, 2048)
+			if r.got != 0 {
+				t.Fatalf("returned %d frames", r.got)
+			}
+			if got := r.lost.Snapshot().Dropped; got != tc.lost {
+				t.Fatalf("Dropped %d, want %d", got, tc.lost)
+			}
+			if *owner&unix.TP_STATUS_USER != 0 {
+				t.Fatal("kept the slot")
+			}
+		})
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/etherconn/etherconn/backend"
 	"golang.org/x/sys/unix"
 )
 
@@ -36,6 +37,11 @@ type mmapRing struct {
 	vnet  bool
 	sf    superFrame
 	stats *gsoCounters
+
+	// lost is the Conn's counters, whose Dropped takes the frames the
+	// reader could not take: headers that do not fit the ring, queued
+	// frames that are not their slot's.
+	lost *backend.Counters
 
 	// errno is the socket's pending error (sk_err), which fill takes with
 	// SO_ERROR (unlike recvmsg, a ring never returns it by itself), or a
@@ -101,7 +107,7 @@ func prefault(mem []byte) {
 
 // newMmapRing is the shared part of a ring of c on mem.
 func (c *Conn) newMmapRing(mem []byte) mmapRing {
-	return mmapRing{mem: mem, vnet: c.sys.vnet, stats: &c.gso, sock: &c.sys.rx}
+	return mmapRing{mem: mem, vnet: c.sys.vnet, stats: &c.gso, lost: &c.counters, sock: &c.sys.rx}
 }
 
 // close unmaps the ring's memory; the socket is closed by then.

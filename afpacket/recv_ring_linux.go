@@ -137,11 +137,13 @@ func (r *rxRing) fill(fd uintptr) bool {
 
 // next reads the frame at r.off of the current block into the batch, unless
 // it is one of the interface's outgoing frames, and steps to the next one.
-// A header that does not fit the block ends the block: the kernel wrote it,
-// but a bad offset must not crash the reader.
+// A header that does not fit the block ends the block, its frames not read
+// yet counted in Stats().Dropped: the kernel wrote it, but a bad offset
+// must not crash the reader.
 func (r *rxRing) next() {
 	blk := r.mem[r.cur*r.blockSize : (r.cur+1)*r.blockSize]
 	if r.off < 0 || r.off > len(blk)-ringSllOff-unix.SizeofSockaddrLinklayer {
+		r.lost.Drop(uint64(max(r.left, 0)))
 		r.release()
 		return
 	}
@@ -149,6 +151,7 @@ func (r *rxRing) next() {
 	sll := (*unix.RawSockaddrLinklayer)(unsafe.Pointer(&blk[r.off+ringSllOff]))
 	start, snap := r.off+int(h.Mac), int(h.Snaplen)
 	if start < r.off || start > len(blk) || uint(snap) > uint(len(blk)-start) {
+		r.lost.Drop(uint64(max(r.left, 0)))
 		r.release()
 		return
 	}
