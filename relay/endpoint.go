@@ -322,9 +322,12 @@ func (ep *Endpoint) NewQueue(limit int) *Queue {
 // Reassemble hands p, a received IP fragment, to the relay's reassembly
 // (see Relay.Reassemble) and, once the datagram is complete, delivers it to
 // the endpoint as a received frame: to its handler, else its queue. It
-// reports whether it delivered one.
+// reports whether it delivered one. Each endpoint reassembles the fragments
+// it receives: the fragments of a broadcast or multicast datagram make one
+// whole datagram for every endpoint they go to (each counted against the
+// relay's budget).
 func (ep *Endpoint) Reassemble(p *Packet) bool {
-	whole := ep.r.frag.add(p)
+	whole := ep.r.frag.add(p, ep)
 	if whole == nil {
 		return false
 	}

@@ -9,10 +9,12 @@ import (
 // The incomplete datagrams of the reassembler: how they are keyed and
 // listed oldest first, made and reused, dropped, and timed out.
 
-// fragKey identifies a datagram's fragments: the link they came by (the
-// endpoint's key), the addresses, the identification and protocol, as
-// Linux keys them (ipq, frag_queue) within a network namespace.
+// fragKey identifies a datagram's fragments: the endpoint reassembling
+// them, the link they came by (the frame's demux key), the addresses, the
+// identification and protocol, as Linux keys them (ipq, frag_queue) within
+// a network namespace.
 type fragKey struct {
+	owner    *Endpoint // whose fragments (Endpoint.Reassemble); nil for Relay.Reassemble
 	link     frame.Key
 	src, dst [16]byte
 	id       uint32

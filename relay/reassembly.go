@@ -124,9 +124,14 @@ func (ra *reassembler) stats() ReassemblyStats {
 // fragments while over its budget, the oldest incomplete datagrams are
 // evicted, so that a flood of fragments that never complete cannot keep
 // others from reassembling; and no ICMP time exceeded is sent.
-func (r *Relay) Reassemble(p *Packet) *Packet { return r.frag.add(p) }
+func (r *Relay) Reassemble(p *Packet) *Packet { return r.frag.add(p, nil) }
 
-func (ra *reassembler) add(p *Packet) *Packet {
+// add is Reassemble for the fragments that owner (nil: Relay.Reassemble's
+// callers) received. Each owner's are reassembled apart: a group frame
+// goes to every endpoint that takes it, and each of them must get the
+// datagram, not the first alone with the others' copies taken for
+// duplicates.
+func (ra *reassembler) add(p *Packet, owner *Endpoint) *Packet {
 	ra.st.fragments.Add(1)
 	in := &p.Info
 	b := p.Frame()
@@ -137,7 +142,7 @@ func (ra *reassembler) add(p *Packet) *Packet {
 		ra.st.invalid.Add(1)
 		return nil
 	}
-	k := fragKey{link: in.Key, id: f.ID, proto: f.Next, v6: in.IPVersion == 6}
+	k := fragKey{owner: owner, link: in.Key, id: f.ID, proto: f.Next, v6: in.IPVersion == 6}
 	copy(k.src[:], in.SrcIP(b))
 	copy(k.dst[:], in.DstIP(b))
 	cost := int64(len(p.buf)) + fragPieceCost

@@ -151,7 +151,7 @@ func FuzzReassemble(f *testing.F) {
 			var got []byte
 			var w *Packet
 			if p.Info.Fragment {
-				w = ra.add(p)
+				w = ra.add(p, nil)
 			}
 			p.Release()
 			if ra.stats().Pinned > DefaultReassemblyBudget {
@@ -204,7 +204,7 @@ func fuzzRaw(t *testing.T, in []byte) {
 			continue
 		}
 		if p.Info.Fragment {
-			if w := ra.add(p); w != nil {
+			if w := ra.add(p, nil); w != nil {
 				var in frame.Info
 				if err := frame.Parse(w.Frame(), &in); err != nil || in.Fragment {
 					t.Fatalf("delivered a datagram that does not parse whole: %v", err)
