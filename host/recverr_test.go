@@ -403,3 +403,23 @@ func TestRecvErrBatch(t *testing.T) {
 	require.NoError(t, c.Close())
 	assert.ErrorIs(t, c.SetRecvErr(true), net.ErrClosed)
 }
+
+// TestRecvErrFragmented: a datagram sent as fragments toward a next hop
+// that does not resolve is reported once, found by its first fragment, as
+// Linux reports it; each fragment counts in Unresolved.
+func TestRecvErrFragmented(t *testing.T) {
+	for _, f := range families {
+		t.Run(f.name, func(t *testing.T) {
+			_, h, c, _ := lossyConn(t, f.peer)
+			_, err := c.Write(make([]byte, 4000)) // three fragments over MTU 1500
+			require.NoError(t, err)
+			testkit.Eventually(t, waitFor, func() bool { return h.Stats().Unresolved == 3 }, "%+v", h.Stats())
+			require.NoError(t, c.SetReadDeadline(time.Now().Add(waitFor)))
+			_, err = c.Read(make([]byte, 10))
+			assert.ErrorIs(t, err, syscall.EHOSTUNREACH)
+			require.NoError(t, c.SetReadDeadline(time.Now().Add(quiet)))
+			_, err = c.Read(make([]byte, 10))
+			assert.ErrorIs(t, err, os.ErrDeadlineExceeded, "one report for the datagram")
+		})
+	}
+}

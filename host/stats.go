@@ -18,7 +18,7 @@ type Stats struct {
 	EchoAnswered uint64 // echo requests answered
 	EchoLimited  uint64 // echo requests not answered: over Config.EchoRate
 	Solicits     uint64 // ARP requests and Neighbor Solicitations it sent to resolve
-	Unresolved   uint64 // datagrams dropped: their next hop did not resolve, or its queue was full
+	Unresolved   uint64 // frames dropped (each fragment of a datagram counts): their next hop did not resolve, or its queue was full
 	NoRoute      uint64 // datagrams refused: no route to the destination
 	Malformed    uint64 // ARP, ICMP and ND messages to it dropped as malformed or invalid
 	NotForUs     uint64 // messages to its MAC about addresses it does not have, ignored

@@ -1,6 +1,7 @@
 package rudp
 
 import (
+	"encoding/binary"
 	"net/netip"
 
 	"github.com/etherconn/etherconn/etherconn"
@@ -48,12 +49,14 @@ func (c *Conn) SetRecvErr(on bool) error {
 // port (the Conn bound to them, or to the unspecified address and the
 // port) and, for a connected Conn, its destination, which must be the
 // Conn's RemoteAddr. The Conn keeps err as its pending error if it has
-// SetRecvErr on, and ReportError reports whether one did. A frame that is
-// not a UDP datagram of a Conn of ec, or not well formed, is ignored. The
+// SetRecvErr on, and ReportError reports whether one did. A datagram sent
+// as fragments is found by its first fragment, which holds the UDP header
+// (as Linux's udp_err finds it); the others are ignored, as is a frame
+// that is not a UDP datagram of a Conn of ec, or not well formed. The
 // Router calls it before releasing b; it keeps nothing of b.
 func ReportError(ec *etherconn.Conn, b []byte, err error) bool {
 	var in frame.Info
-	if ec == nil || err == nil || frame.Parse(b, &in) != nil || !in.UDP {
+	if ec == nil || err == nil || frame.Parse(b, &in) != nil || !(in.UDP || firstUDPFragment(b, &in)) {
 		return false
 	}
 	m := loadMux(ec)
@@ -69,6 +72,19 @@ func ReportError(ec *etherconn.Conn, b []byte, err error) bool {
 		return false
 	}
 	c.q.SetError(err)
+	return true
+}
+
+// firstUDPFragment reports whether b, which Parse described in in, is the
+// first fragment of a UDP datagram whose header it holds whole; if so it
+// sets in's ports from that header.
+func firstUDPFragment(b []byte, in *frame.Info) bool {
+	f, err := frame.ParseFragment(b, in)
+	if err != nil || f.Offset != 0 || f.Next != frame.ProtoUDP || f.Data+frame.UDPLen > f.DataEnd {
+		return false
+	}
+	in.SrcPort = binary.BigEndian.Uint16(b[f.Data:])
+	in.DstPort = binary.BigEndian.Uint16(b[f.Data+2:])
 	return true
 }
 
