@@ -11,10 +11,9 @@ func reusable(p *Packet) *Packet {
 	return getPacket()
 }
 
-// parse counts p in and parses it once; false means malformed.
+// parse parses p once; false means malformed (and counted so). The caller
+// counts p in: the read loop once a batch.
 func (r *Relay) parse(p *Packet) bool {
-	r.st.framesIn.Add(1)
-	r.st.bytesIn.Add(uint64(p.n))
 	if err := frame.Parse(p.Frame(), &p.Info); err != nil {
 		r.st.malformed.Add(1)
 		return false
@@ -24,6 +23,8 @@ func (r *Relay) parse(p *Packet) bool {
 
 // dispatch parses p once and hands it to every endpoint that wants it.
 func (r *Relay) dispatch(p *Packet) {
+	r.st.framesIn.Add(1)
+	r.st.bytesIn.Add(uint64(p.n))
 	if r.parse(p) {
 		one := [1]*Packet{p}
 		r.dispatchParsed(&r.rx, one[:])

@@ -343,17 +343,23 @@ func (r *Relay) readOnce(x *rxState, q *Queue) (int, error) {
 		q.stopLeading() // before dispatch: pushing to q must not kick
 	}
 	x.good = x.good[:0]
+	var bytes uint64
 	for i := 0; i < got; i++ {
 		p := x.pkts[i]
 		if x.lens[i] > backend.MaxFrameLen { // filled the spare byte: truncated
-			r.st.framesIn.Add(1)
 			r.st.malformed.Add(1)
 			continue
 		}
 		p.n = x.lens[i]
+		bytes += uint64(p.n)
 		if r.parse(p) {
 			x.good = append(x.good, p)
 		}
+	}
+	// Once a batch, not once a frame: in a group the loops share these.
+	if got > 0 {
+		r.st.framesIn.Add(uint64(got))
+		r.st.bytesIn.Add(bytes)
 	}
 	r.dispatchParsed(x, x.good)
 	for i := 0; i < got; i++ {
