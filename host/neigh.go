@@ -199,21 +199,26 @@ func (c *neighCache) enqueue(h *Host, a netip.Addr, ec *etherconn.Conn, f *ether
 	}
 	// h's oldest go until f fits, as the kernel drops the oldest
 	// (__neigh_event_send); f itself when nothing of h's is left to go.
-	var drop []*etherconn.Frame
-	for {
-		mine, oldest := e.queuedBy(h)
-		if mine+n <= maxPendingPerNeighbor && c.npend < maxPendingPerSegment {
-			e.pending = append(e.pending, pending{ec, h, f, n})
-			c.npend++
-			break
-		}
+	// One walk of the queue finds h's bytes and, eviction by eviction,
+	// its next oldest.
+	var dropBuf [4]*etherconn.Frame
+	drop := dropBuf[:0]
+	mine, oldest := e.queuedBy(h)
+	for mine+n > maxPendingPerNeighbor || c.npend >= maxPendingPerSegment {
 		if oldest < 0 {
 			drop = append(drop, f)
+			f = nil
 			break
 		}
 		drop = append(drop, e.pending[oldest].f)
+		mine -= e.pending[oldest].n
 		e.pending = slices.Delete(e.pending, oldest, oldest+1)
 		c.npend--
+		oldest = e.nextBy(h, oldest)
+	}
+	if f != nil {
+		e.pending = append(e.pending, pending{ec, h, f, n})
+		c.npend++
 	}
 	c.mu.Unlock()
 	if start {
@@ -238,6 +243,17 @@ func (e *neigh) queuedBy(h *Host) (bytes, oldest int) {
 		}
 	}
 	return bytes, oldest
+}
+
+// nextBy returns the index of the first of e's queued frames from i on
+// that h sent, or -1; the cache's mu is held.
+func (e *neigh) nextBy(h *Host, i int) int {
+	for ; i < len(e.pending); i++ {
+		if e.pending[i].h == h {
+			return i
+		}
+	}
+	return -1
 }
 
 // makeRoom evicts an entry with nothing queued when the cache is full;
