@@ -339,6 +339,7 @@ func (q *Queue) Close() {
 		return
 	}
 	q.closed = true
+	q.sockErr.Store(nil) // a closed queue keeps no pending error (SetError)
 	var drop []*Packet
 	for q.n > 0 {
 		drop = append(drop, q.popLocked())

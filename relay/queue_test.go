@@ -578,6 +578,11 @@ func TestQueueSetError(t *testing.T) {
 			assertTimeout(t, err)
 			assert.ErrorIs(t, q.TakeError(), errX)
 		}},
+		{"close drops one pending", func(t *testing.T, q *Queue) {
+			q.SetError(errX)
+			q.Close()
+			assert.NoError(t, q.TakeError())
+		}},
 		{"closed keeps none", func(t *testing.T, q *Queue) {
 			q.Close()
 			q.SetError(errX)

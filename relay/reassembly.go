@@ -42,8 +42,10 @@ type ReassemblyStats struct {
 	// for fields no datagram can have
 	// (and, where Linux drops the datagram for them, the datagram with
 	// them): data past 64 KiB, a last fragment that disagrees with the
-	// others, an empty fragment, an IPv6 first fragment without its
-	// upper-layer header (RFC 7112), more than 1,024 fragments.
+	// others, an empty fragment, an IPv6 first fragment of UDP without the
+	// whole UDP header (RFC 7112), more than 1,024 fragments; and the
+	// fragments that come while reassembly is off (Budget < 0) or the
+	// relay closed.
 	Invalid uint64
 	Pinned  int64 // bytes held now
 }

@@ -41,8 +41,8 @@ type Config struct {
 	QueueLen int
 	// QueueBytes is the receive queue limit, in bytes, of the queues that
 	// do not set their own (default DefaultQueueBytes). A queued packet
-	// counts the size of the buffer it pins (256 B, 2 KiB or 9 KiB, or
-	// 64 KiB for a reassembled datagram: see Packet), as the kernel counts an skb's truesize; an empty queue takes
+	// counts the size of the buffer it pins (256 B, 2 KiB or 9 KiB, or up
+	// to 64 KiB for a reassembled datagram: see Packet), as the kernel counts an skb's truesize; an empty queue takes
 	// one packet whatever its size, as a kernel socket does.
 	QueueBytes int
 	// Budget bounds, in bytes counted as for QueueBytes, what all the
