@@ -16,6 +16,7 @@ import (
 	"github.com/gopacket/gopacket/pcap"
 
 	"github.com/etherconn/etherconn/backend"
+	"github.com/etherconn/etherconn/frame"
 )
 
 // liveState is the part of a Live that holds the libpcap handle.
@@ -75,7 +76,7 @@ func openLive(ifname string, cfg LiveConfig) (*Live, error) {
 		liveState: liveState{h: h},
 	}
 	if ifi.MTU > 0 {
-		l.maxFrame = ifi.MTU + 14 + 4*4
+		l.maxFrame = ifi.MTU + frame.HeaderLen(frame.MaxTags)
 	}
 	return l, nil
 }
