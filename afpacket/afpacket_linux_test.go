@@ -547,11 +547,13 @@ func TestStats(t *testing.T) {
 	assert.Equal(t, backend.Stats{FramesIn: 3, BytesIn: uint64(3 * len(f))}, sb)
 
 	// Kernel drops: a small receive buffer, or a ring of one block (157
-	// slots), that nobody reads.
+	// slots), that nobody reads; the adaptive receive's on either ring.
 	for _, cfg := range []afpacket.Config{
 		{Receive: afpacket.ReceiveSocket, ReadBufferSize: 4096},
-		{FrameRingSize: 256 << 10},
+		{Receive: afpacket.ReceiveFrameRing, FrameRingSize: 256 << 10},
 		{Ring: &afpacket.RingConfig{BlockSize: 64 << 10, Blocks: 1}},
+		{FrameRingSize: 256 << 10},
+		afpacket.OnBlocksOnly(afpacket.Config{Ring: &afpacket.RingConfig{BlockSize: 64 << 10, Blocks: 1}, Receive: afpacket.ReceiveAdaptive}),
 	} {
 		small := open(t, v.B, cfg)
 		batch := repeat(f, 64)
@@ -623,12 +625,18 @@ func TestZeroAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are not meaningful under -race")
 	}
-	for _, cfg := range []afpacket.Config{
-		{Receive: afpacket.ReceiveSocket},
-		{Receive: afpacket.ReceiveFrameRing},
-		{Receive: afpacket.ReceiveBlockRing},
+	for _, tc := range []struct {
+		name string
+		cfg  afpacket.Config
+	}{
+		{"socket", afpacket.Config{Receive: afpacket.ReceiveSocket}},
+		{"frames", afpacket.Config{Receive: afpacket.ReceiveFrameRing}},
+		{"blocks", afpacket.Config{Receive: afpacket.ReceiveBlockRing}},
+		{"adaptive", afpacket.Config{}},
+		{"adaptive-blocks", afpacket.OnBlocksOnly(afpacket.Config{})},
+		{"adaptive-switching", afpacket.SwitchOften(afpacket.Config{}, 4, time.Millisecond)},
 	} {
-		t.Run(cfg.Receive.String(), func(t *testing.T) { testZeroAllocs(t, cfg) })
+		t.Run(tc.name, func(t *testing.T) { testZeroAllocs(t, tc.cfg) })
 	}
 }
 

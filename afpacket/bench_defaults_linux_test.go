@@ -17,9 +17,10 @@ import (
 // side has default relay, etherconn, rudp and afpacket settings, and each
 // of its endpoints is read by its own goroutine that sets a read deadline
 // before every read (ReadFromUDPAddrPort, or ReadBatch), with 1 and 1,000
-// flows, for each receive mode: "default" (the frame ring), "socket"
-// (recvmmsg), "kernel" (recvmmsg with the kernel's default buffer, the
-// default before DefaultReadBufferSize) and "ring" (the block ring). The
+// flows, for each receive mode: "default" (adaptive), "frames" (the frame
+// ring, the default before it), "socket" (recvmmsg), "kernel" (recvmmsg
+// with the kernel's default buffer, the default before
+// DefaultReadBufferSize) and "ring" (the block ring). The
 // sender is tuned as in (a), so that the receiver is what is measured.
 // kdrop% and qdrop% are as in BenchmarkVethRUDP. The last sub-benchmark,
 // "targets", reports the default's rate as a share of the best mode's
@@ -32,6 +33,7 @@ func BenchmarkVethDefaults(b *testing.B) {
 		cfg  afpacket.Config
 	}{
 		{"default", afpacket.Config{}},
+		{"frames", afpacket.Config{Receive: afpacket.ReceiveFrameRing}},
 		{"socket", afpacket.Config{Receive: afpacket.ReceiveSocket}},
 		{"kernel", afpacket.Config{Receive: afpacket.ReceiveSocket, ReadBufferSize: -1}},
 		{"ring", afpacket.Config{Ring: &afpacket.RingConfig{}}},
@@ -53,7 +55,7 @@ func BenchmarkVethDefaults(b *testing.B) {
 			for _, flows := range []int{1, 1000} {
 				key := fmt.Sprintf("%s-%d", read, flows)
 				best := 0.0
-				for _, m := range []string{"default", "socket", "kernel", "ring"} {
+				for _, m := range []string{"default", "frames", "socket", "kernel", "ring"} {
 					best = max(best, rates[m+"/"+key])
 				}
 				ratio(b, rates["default/"+key], best, key+"-default/best")

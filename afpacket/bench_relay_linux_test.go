@@ -344,6 +344,7 @@ func BenchmarkVethRTT(b *testing.B) {
 	paths := []*rttPath{
 		rudpPath(b, "rudp", afpacket.Config{}),
 		{name: "kernel", cl: kcl, sv: ksv, to: ka},
+		rudpPath(b, "rudp-frames", afpacket.Config{Receive: afpacket.ReceiveFrameRing}),
 		rudpPath(b, "rudp-socket", afpacket.Config{Receive: afpacket.ReceiveSocket}),
 		rudpPath(b, "rudp-ring", afpacket.Config{Ring: &afpacket.RingConfig{}}),
 		rawPath(b, "afpacket", afpacket.Config{}),

@@ -80,6 +80,18 @@ type Config struct {
 	// frame ring is as fast on a veth without that wait. ReadBufferSize
 	// does not apply to a block ring.
 	Ring *RingConfig
+
+	// adapt, set by tests only (export_linux_test.go), replaces the
+	// adaptive receive's thresholds.
+	adapt *adaptTune
+}
+
+// adaptTune is when an adaptive receive switches (see the adapt*
+// constants), and whether it starts on its block ring.
+type adaptTune struct {
+	upFrames, downFrames int
+	upWindow, downWindow time.Duration
+	blocks               bool
 }
 
 // ReceiveMode is a way for a Conn to take frames in: Config.Receive.
@@ -107,6 +119,17 @@ const (
 	// ReceiveBlockRing takes frames from a TPACKET_V3 ring of blocks, sized
 	// by Config.Ring (the zero RingConfig when nil).
 	ReceiveBlockRing
+	// ReceiveAdaptive takes frames from a frame ring while they come at
+	// under about 200,000 a second, for its latency, and from a block ring
+	// (Config.Ring, or the zero RingConfig) above that, for its
+	// throughput, switching as the rate changes: back below about 50,000
+	// a second, or after 50 ms without a block. The block ring has a
+	// second socket; the two form a fanout group of their own, which
+	// sends each frame to one ring, so a switch loses, repeats and
+	// reorders nothing. It needs Linux 6.10 or later
+	// (PACKET_FANOUT_FLAG_IGNORE_OUTGOING) and holds both rings' memory
+	// (32 MiB by default).
+	ReceiveAdaptive
 )
 
 // String returns the mode's name as the package documentation uses it.
@@ -120,6 +143,8 @@ func (m ReceiveMode) String() string {
 		return "socket"
 	case ReceiveBlockRing:
 		return "block ring"
+	case ReceiveAdaptive:
+		return "adaptive"
 	}
 	return "invalid"
 }

@@ -4,6 +4,7 @@ package afpacket_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/etherconn/etherconn/afpacket"
 	"github.com/etherconn/etherconn/backend"
@@ -26,8 +27,14 @@ func TestConformance(t *testing.T) {
 	}{
 		{"socket/mtu1500", 1500, afpacket.Config{Receive: afpacket.ReceiveSocket}},
 		{"socket/jumbo9000", 9000, afpacket.Config{Receive: afpacket.ReceiveSocket}},
-		{"frames/mtu1500", 1500, afpacket.Config{}},
-		{"frames/jumbo9000", 9000, afpacket.Config{}},
+		{"frames/mtu1500", 1500, afpacket.Config{Receive: afpacket.ReceiveFrameRing}},
+		{"frames/jumbo9000", 9000, afpacket.Config{Receive: afpacket.ReceiveFrameRing}},
+		{"adaptive/mtu1500", 1500, afpacket.Config{}},
+		{"adaptive/jumbo9000", 9000, afpacket.Config{}},
+		{"adaptive-blocks/mtu1500", 1500, afpacket.OnBlocksOnly(afpacket.Config{})},
+		// Switching on every few frames and every millisecond, through
+		// the suite's bursts and pauses.
+		{"adaptive-switching/mtu1500", 1500, afpacket.SwitchOften(afpacket.Config{}, 8, time.Millisecond)},
 		{"ring/mtu1500", 1500, afpacket.Config{Ring: &afpacket.RingConfig{}}},
 		// Small blocks, so that the suite's bursts span many blocks and
 		// wrap the ring; a jumbo frame still fits in one.

@@ -2,7 +2,11 @@
 
 package afpacket
 
-import "golang.org/x/sys/unix"
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+)
 
 // TxBlocks is how many writes found the send-only socket full and finished
 // on the main socket.
@@ -31,8 +35,11 @@ func DropTx(c *Conn) { c.closeTx() }
 // QueuedFrames is how many frames a frame ring took from the socket's
 // queue because they did not fit its slots.
 func QueuedFrames(c *Conn) uint64 {
-	if r, ok := c.sys.recv.(*frameRing); ok {
+	switch r := c.sys.recv.(type) {
+	case *frameRing:
 		return r.bigFrames.Load()
+	case *adaptiveRing:
+		return r.frames.bigFrames.Load()
 	}
 	return 0
 }
@@ -44,13 +51,49 @@ func FailMmap(t interface{ Cleanup(func()) }) {
 	t.Cleanup(func() { mmap = unix.Mmap })
 }
 
-// Mode is the receive path c took: "frames", "socket" or "blocks".
+// Mode is the receive path c took: "frames", "socket", "blocks" or
+// "adaptive".
 func Mode(c *Conn) string {
 	switch c.sys.recv.(type) {
 	case *frameRing:
 		return "frames"
 	case *rxRing:
 		return "blocks"
+	case *adaptiveRing:
+		return "adaptive"
 	}
 	return "socket"
+}
+
+// Switches is how often c's adaptive receive moved to the block ring (up)
+// and back to the frame ring (down).
+func Switches(c *Conn) (up, down uint64) {
+	if a := c.sys.adapt; a != nil {
+		return a.ups.Load(), a.downs.Load()
+	}
+	return 0, 0
+}
+
+// OnBlocks reports whether c's adaptive receive reads its block ring.
+func OnBlocks(c *Conn) bool {
+	a := c.sys.adapt
+	return a != nil && (a.state == onBlocks || a.state == toBlocks)
+}
+
+// SwitchOften makes cfg's adaptive receive switch up after up frames read
+// within a second, and down after every window of down.
+func SwitchOften(cfg Config, up int, down time.Duration) Config {
+	cfg.adapt = &adaptTune{upFrames: up, upWindow: time.Second, downWindow: down, downFrames: 1 << 30}
+	return cfg
+}
+
+// OnBlocksOnly makes cfg's adaptive receive start on its block ring and
+// stay there.
+func OnBlocksOnly(cfg Config) Config { return StartOnBlocks(cfg, time.Hour) }
+
+// StartOnBlocks makes cfg's adaptive receive start on its block ring, go
+// down to its frame ring once no block came for down, and never go up.
+func StartOnBlocks(cfg Config, down time.Duration) Config {
+	cfg.adapt = &adaptTune{upFrames: 1 << 30, upWindow: time.Nanosecond, downWindow: down, blocks: true}
+	return cfg
 }

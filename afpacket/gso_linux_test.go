@@ -198,13 +198,17 @@ func requireFrameValid(t *testing.T, pkt gopacket.Packet) {
 // gsoReaders opens a Conn on l for every receive path: recvmsg
 // (ReadFrame), recvmmsg (ReadFrames in batches smaller and larger than a
 // super-frame's segments), the frame ring, which takes super-frames from
-// the socket's queue, and the block ring (ReadFrame, ReadFrames each).
+// the socket's queue, the block ring, and the adaptive receive on either
+// of its rings (ReadFrame, ReadFrames each).
 // Each socket's buffer holds a TCP test's stream.
 func gsoReaders(t *testing.T, l *netns.Link) []gsoReader {
 	ring := afpacket.Config{Ring: &afpacket.RingConfig{}}
 	sock := afpacket.Config{Receive: afpacket.ReceiveSocket, ReadBufferSize: 8 << 20}
-	frames := afpacket.Config{ReadBufferSize: 8 << 20}
+	frames := afpacket.Config{Receive: afpacket.ReceiveFrameRing, ReadBufferSize: 8 << 20}
+	adaptive := afpacket.Config{ReadBufferSize: 8 << 20}
 	return []gsoReader{
+		{"adaptive", open(t, l, adaptive), 0},
+		{"adaptive-blocks/5", open(t, l, afpacket.OnBlocksOnly(adaptive)), 5},
 		{"recvmsg", open(t, l, sock), 0},
 		{"recvmmsg/3", open(t, l, sock), 3},
 		{"recvmmsg/64", open(t, l, sock), 64},
@@ -414,10 +418,14 @@ func TestGSOUnsplittableDropped(t *testing.T) {
 		count, size int
 	}{
 		{"vxlan/recvmmsg", afpacket.Config{Receive: afpacket.ReceiveSocket}, true, 4, 1000},
-		{"vxlan/frames", afpacket.Config{}, true, 4, 1000},
+		{"vxlan/frames", afpacket.Config{Receive: afpacket.ReceiveFrameRing}, true, 4, 1000},
+		{"vxlan/adaptive", afpacket.Config{}, true, 4, 1000},
+		{"vxlan/adaptive-blocks", afpacket.OnBlocksOnly(afpacket.Config{}), true, 4, 1000},
 		{"vxlan/ring", afpacket.Config{Ring: ring}, true, 4, 1000},
 		{"snap length/recvmmsg", afpacket.Config{Receive: afpacket.ReceiveSocket, Filter: cut}, false, 4, 1000},
-		{"snap length/frames", afpacket.Config{Filter: cut}, false, 4, 1000},
+		{"snap length/frames", afpacket.Config{Receive: afpacket.ReceiveFrameRing, Filter: cut}, false, 4, 1000},
+		{"snap length/adaptive", afpacket.Config{Filter: cut}, false, 4, 1000},
+		{"snap length/adaptive-blocks", afpacket.OnBlocksOnly(afpacket.Config{Filter: cut}), false, 4, 1000},
 		{"snap length/ring", afpacket.Config{Filter: cut, Ring: ring}, false, 4, 1000},
 		{"ring block", afpacket.Config{Ring: &afpacket.RingConfig{BlockSize: 16 << 10}}, false, 40, 1400},
 	} {
@@ -490,7 +498,8 @@ func BenchmarkReadGSO(b *testing.B) {
 		cfg  afpacket.Config
 	}{
 		{"recvmmsg", afpacket.Config{Receive: afpacket.ReceiveSocket, ReadBufferSize: 32 << 20}},
-		{"frames", afpacket.Config{ReadBufferSize: 32 << 20}},
+		{"frames", afpacket.Config{Receive: afpacket.ReceiveFrameRing, ReadBufferSize: 32 << 20}},
+		{"adaptive", afpacket.Config{ReadBufferSize: 32 << 20}},
 		{"ring", afpacket.Config{Ring: &afpacket.RingConfig{}}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {

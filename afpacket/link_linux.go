@@ -224,7 +224,7 @@ func (c *Conn) checkLink() {
 		// another goroutine between this one and the poller's wake-up
 		// (SetReadDeadline(time.Time{}) while the read is blocked) would
 		// put the read back to sleep.
-		_ = c.sys.pc.SetReadDeadline(aLongTimeAgo)
+		_ = c.pollDeadline(aLongTimeAgo)
 		m.timer.Reset(linkCheckMax)
 		return
 	}

@@ -33,14 +33,21 @@ type recvMode struct {
 // recvModes are the receive paths of a Conn: recvmsg (ReadFrame, and a
 // relay that reads one frame at a time), recvmmsg (ReadFrames), the
 // TPACKET_V2 frame ring and the TPACKET_V3 block ring (both entry points
-// each), plus sockets in a fanout group, which the kernel unhooks and hooks
+// each), the adaptive receive on either of its rings, plus sockets in a
+// fanout group, which the kernel unhooks and hooks
 // again on its own path.
 func recvModes() []recvMode {
 	ring := func() *afpacket.RingConfig { return &afpacket.RingConfig{BlockSize: 64 << 10, Blocks: 8} }
 	sock := afpacket.Config{Receive: afpacket.ReceiveSocket}
-	frames := afpacket.Config{FrameRingSize: 1 << 20}
+	frames := afpacket.Config{Receive: afpacket.ReceiveFrameRing, FrameRingSize: 1 << 20}
+	adaptive := afpacket.Config{FrameRingSize: 1 << 20, Ring: ring(), Receive: afpacket.ReceiveAdaptive}
+	blocks := afpacket.OnBlocksOnly(adaptive)
 	fanout := func(c afpacket.Config) afpacket.Config { c.Fanout = afpacket.FanoutCPU; return c }
 	return []recvMode{
+		{"adaptive", adaptive, relay.Config{}, true},
+		{"adaptive-single", adaptive, relay.Config{BatchSize: 1}, false},
+		{"adaptive-blocks", blocks, relay.Config{}, false},
+		{"adaptive-blocks-single", blocks, relay.Config{BatchSize: 1}, true},
 		{"recvmsg", sock, relay.Config{BatchSize: 1}, false},
 		{"recvmmsg", sock, relay.Config{}, true},
 		{"frames", frames, relay.Config{}, false},

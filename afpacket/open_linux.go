@@ -43,9 +43,10 @@ type conn struct {
 	// The single-reader contract lets its state live here, built once, so
 	// that a read allocates nothing.
 	recv    receiver
-	rx      rxSock  // how the receivers run their callbacks
-	readErr error   // sticky read error: reads after it fail at once
-	link    linkMon // link loss: down periods, removal (link_linux.go)
+	rx      rxSock        // how the receivers run their callbacks
+	adapt   *adaptiveRing // recv when it is one: its second socket
+	readErr error         // sticky read error: reads after it fail at once
+	link    linkMon       // link loss: down periods, removal (link_linux.go)
 
 	wpool sync.Pool // of *sender
 
@@ -106,7 +107,7 @@ func open(ifname string, cfg Config) (*Conn, error) {
 		hwaddr:  ifi.HardwareAddr,
 		sys:     conn{pc: pc, tx: -1},
 	}
-	if err := c.setup(cfg, ifi.MTU); err != nil {
+	if err := c.setup(cfg, ifi); err != nil {
 		_ = pc.Close()
 		if c.sys.recv != nil {
 			c.sys.recv.close()
@@ -117,9 +118,9 @@ func open(ifname string, cfg Config) (*Conn, error) {
 	return c, nil
 }
 
-// setup configures a freshly bound socket that still drops every frame, on
-// an interface of the given MTU.
-func (c *Conn) setup(cfg Config, mtu int) error {
+// setup configures a freshly bound socket on ifi that still drops every
+// frame.
+func (c *Conn) setup(cfg Config, ifi *net.Interface) error {
 	s := &c.sys
 	rc, err := s.pc.SyscallConn()
 	if err != nil {
@@ -160,7 +161,7 @@ func (c *Conn) setup(cfg Config, mtu int) error {
 		}
 	}
 	// The receive path is chosen here, once: reads do not branch on it.
-	if s.recv, err = c.receiver(cfg, mode, mtu); err != nil {
+	if s.recv, err = c.receiver(cfg, mode, ifi); err != nil {
 		return err
 	}
 	if cfg.Fanout != FanoutNone {
@@ -174,15 +175,29 @@ func (c *Conn) setup(cfg Config, mtu int) error {
 		}
 		s.promisc = true
 	}
-	// Open the gate: the caller's filter replaces the drop-all program, or
+	// Open the gates: the caller's filter replaces the drop-all program, or
 	// the filter goes away. Either way the queue is empty at this point.
-	if len(cfg.Filter) > 0 {
-		if err := s.pc.SetBPF(cfg.Filter); err != nil {
+	if a := s.adapt; a != nil {
+		if err := setBPF(a.side, a.sideRx.rc, cfg.Filter); err != nil {
+			return err
+		}
+	}
+	return setBPF(s.pc, s.rc, cfg.Filter)
+}
+
+// setBPF attaches filter to pc, whose RawConn is rc, or detaches the one
+// it has when filter is empty.
+func setBPF(pc *packet.Conn, rc syscall.RawConn, filter []bpf.RawInstruction) error {
+	if len(filter) > 0 {
+		if err := pc.SetBPF(filter); err != nil {
 			return fmt.Errorf("attach BPF filter: %w", err)
 		}
 		return nil
 	}
-	return c.setInt(unix.SOL_SOCKET, unix.SO_DETACH_FILTER, 0, "SO_DETACH_FILTER")
+	if err := setInt(rc, unix.SOL_SOCKET, unix.SO_DETACH_FILTER, 0, "SO_DETACH_FILTER"); err != nil && !errors.Is(err, unix.ENOENT) {
+		return err
+	}
+	return nil
 }
 
 // receiveMode is the receive mode cfg asks for, ReceiveDefault resolved.
@@ -190,12 +205,16 @@ func receiveMode(cfg Config) (ReceiveMode, error) {
 	switch m := cfg.Receive; {
 	case m == ReceiveDefault && cfg.Ring != nil:
 		return ReceiveBlockRing, nil
-	case m == ReceiveDefault:
+	case m == ReceiveDefault && cfg.Fanout != FanoutNone:
 		return ReceiveFrameRing, nil
-	case m < ReceiveDefault || m > ReceiveBlockRing:
+	case m == ReceiveDefault:
+		return ReceiveAdaptive, nil
+	case m < ReceiveDefault || m > ReceiveAdaptive:
 		return 0, fmt.Errorf("invalid receive mode %d", int(m))
-	case cfg.Ring != nil && m != ReceiveBlockRing:
+	case cfg.Ring != nil && m != ReceiveBlockRing && m != ReceiveAdaptive:
 		return 0, fmt.Errorf("Config.Ring sizes a block ring, not a %s receive", m)
+	case m == ReceiveAdaptive && cfg.Fanout != FanoutNone:
+		return 0, fmt.Errorf("an adaptive receive is a fanout group of its own: it cannot join Config.Fanout's")
 	default:
 		return m, nil
 	}
@@ -205,15 +224,35 @@ func receiveMode(cfg Config) (ReceiveMode, error) {
 // refuses falls back to the socket's queue when nothing about it was asked
 // for (no Receive, no FrameRingSize), so that the default opens wherever
 // the socket does.
-func (c *Conn) receiver(cfg Config, mode ReceiveMode, mtu int) (receiver, error) {
+func (c *Conn) receiver(cfg Config, mode ReceiveMode, ifi *net.Interface) (receiver, error) {
 	s := &c.sys
+	mtu := ifi.MTU
 	switch mode {
+	case ReceiveAdaptive:
+		fr, err := c.setupFrameRing(cfg.FrameRingSize, mtu)
+		if err != nil {
+			if cfg.Receive != ReceiveDefault || cfg.FrameRingSize != 0 {
+				return nil, err
+			}
+			break
+		}
+		a, err := c.setupAdaptive(ifi, fr, cfg)
+		if err == nil {
+			s.adapt = a
+			return a, nil
+		}
+		if cfg.Receive != ReceiveDefault {
+			fr.close()
+			return nil, err
+		}
+		// The default: the frame ring alone, as on kernels before 6.10.
+		return fr, nil
 	case ReceiveBlockRing:
 		rc := cfg.Ring
 		if rc == nil {
 			rc = &RingConfig{}
 		}
-		r, err := c.setupRing(rc)
+		r, err := c.setupRing(&s.rx, rc)
 		if err != nil {
 			return nil, err
 		}
@@ -232,10 +271,15 @@ func (c *Conn) receiver(cfg Config, mode ReceiveMode, mtu int) (receiver, error)
 	return newSocketReceiver(&s.rx, s.vnet, &c.gso), nil
 }
 
-// setInt sets an integer socket option.
+// setInt sets an integer option of the Conn's socket.
 func (c *Conn) setInt(level, opt, value int, name string) error {
+	return setInt(c.sys.rc, level, opt, value, name)
+}
+
+// setInt sets an integer option of rc's socket.
+func setInt(rc syscall.RawConn, level, opt, value int, name string) error {
 	var serr error
-	err := c.sys.rc.Control(func(fd uintptr) {
+	err := rc.Control(func(fd uintptr) {
 		serr = unix.SetsockoptInt(int(fd), level, opt, value)
 	})
 	if err == nil {
@@ -295,18 +339,23 @@ func (c *Conn) joinFanout(cfg Config) error {
 	if err != nil {
 		return err
 	}
+	c.group, err = fanoutGroup(c.sys.rc)
+	return err
+}
+
+// fanoutGroup is the id of the fanout group rc's socket is in.
+func fanoutGroup(rc syscall.RawConn) (uint16, error) {
 	var val int
 	var gerr error
-	if err := c.sys.rc.Control(func(fd uintptr) {
+	if err := rc.Control(func(fd uintptr) {
 		val, gerr = unix.GetsockoptInt(int(fd), unix.SOL_PACKET, unix.PACKET_FANOUT)
 	}); err != nil {
-		return err
+		return 0, err
 	}
 	if gerr != nil {
-		return fmt.Errorf("getsockopt PACKET_FANOUT: %w", gerr)
+		return 0, fmt.Errorf("getsockopt PACKET_FANOUT: %w", gerr)
 	}
-	c.group = uint16(val)
-	return nil
+	return uint16(val), nil
 }
 
 // setReadDeadline is SetReadDeadline on Linux.
@@ -314,8 +363,20 @@ func (c *Conn) setReadDeadline(t time.Time) error {
 	if c.sys.closed.Load() {
 		return c.sys.errClosedRead
 	}
-	if err := c.sys.pc.SetReadDeadline(t); err != nil {
+	if err := c.pollDeadline(t); err != nil {
 		return c.opError("set deadline", err)
+	}
+	return nil
+}
+
+// pollDeadline sets the deadline of the waits in the network poller: on
+// the Conn's socket and, for an adaptive receive, on its second one.
+func (c *Conn) pollDeadline(t time.Time) error {
+	if err := c.sys.pc.SetReadDeadline(t); err != nil {
+		return err
+	}
+	if a := c.sys.adapt; a != nil {
+		return a.setDeadline(t)
 	}
 	return nil
 }
@@ -325,16 +386,15 @@ func (c *Conn) setBPF(filter []bpf.RawInstruction) error {
 	if c.sys.closed.Load() {
 		return c.sys.errClosedWrite
 	}
-	if len(filter) == 0 {
-		if err := c.setInt(unix.SOL_SOCKET, unix.SO_DETACH_FILTER, 0, "SO_DETACH_FILTER"); err != nil && !errors.Is(err, unix.ENOENT) {
-			return c.opError("set BPF", err)
-		}
-		return nil
-	}
 	if len(filter) > 0xffff {
 		return fmt.Errorf("afpacket: set BPF %s: filter of %d instructions is too long", c.ifname, len(filter))
 	}
-	if err := c.sys.pc.SetBPF(filter); err != nil {
+	if a := c.sys.adapt; a != nil {
+		if err := setBPF(a.side, a.sideRx.rc, filter); err != nil {
+			return c.opError("set BPF", err)
+		}
+	}
+	if err := setBPF(c.sys.pc, c.sys.rc, filter); err != nil {
 		return c.opError("set BPF", err)
 	}
 	return nil

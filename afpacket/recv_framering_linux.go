@@ -94,7 +94,7 @@ func (c *Conn) setupFrameRing(size, mtu int) (*frameRing, error) {
 		Frame_size: uint32(slot),
 		Frame_nr:   uint32(per * blocks),
 	}
-	mem, err := c.mapRing(frameBlockSize*blocks, func(fd int, zero bool) error {
+	mem, err := mapRing(&c.sys.rx, frameBlockSize*blocks, func(fd int, zero bool) error {
 		if zero {
 			return unix.SetsockoptTpacketReq(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &unix.TpacketReq{})
 		}
@@ -103,7 +103,7 @@ func (c *Conn) setupFrameRing(size, mtu int) (*frameRing, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &frameRing{mmapRing: c.newMmapRing(mem), slot: slot, perBlock: per, slots: per * blocks,
+	r := &frameRing{mmapRing: c.newMmapRing(mem, &c.sys.rx), slot: slot, perBlock: per, slots: per * blocks,
 		big: newRecvmsg(&c.sys.rx, &backlog{stats: &c.gso}, c.sys.vnet)}
 	r.fn = r.fill
 	return r, nil

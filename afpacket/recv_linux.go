@@ -58,6 +58,12 @@ type receiver interface {
 type rxSock struct {
 	rc    syscall.RawConn
 	drain bool // set by the reader only
+
+	// once's Control callback, made once: a closure made a call escapes
+	// (two allocations a look at a ring that the adaptive receive makes).
+	ctl  func(fd uintptr)
+	fn   func(fd uintptr) bool
+	done bool
 }
 
 // errDrained reports a drain that found nothing left.
@@ -68,11 +74,22 @@ func (x *rxSock) read(fn func(fd uintptr) bool) error {
 	if !x.drain {
 		return x.rc.Read(fn)
 	}
-	done := false
-	if err := x.rc.Control(func(fd uintptr) { done = fn(fd) }); err != nil {
+	return x.once(fn)
+}
+
+// once runs fn once without waiting; errDrained reports that it found
+// nothing.
+func (x *rxSock) once(fn func(fd uintptr) bool) error {
+	if x.ctl == nil {
+		x.ctl = func(fd uintptr) { x.done = x.fn(fd) }
+	}
+	x.fn, x.done = fn, false
+	err := x.rc.Control(x.ctl)
+	x.fn = nil
+	if err != nil {
 		return err
 	}
-	if !done {
+	if !x.done {
 		return errDrained
 	}
 	return nil

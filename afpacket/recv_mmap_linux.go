@@ -57,15 +57,15 @@ type mmapRing struct {
 	fn     func(fd uintptr) bool // the ring's fill, made once
 }
 
-// mapRing asks for a receive ring with set (a PACKET_RX_RING setsockopt;
+// mapRing asks for a receive ring on x's socket with set (a PACKET_RX_RING setsockopt;
 // zero: the request for no ring) and maps its size bytes, then writes its
 // pages once (prefault). A ring that cannot be mapped is taken down again:
 // left in place, it would take every frame from a socket that Open goes on
 // to read with recvmsg (the default's fallback).
-func (c *Conn) mapRing(size int, set func(fd int, zero bool) error) ([]byte, error) {
+func mapRing(x *rxSock, size int, set func(fd int, zero bool) error) ([]byte, error) {
 	var mem []byte
 	var serr error
-	if err := c.sys.rc.Control(func(fd uintptr) {
+	if err := x.rc.Control(func(fd uintptr) {
 		if serr = set(int(fd), false); serr != nil {
 			serr = fmt.Errorf("setsockopt PACKET_RX_RING: %w", serr)
 			return
@@ -105,9 +105,9 @@ func prefault(mem []byte) {
 	}
 }
 
-// newMmapRing is the shared part of a ring of c on mem.
-func (c *Conn) newMmapRing(mem []byte) mmapRing {
-	return mmapRing{mem: mem, vnet: c.sys.vnet, stats: &c.gso, lost: &c.counters, sock: &c.sys.rx}
+// newMmapRing is the shared part of a ring of c on mem, read through x.
+func (c *Conn) newMmapRing(mem []byte, x *rxSock) mmapRing {
+	return mmapRing{mem: mem, vnet: c.sys.vnet, stats: &c.gso, lost: &c.counters, sock: x}
 }
 
 // close unmaps the ring's memory; the socket is closed by then.
@@ -154,8 +154,9 @@ func (r *mmapRing) split(data []byte, m *rxMeta, cut bool) bool {
 }
 
 // read fills bufs and lens from the ring, waiting in the network poller
-// until at least one frame is there. It reports whether a frame was cut.
-func (r *mmapRing) read(bufs [][]byte, lens []int) (int, bool, error) {
+// until at least one frame is there (with wait false, it looks once: see
+// rxSock.once). It reports whether a frame was cut.
+func (r *mmapRing) read(bufs [][]byte, lens []int, wait bool) (int, bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.mem == nil {
@@ -168,7 +169,12 @@ func (r *mmapRing) read(bufs [][]byte, lens []int) (int, bool, error) {
 	r.bufs, r.lens = bufs, lens
 	r.got, r.trunc = 0, false
 	r.errno = 0
-	err := r.sock.read(r.fn)
+	var err error
+	if wait {
+		err = r.sock.read(r.fn)
+	} else {
+		err = r.sock.once(r.fn)
+	}
 	r.bufs, r.lens = nil, nil
 	if err == nil && r.errno != 0 {
 		if r.got > 0 {
@@ -188,7 +194,7 @@ func (r *mmapRing) read(bufs [][]byte, lens []int) (int, bool, error) {
 // readFrame reads one frame through a batch of one.
 func (r *mmapRing) readFrame(b []byte) (int, bool, error) {
 	r.one[0] = b
-	_, trunc, err := r.read(r.one[:], r.oneLen[:])
+	_, trunc, err := r.read(r.one[:], r.oneLen[:], true)
 	r.one[0] = nil
 	if err != nil {
 		return 0, false, err
@@ -198,6 +204,6 @@ func (r *mmapRing) readFrame(b []byte) (int, bool, error) {
 
 // readFrames reads a batch; a cut frame is not an error here.
 func (r *mmapRing) readFrames(bufs [][]byte, lens []int) (int, error) {
-	n, _, err := r.read(bufs, lens)
+	n, _, err := r.read(bufs, lens, true)
 	return n, err
 }

@@ -43,10 +43,10 @@ type rxRing struct {
 	left int // frames of cur not read yet; 0: cur not started
 }
 
-// setupRing switches the socket to TPACKET_V3 and maps a receive ring as rc
-// asks. The socket still drops every frame (the setup filter). PACKET_VNET_HDR
+// setupRing switches x's socket (the Conn's, or the adaptive receive's
+// second one) to TPACKET_V3 and maps a receive ring as rc asks. The socket still drops every frame (the setup filter). PACKET_VNET_HDR
 // is set before, if at all: the kernel refuses it once a ring is set up.
-func (c *Conn) setupRing(rc *RingConfig) (*rxRing, error) {
+func (c *Conn) setupRing(x *rxSock, rc *RingConfig) (*rxRing, error) {
 	bs, nb := rc.BlockSize, rc.Blocks
 	if bs == 0 {
 		bs = ringBlockSize
@@ -74,7 +74,7 @@ func (c *Conn) setupRing(rc *RingConfig) (*rxRing, error) {
 	if tov > math.MaxUint16 {
 		tov = math.MaxUint16
 	}
-	if err := c.setInt(unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V3, "PACKET_VERSION"); err != nil {
+	if err := setInt(x.rc, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V3, "PACKET_VERSION"); err != nil {
 		return nil, err
 	}
 	req := unix.TpacketReq3{
@@ -84,7 +84,7 @@ func (c *Conn) setupRing(rc *RingConfig) (*rxRing, error) {
 		Frame_nr:       uint32(bs / ringFrameSize * nb),
 		Retire_blk_tov: uint32(tov),
 	}
-	mem, err := c.mapRing(bs*nb, func(fd int, zero bool) error {
+	mem, err := mapRing(x, bs*nb, func(fd int, zero bool) error {
 		if zero {
 			return unix.SetsockoptTpacketReq3(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &unix.TpacketReq3{})
 		}
@@ -93,7 +93,7 @@ func (c *Conn) setupRing(rc *RingConfig) (*rxRing, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &rxRing{mmapRing: c.newMmapRing(mem), blockSize: bs, blocks: nb}
+	r := &rxRing{mmapRing: c.newMmapRing(mem, x), blockSize: bs, blocks: nb}
 	r.fn = r.fill
 	return r, nil
 }
@@ -103,9 +103,14 @@ func (r *rxRing) status(i int) *uint32 {
 	return (*uint32)(unsafe.Pointer(&r.mem[i*r.blockSize+ringBlockStatus]))
 }
 
-// release gives the current block back to the kernel and moves on.
+// release gives the current block back to the kernel and moves on. It
+// clears the block's frame count first: the kernel sets it again when it
+// starts filling the block, and until then filling must not take the old
+// count for frames on their way.
 func (r *rxRing) release() {
 	r.sf.reset()
+	bd := (*unix.TpacketHdrV1)(unsafe.Pointer(&r.mem[r.cur*r.blockSize+ringBlockStatus]))
+	atomic.StoreUint32(&bd.Num_pkts, 0)
 	atomic.StoreUint32(r.status(r.cur), unix.TP_STATUS_KERNEL)
 	r.left = 0
 	if r.cur++; r.cur == r.blocks {

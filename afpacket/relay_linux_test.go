@@ -106,7 +106,9 @@ func TestNoDropsModerateRate(t *testing.T) {
 	// other test binaries share the CPUs, so the socket gets the room a
 	// deployment would give it.
 	t.Run("recvmmsg", func(t *testing.T) { testNoDrops(t, afpacket.Config{Receive: afpacket.ReceiveSocket}) })
-	t.Run("frames", func(t *testing.T) { testNoDrops(t, afpacket.Config{}) })
+	t.Run("frames", func(t *testing.T) { testNoDrops(t, afpacket.Config{Receive: afpacket.ReceiveFrameRing}) })
+	t.Run("adaptive", func(t *testing.T) { testNoDrops(t, afpacket.Config{}) })
+	t.Run("adaptive-blocks", func(t *testing.T) { testNoDrops(t, afpacket.OnBlocksOnly(afpacket.Config{})) })
 	t.Run("ring", func(t *testing.T) { testNoDrops(t, afpacket.Config{Ring: &afpacket.RingConfig{}}) })
 }
 

@@ -22,6 +22,9 @@ func (c *Conn) pollDrops() {
 	if st != nil {
 		c.counters.Drop(uint64(st.Drops))
 	}
+	if a := c.sys.adapt; a != nil {
+		c.counters.Drop(a.drops())
+	}
 }
 
 // close is Close on Linux; Close makes sure it runs once.

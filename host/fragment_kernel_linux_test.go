@@ -29,7 +29,8 @@ func TestKernelFragments(t *testing.T) {
 		cfg  afpacket.Config
 	}{
 		{"socket", afpacket.Config{Receive: afpacket.ReceiveSocket}},
-		{"frames", afpacket.Config{}},
+		{"frames", afpacket.Config{Receive: afpacket.ReceiveFrameRing}},
+		{"adaptive", afpacket.Config{}},
 		{"ring", afpacket.Config{Ring: &afpacket.RingConfig{}}},
 	} {
 		for _, vlan := range []bool{false, true} {

@@ -15,7 +15,7 @@ import (
 // in this process, on a thread inside that namespace. It skips without root.
 func TestDemoAfpacket(t *testing.T) {
 	for _, tc := range []struct{ backend, vlan string }{
-		{"afpacket", "100"}, {"afpacket", "0x88a8:100.200"}, {"afpacket-socket", "100"}, {"afpacket-ring", "100"},
+		{"afpacket", "100"}, {"afpacket", "0x88a8:100.200"}, {"afpacket-frames", "100"}, {"afpacket-socket", "100"}, {"afpacket-ring", "100"},
 	} {
 		backend, vlan := tc.backend, tc.vlan
 		t.Run(backend+"/"+vlan, func(t *testing.T) {

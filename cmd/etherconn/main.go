@@ -1,6 +1,6 @@
 // Command etherconn shows the library at work.
 //
-//	etherconn demo [--backend memio|afpacket|afpacket-socket|afpacket-ring] [--interface IF [--peer IF]] [--count N]
+//	etherconn demo [--backend memio|afpacket|afpacket-frames|afpacket-socket|afpacket-ring] [--interface IF [--peer IF]] [--count N]
 //	etherconn replay [--endpoint MAC[/VLANS][#ETHERTYPE,...]]... [flags] FILE
 //	etherconn hosts --interface IF (--range FIRST-LAST[/LEN] | --prefix P --count N) [--vlan V] [--v6 P] [--gateway IP] [--duration D]
 //

@@ -1,0 +1,392 @@
+//go:build linux
+
+package afpacket
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/mdlayher/packet"
+	"golang.org/x/sys/unix"
+)
+
+// The adaptive receive's switches (see adaptiveRing).
+const (
+	// adaptUpFrames frames read from the frame ring within adaptUpWindow
+	// move the Conn to the block ring: 4,096 in 20 ms is about 200,000
+	// frames/s, a third of what the frame ring takes on a veth before the
+	// kernel's cost per frame stops it (0.58–0.60 M/s against the block
+	// ring's 1.03–1.44 M in BenchmarkVethCeiling).
+	adaptUpFrames = 4096
+	adaptUpWindow = 20 * time.Millisecond
+	// On the block ring, a window of adaptDownWindow or more in which the
+	// rate stayed under adaptDownFrames a window (50,000 frames/s), or in
+	// which no block came at all, moves the Conn back to the frame ring.
+	// The gap to the way up keeps a rate between the two from switching
+	// to and fro.
+	adaptDownWindow = 50 * time.Millisecond
+	adaptDownFrames = 2500
+)
+
+// adaptState is where an adaptiveRing's group sends frames, and what the
+// reader still has to take from the other ring.
+type adaptState uint8
+
+const (
+	onFrames adaptState = iota // the frame ring; the block ring is empty
+	toBlocks                   // the block ring; the frame ring's last frames first
+	onBlocks                   // the block ring; the frame ring is empty
+	toFrames                   // the frame ring; the block ring's last frames first
+)
+
+// errIdle ends a wait for a block that found none for adaptDownWindow.
+var errIdle = errors.New("no block for a while")
+
+// adaptiveRing is ReceiveAdaptive: a frame ring (TPACKET_V2, on the Conn's
+// socket) at low rates, for its latency, and a block ring (TPACKET_V3, on a
+// second socket) at high rates, for its throughput. The two sockets are
+// the only members of a PACKET_FANOUT_CBPF group whose classic BPF program
+// returns the member that gets every frame: 0 or 1. Each frame thus goes
+// to one ring, neither lost nor duplicated when the reader repoints the
+// group. Repointing (PACKET_FANOUT_DATA) waits in the kernel for every
+// frame the old program steered (synchronize_net): when it returns, the
+// old ring holds all the frames it will ever get, so the reader takes
+// those first and order holds. Measured here, a switch takes 0.25–0.9 ms,
+// up to 6 ms under a flood; the new ring takes the frames meanwhile.
+//
+// The reader decides from what it reads (rate): up when frames come fast,
+// down when they come slowly or, waiting on the block ring, not at all for
+// adaptDownWindow. An idle Conn thus ends on the frame ring and costs
+// nothing. A block ring's last block may be half full when the group
+// leaves it: the kernel hands it over after RingConfig.Timeout (1 ms),
+// which is the one wait a switch down costs.
+type adaptiveRing struct {
+	frames *frameRing
+	blocks *rxRing
+	side   *packet.Conn // the block ring's socket
+	sideRx rxSock
+	main   *rxSock // the Conn's: its drain mode is the Conn's
+	steerX *rxSock // where PACKET_FANOUT_DATA is set: the Conn's socket
+
+	// When to switch: the adapt* constants, but in tests.
+	adaptTune
+
+	// The reader's state: the ring it reads, the window of the rate.
+	state adaptState
+	n     int
+	calls int
+	t0    time.Time
+	stuck bool // a switch failed: the group stays where it points
+
+	// dl is the read deadline of the block ring's socket: the Conn's
+	// (user), or the reader's probe for idleness when that comes first.
+	dl struct {
+		sync.Mutex
+		user, probe, set time.Time
+	}
+
+	one    [1][]byte
+	oneLen [1]int
+
+	ups, downs atomic.Uint64 // switches made
+}
+
+// steerProgs are the group's two programs: every frame to member 0 (the
+// frame ring) or to member 1 (the block ring).
+var steerProgs = [2][1]unix.SockFilter{{{Code: 0x06, K: 0}}, {{Code: 0x06, K: 1}}}
+
+// setupAdaptive opens the block ring's socket on ifi beside the Conn's,
+// whose frame ring fr is set up already, and joins both to a group of
+// their own that sends every frame to fr. Both sockets still drop every
+// frame (the setup filter): openGates lets frames in. On an error nothing
+// is left but the Conn's socket with fr, which may be in the group alone:
+// every frame then goes to it.
+func (c *Conn) setupAdaptive(ifi *net.Interface, fr *frameRing, cfg Config) (*adaptiveRing, error) {
+	side, err := packet.Listen(ifi, packet.Raw, ethPAll, &packet.Config{Filter: dropAll})
+	if err != nil {
+		return nil, fmt.Errorf("adaptive receive: second socket: %w", err)
+	}
+	tune := adaptTune{upFrames: adaptUpFrames, upWindow: adaptUpWindow, downFrames: adaptDownFrames, downWindow: adaptDownWindow}
+	if cfg.adapt != nil {
+		tune = *cfg.adapt
+	}
+	a := &adaptiveRing{frames: fr, side: side, main: &c.sys.rx, steerX: &c.sys.rx, adaptTune: tune}
+	if err := c.setupSide(a, cfg.Ring); err != nil {
+		_ = side.Close()
+		if a.blocks != nil {
+			a.blocks.close()
+		}
+		return nil, fmt.Errorf("adaptive receive: %w", err)
+	}
+	a.settle(onFrames)
+	if tune.blocks {
+		a.steer(toBlocks)
+		a.settle(onBlocks)
+	}
+	return a, nil
+}
+
+// setupSide sets up a's second socket, its block ring and the group.
+func (c *Conn) setupSide(a *adaptiveRing, rc *RingConfig) error {
+	var err error
+	if a.sideRx.rc, err = a.side.SyscallConn(); err != nil {
+		return err
+	}
+	// Both rings' frames go through one reader that expects vnet headers
+	// or none, as the Conn's socket has them.
+	if c.sys.vnet {
+		if err := setInt(a.sideRx.rc, unix.SOL_PACKET, unix.PACKET_VNET_HDR, 1, "PACKET_VNET_HDR"); err != nil {
+			return err
+		}
+	}
+	if rc == nil {
+		rc = &RingConfig{}
+	}
+	if a.blocks, err = c.setupRing(&a.sideRx, rc); err != nil {
+		return err
+	}
+	// The group must keep outgoing frames away (Linux 6.10 and later):
+	// without that flag, which is the group's and not the sockets', the
+	// Conn would lose its send-only socket (see conn.ignoresOutgoing).
+	const flags = unix.PACKET_FANOUT_FLAG_IGNORE_OUTGOING
+	join := func(x *rxSock, id uint16, f uint32) error {
+		return setInt(x.rc, unix.SOL_PACKET, unix.PACKET_FANOUT, int(uint32(id)|(unix.PACKET_FANOUT_CBPF|f)<<16), "PACKET_FANOUT")
+	}
+	if err := join(a.main, 0, flags|unix.PACKET_FANOUT_FLAG_UNIQUEID); err != nil {
+		return err
+	}
+	c.sys.ignoresOutgoing = true
+	id, err := fanoutGroup(a.main.rc)
+	if err != nil {
+		return err
+	}
+	if err := join(&a.sideRx, id, flags); err != nil {
+		return err
+	}
+	// A program from the start, so that every switch replaces one: only
+	// then does the kernel wait for the frames the old one steered.
+	return a.point(0)
+}
+
+// point makes the group send every frame to member m.
+func (a *adaptiveRing) point(m int) error {
+	prog := unix.SockFprog{Len: 1, Filter: &steerProgs[m][0]}
+	var serr error
+	if err := a.steerX.rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptSockFprog(int(fd), unix.SOL_PACKET, unix.PACKET_FANOUT_DATA, &prog)
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return fmt.Errorf("setsockopt PACKET_FANOUT_DATA: %w", serr)
+	}
+	return nil
+}
+
+// steer repoints the group for state to (toBlocks or toFrames). A switch
+// that fails leaves the reader where it is, for good.
+func (a *adaptiveRing) steer(to adaptState) {
+	m := 0
+	if to == toBlocks {
+		m = 1
+	}
+	if a.stuck || a.point(m) != nil {
+		a.stuck = true
+		a.settle(a.state)
+		return
+	}
+	if to == toBlocks {
+		a.ups.Add(1)
+	} else {
+		a.downs.Add(1)
+	}
+	a.state = to
+}
+
+// settle makes s the reader's state and starts a new window.
+func (a *adaptiveRing) settle(s adaptState) {
+	a.state, a.n, a.calls, a.t0 = s, 0, 0, time.Now()
+}
+
+// rate counts n frames read in state onFrames or onBlocks, and switches
+// when the window says so.
+func (a *adaptiveRing) rate(n int) {
+	a.n += n
+	if a.state == onFrames {
+		if a.n < a.upFrames {
+			return
+		}
+		if time.Since(a.t0) <= a.upWindow {
+			a.steer(toBlocks)
+			return
+		}
+		a.settle(onFrames)
+		return
+	}
+	// A block brings many frames a read: the clock is read every 16th.
+	if a.calls++; a.calls%16 != 0 {
+		return
+	}
+	el := time.Since(a.t0)
+	if el < a.downWindow {
+		return
+	}
+	if int64(a.n)*int64(a.downWindow) < int64(a.downFrames)*int64(el) {
+		a.steer(toFrames)
+		return
+	}
+	a.settle(onBlocks)
+}
+
+// read fills bufs and lens from the ring the state says, switching on the
+// way, and reports whether a frame was cut.
+func (a *adaptiveRing) read(bufs [][]byte, lens []int) (int, bool, error) {
+	if a.main.drain {
+		// The interface is gone: take what either ring holds, then end.
+		a.sideRx.drain = true
+		n, cut, err := a.frames.read(bufs, lens, false)
+		if err != errDrained {
+			return n, cut, err
+		}
+		return a.blocks.read(bufs, lens, false)
+	}
+	for {
+		switch a.state {
+		case onFrames:
+			n, cut, err := a.frames.read(bufs, lens, true)
+			if err == nil {
+				a.rate(n)
+			}
+			return n, cut, err
+		case toBlocks:
+			n, cut, err := a.frames.read(bufs, lens, false)
+			if err != errDrained {
+				return n, cut, err
+			}
+			a.settle(onBlocks)
+		case onBlocks:
+			n, cut, err := a.blocks.read(bufs, lens, false)
+			if err == errDrained {
+				n, cut, err = a.waitBlocks(bufs, lens)
+			}
+			if err == errIdle {
+				a.steer(toFrames)
+				continue
+			}
+			if err == nil {
+				a.rate(n)
+			}
+			return n, cut, err
+		case toFrames:
+			n, cut, err := a.blocks.read(bufs, lens, false)
+			if err == errDrained && a.blocks.filling() {
+				// The kernel hands the block it was filling over by
+				// its timeout.
+				n, cut, err = a.waitBlocks(bufs, lens)
+			}
+			if err == errDrained || err == errIdle {
+				a.settle(onFrames)
+				continue
+			}
+			return n, cut, err
+		}
+	}
+}
+
+// waitBlocks waits for a block like a read of the block ring, but for
+// the down window at the most (errIdle) when the Conn's deadline is later.
+func (a *adaptiveRing) waitBlocks(bufs [][]byte, lens []int) (int, bool, error) {
+	a.dl.Lock()
+	a.dl.probe = time.Now().Add(a.downWindow)
+	_ = a.deadlineLocked()
+	a.dl.Unlock()
+	n, cut, err := a.blocks.read(bufs, lens, true)
+	a.dl.Lock()
+	a.dl.probe = time.Time{}
+	user := a.dl.user
+	_ = a.deadlineLocked()
+	a.dl.Unlock()
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) && (user.IsZero() || time.Now().Before(user)) {
+		return 0, false, errIdle
+	}
+	return n, cut, err
+}
+
+// setDeadline is the Conn's read deadline, for the block ring's socket.
+func (a *adaptiveRing) setDeadline(t time.Time) error {
+	a.dl.Lock()
+	defer a.dl.Unlock()
+	a.dl.user = t
+	return a.deadlineLocked()
+}
+
+// deadlineLocked sets the block ring socket's deadline: the earlier of the
+// Conn's and the probe's.
+func (a *adaptiveRing) deadlineLocked() error {
+	d := a.dl.user
+	if p := a.dl.probe; !p.IsZero() && (d.IsZero() || p.Before(d)) {
+		d = p
+	}
+	if d.Equal(a.dl.set) && d.IsZero() == a.dl.set.IsZero() {
+		return nil
+	}
+	a.dl.set = d
+	return a.side.SetReadDeadline(d)
+}
+
+func (a *adaptiveRing) readFrame(b []byte) (int, bool, error) {
+	a.one[0] = b
+	_, cut, err := a.read(a.one[:], a.oneLen[:])
+	a.one[0] = nil
+	if err != nil {
+		return 0, false, err
+	}
+	return a.oneLen[0], cut, nil
+}
+
+func (a *adaptiveRing) readFrames(bufs [][]byte, lens []int) (int, error) {
+	n, _, err := a.read(bufs, lens)
+	return n, err
+}
+
+// close closes the second socket, which ends a wait on it, then unmaps
+// both rings; the Conn's socket is closed by then.
+func (a *adaptiveRing) close() {
+	_ = a.side.Close()
+	a.frames.close()
+	a.blocks.close()
+}
+
+// drops takes the kernel's count of the frames the block ring's socket
+// dropped (see Conn.pollDrops).
+func (a *adaptiveRing) drops() uint64 {
+	var st *unix.TpacketStats
+	_ = a.sideRx.rc.Control(func(fd uintptr) {
+		st, _ = unix.GetsockoptTpacketStats(int(fd), unix.SOL_PACKET, unix.PACKET_STATISTICS)
+	})
+	if st == nil {
+		return 0
+	}
+	return uint64(st.Drops)
+}
+
+// filling reports whether the block the kernel fills has frames: they
+// reach the reader when the kernel hands it over.
+func (r *rxRing) filling() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.mem == nil {
+		return false
+	}
+	if r.left != 0 {
+		return true
+	}
+	bd := (*unix.TpacketHdrV1)(unsafe.Pointer(&r.mem[r.cur*r.blockSize+ringBlockStatus]))
+	return atomic.LoadUint32(&bd.Num_pkts) != 0
+}

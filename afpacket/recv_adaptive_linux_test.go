@@ -1,0 +1,173 @@
+//go:build linux
+
+package afpacket_test
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/etherconn/etherconn/afpacket"
+	"github.com/etherconn/etherconn/internal/netns"
+)
+
+// TestAdaptiveSwitching sends numbered frames in bursts to an adaptive
+// receive made to switch up after 256 frames and down after every 2 ms,
+// both while frames come and while none do. Every frame must arrive once,
+// in the order sent, through ReadFrame and ReadFrames alike, with switches
+// both ways, and the kernel must have dropped none. A burst goes out when
+// the one before it is read, so that no ring can overflow while a switch
+// holds the reader up (the kernel's wait for its readers, up to tens of
+// milliseconds under a flood on this project's VM).
+func TestAdaptiveSwitching(t *testing.T) {
+	netns.Require(t)
+	t.Parallel()
+	v := netns.NewVeth(t, nil)
+	a := open(t, v.A, afpacket.Config{})
+	for _, batch := range []int{1, 64} {
+		t.Run(fmt.Sprintf("batch=%d", batch), func(t *testing.T) {
+			b := open(t, v.B, afpacket.SwitchOften(afpacket.Config{}, 256, 2*time.Millisecond))
+			require.Equal(t, "adaptive", afpacket.Mode(b))
+			const bursts, per = 40, 8000
+			frames := seqFrames(v, bursts*per, 46)
+			next := uint32(0)
+			bufs, lens := make([][]byte, batch), make([]int, batch)
+			for i := range bufs {
+				bufs[i] = make([]byte, 2048)
+			}
+			for i := 0; i < bursts; i++ {
+				// Every other pause outlasts the down window with nothing
+				// to read: the probe's way down.
+				time.Sleep(time.Duration(i%2*10) * time.Millisecond)
+				burst := frames[i*per : (i+1)*per]
+				for len(burst) > 0 {
+					n, err := a.WriteFrames(burst[:min(64, len(burst))])
+					require.NoError(t, err)
+					burst = burst[n:]
+				}
+				for next < uint32((i+1)*per) {
+					require.NoError(t, b.SetReadDeadline(time.Now().Add(5*time.Second)))
+					n, err := b.ReadFrames(bufs, lens)
+					require.NoError(t, err, "waiting for frame %d; kernel drops %d", next, b.Stats().Dropped)
+					for _, f := range bufs[:n] {
+						if seqOf(f) != next {
+							up, down := afpacket.Switches(b)
+							t.Fatalf("frame %d where %d was due: out of order, lost or repeated (kernel drops %d, switches %d up, %d down)",
+								seqOf(f), next, b.Stats().Dropped, up, down)
+						}
+						next++
+					}
+				}
+			}
+			expectNothing(t, b, 20*time.Millisecond)
+			up, down := afpacket.Switches(b)
+			t.Logf("%d frames, %d switches up, %d down", next, up, down)
+			require.GreaterOrEqual(t, up, uint64(bursts/4))
+			require.GreaterOrEqual(t, down, uint64(bursts/4))
+			require.Zero(t, b.Stats().Dropped)
+		})
+	}
+}
+
+// TestAdaptiveIdleDown floods an adaptive receive with its own thresholds
+// until it reads the block ring, then stops: without frames it must move
+// back to the frame ring, and a lone frame then must come at once, not
+// after a block's timeout.
+func TestAdaptiveIdleDown(t *testing.T) {
+	netns.Require(t)
+	t.Parallel()
+	a, b, v := pair(t, afpacket.Config{}, afpacket.Config{})
+	f := mkFrame(v.B.MAC, v.A.MAC, nil, etherTest, 46, 0)
+	fl := startFlood(a, repeat(f, 64), 10*time.Second, nil)
+	buf := make([]byte, 2048)
+	deadline := time.Now().Add(10 * time.Second)
+	for !afpacket.OnBlocks(b) && time.Now().Before(deadline) {
+		_, err := b.ReadFrame(buf)
+		require.NoError(t, err)
+	}
+	fl.stop()
+	require.True(t, afpacket.OnBlocks(b), "a flood did not move the Conn to the block ring")
+	// Read until the flood's frames are gone and the reader has waited
+	// out the down window (50 ms).
+	for {
+		require.NoError(t, b.SetReadDeadline(time.Now().Add(200*time.Millisecond)))
+		if _, err := b.ReadFrame(buf); errors.Is(err, os.ErrDeadlineExceeded) {
+			break
+		}
+	}
+	require.False(t, afpacket.OnBlocks(b), "an idle Conn stayed on the block ring")
+	up, down := afpacket.Switches(b)
+	require.Equal(t, up, down)
+	// A frame ring wakes the reader for each frame: well under the block
+	// ring's 1 ms timeout on any machine that runs this test, but the test
+	// only checks which ring the frame came through.
+	requireArrives(t, a, b, f)
+	require.False(t, afpacket.OnBlocks(b))
+}
+
+// TestAdaptiveDeadline checks read deadlines on an adaptive receive on its
+// frame ring, on its block ring, and on the block ring with a short idle
+// probe, which must neither end a read before its deadline nor keep it
+// past it: a deadline in the past fails a read at once, one set from
+// another goroutine ends a blocked read, a later one ends it on time, Close
+// ends it with net.ErrClosed, and a frame still arrives between.
+func TestAdaptiveDeadline(t *testing.T) {
+	netns.Require(t)
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		cfg  afpacket.Config
+	}{
+		{"frames", afpacket.Config{}},
+		{"blocks", afpacket.OnBlocksOnly(afpacket.Config{})},
+		{"blocks-probe", afpacket.StartOnBlocks(afpacket.Config{}, 20*time.Millisecond)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			a, b, v := pair(t, afpacket.Config{}, tc.cfg)
+			buf := make([]byte, 2048)
+			require.NoError(t, b.SetReadDeadline(time.Now().Add(-time.Second)))
+			_, err := b.ReadFrame(buf)
+			require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+
+			// A deadline set while the read waits.
+			require.NoError(t, b.SetReadDeadline(time.Time{}))
+			done := make(chan error, 1)
+			go func() { _, err := b.ReadFrame(buf); done <- err }()
+			time.Sleep(100 * time.Millisecond)
+			require.NoError(t, b.SetReadDeadline(time.Now().Add(-time.Second)))
+			select {
+			case err := <-done:
+				require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+			case <-time.After(2 * time.Second):
+				t.Fatal("a deadline set in the past did not end the blocked read")
+			}
+
+			// A deadline ahead: not earlier, not much later.
+			start := time.Now()
+			require.NoError(t, b.SetReadDeadline(start.Add(200*time.Millisecond)))
+			_, err = b.ReadFrame(buf)
+			require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+			require.GreaterOrEqual(t, time.Since(start), 200*time.Millisecond)
+			require.Less(t, time.Since(start), 2*time.Second)
+
+			require.NoError(t, b.SetReadDeadline(time.Time{}))
+			requireArrives(t, a, b, mkFrame(v.B.MAC, v.A.MAC, nil, etherTest, 46, 1))
+
+			go func() { _, err := b.ReadFrame(buf); done <- err }()
+			time.Sleep(100 * time.Millisecond)
+			require.NoError(t, b.Close())
+			select {
+			case err := <-done:
+				require.ErrorIs(t, err, net.ErrClosed)
+			case <-time.After(2 * time.Second):
+				t.Fatal("Close did not end the blocked read")
+			}
+		})
+	}
+}
