@@ -97,3 +97,25 @@ func StartOnBlocks(cfg Config, down time.Duration) Config {
 	cfg.adapt = &adaptTune{upFrames: 1 << 30, upWindow: time.Nanosecond, downWindow: down, blocks: true}
 	return cfg
 }
+
+// CycleBlockRing makes c's adaptive receive's block ring and takes it down
+// again, as a switch up after adaptLinger on the frame ring does; c must
+// be on its frame ring, with no block ring.
+func CycleBlockRing(c *Conn) error {
+	a := c.sys.adapt
+	a.life.Lock()
+	defer a.life.Unlock()
+	r, err := c.setupRing(&a.sideRx, &a.ring, false)
+	if err != nil {
+		return err
+	}
+	return unmapRing(r, &a.sideRx)
+}
+
+// HasBlockRing reports whether c's adaptive receive has its block ring.
+func HasBlockRing(c *Conn) bool {
+	a := c.sys.adapt
+	a.life.Lock()
+	defer a.life.Unlock()
+	return a.blocks != nil
+}

@@ -252,7 +252,7 @@ func (c *Conn) receiver(cfg Config, mode ReceiveMode, ifi *net.Interface) (recei
 		if rc == nil {
 			rc = &RingConfig{}
 		}
-		r, err := c.setupRing(&s.rx, rc)
+		r, err := c.setupRing(&s.rx, rc, true)
 		if err != nil {
 			return nil, err
 		}

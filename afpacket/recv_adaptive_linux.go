@@ -32,6 +32,16 @@ const (
 	// to and fro.
 	adaptDownWindow = 50 * time.Millisecond
 	adaptDownFrames = 2500
+	// adaptLinger is how long the block ring outlives a switch down. The
+	// kernel fires a ring's block timer every RingConfig.Timeout for as
+	// long as the ring exists, frames or not: 1,000 times a second per
+	// Conn by default, which idle Conns were measured to pay for in CPU.
+	// The ring is made again at the next switch up (setsockopt, mmap and
+	// MADV_POPULATE_WRITE: BenchmarkAdaptiveBuild).
+	adaptLinger = 2 * time.Second
+	// adaptRetry is how long a Conn stays on its frame ring after the
+	// kernel refused the block ring.
+	adaptRetry = time.Second
 )
 
 // adaptState is where an adaptiveRing's group sends frames, and what the
@@ -65,10 +75,12 @@ var errIdle = errors.New("no block for a while")
 // adaptDownWindow. An idle Conn thus ends on the frame ring and costs
 // nothing. A block ring's last block may be half full when the group
 // leaves it: the kernel hands it over after RingConfig.Timeout (1 ms),
-// which is the one wait a switch down costs.
+// which is the one wait a switch down costs. The block ring exists only
+// from a switch up to adaptLinger after the switch down: an idle Conn
+// has no block timer firing and holds only its frame ring's memory.
 type adaptiveRing struct {
+	c      *Conn
 	frames *frameRing
-	blocks *rxRing
 	side   *packet.Conn // the block ring's socket
 	sideRx rxSock
 	main   *rxSock // the Conn's: its drain mode is the Conn's
@@ -76,6 +88,18 @@ type adaptiveRing struct {
 
 	// When to switch: the adapt* constants, but in tests.
 	adaptTune
+	ring RingConfig // the block ring's
+
+	// life guards the block ring's life: it is made on the way up, by the
+	// reader, and taken down by the linger timer, but only while the
+	// reader reads the frame ring (up false) and does not look at it.
+	life    sync.Mutex
+	blocks  *rxRing // nil while there is none
+	up      bool    // the reader has left onFrames
+	closed  bool
+	linger  *time.Timer
+	downAt  time.Time // the last switch down
+	retryAt time.Time // no block ring before then: the kernel refused one
 
 	// The reader's state: the ring it reads, the window of the rate.
 	state adaptState
@@ -116,24 +140,28 @@ func (c *Conn) setupAdaptive(ifi *net.Interface, fr *frameRing, cfg Config) (*ad
 	if cfg.adapt != nil {
 		tune = *cfg.adapt
 	}
-	a := &adaptiveRing{frames: fr, side: side, main: &c.sys.rx, steerX: &c.sys.rx, adaptTune: tune}
-	if err := c.setupSide(a, cfg.Ring); err != nil {
+	a := &adaptiveRing{c: c, frames: fr, side: side, main: &c.sys.rx, steerX: &c.sys.rx, adaptTune: tune}
+	if cfg.Ring != nil {
+		a.ring = *cfg.Ring
+	}
+	if err := c.setupSide(a); err != nil {
 		_ = side.Close()
-		if a.blocks != nil {
-			a.blocks.close()
-		}
 		return nil, fmt.Errorf("adaptive receive: %w", err)
 	}
 	a.settle(onFrames)
 	if tune.blocks {
-		a.steer(toBlocks)
+		if a.goUp(); !a.up {
+			a.close()
+			return nil, fmt.Errorf("adaptive receive: no block ring to start on")
+		}
 		a.settle(onBlocks)
 	}
 	return a, nil
 }
 
-// setupSide sets up a's second socket, its block ring and the group.
-func (c *Conn) setupSide(a *adaptiveRing, rc *RingConfig) error {
+// setupSide sets up a's second socket and the group. The block ring comes
+// later (goUp).
+func (c *Conn) setupSide(a *adaptiveRing) error {
 	var err error
 	if a.sideRx.rc, err = a.side.SyscallConn(); err != nil {
 		return err
@@ -145,10 +173,7 @@ func (c *Conn) setupSide(a *adaptiveRing, rc *RingConfig) error {
 			return err
 		}
 	}
-	if rc == nil {
-		rc = &RingConfig{}
-	}
-	if a.blocks, err = c.setupRing(&a.sideRx, rc); err != nil {
+	if _, err := ringReq(&a.ring); err != nil {
 		return err
 	}
 	// The group must keep outgoing frames away (Linux 6.10 and later):
@@ -189,6 +214,64 @@ func (a *adaptiveRing) point(m int) error {
 	return nil
 }
 
+// goUp moves the reader to the block ring, made first if there is none.
+// A block ring the kernel refuses keeps the reader on the frame ring for
+// adaptRetry.
+func (a *adaptiveRing) goUp() {
+	a.life.Lock()
+	defer a.life.Unlock()
+	if a.closed {
+		return
+	}
+	if a.blocks == nil {
+		now := time.Now()
+		if now.Before(a.retryAt) {
+			a.settle(onFrames)
+			return
+		}
+		r, err := a.c.setupRing(&a.sideRx, &a.ring, false)
+		if err != nil {
+			a.retryAt = now.Add(adaptRetry)
+			a.settle(onFrames)
+			return
+		}
+		a.blocks = r
+	}
+	a.steer(toBlocks)
+	a.up = a.state != onFrames
+}
+
+// landed is the end of a switch down: the reader is on the frame ring, and
+// the block ring goes after adaptLinger unless the reader goes up before.
+func (a *adaptiveRing) landed() {
+	a.life.Lock()
+	defer a.life.Unlock()
+	a.up = false
+	a.downAt = time.Now()
+	if a.linger == nil {
+		a.linger = time.AfterFunc(adaptLinger, a.expire)
+	} else {
+		a.linger.Reset(adaptLinger)
+	}
+	a.settle(onFrames)
+}
+
+// expire is the linger timer: it takes the block ring down if the reader
+// has stayed on the frame ring since adaptLinger.
+func (a *adaptiveRing) expire() {
+	a.life.Lock()
+	defer a.life.Unlock()
+	if a.closed || a.up || a.blocks == nil {
+		return
+	}
+	if d := adaptLinger - time.Since(a.downAt); d > 0 {
+		a.linger.Reset(d)
+		return
+	}
+	_ = unmapRing(a.blocks, &a.sideRx)
+	a.blocks = nil
+}
+
 // steer repoints the group for state to (toBlocks or toFrames). A switch
 // that fails leaves the reader where it is, for good.
 func (a *adaptiveRing) steer(to adaptState) {
@@ -223,7 +306,7 @@ func (a *adaptiveRing) rate(n int) {
 			return
 		}
 		if time.Since(a.t0) <= a.upWindow {
-			a.steer(toBlocks)
+			a.goUp()
 			return
 		}
 		a.settle(onFrames)
@@ -251,7 +334,7 @@ func (a *adaptiveRing) read(bufs [][]byte, lens []int) (int, bool, error) {
 		// The interface is gone: take what either ring holds, then end.
 		a.sideRx.drain = true
 		n, cut, err := a.frames.read(bufs, lens, false)
-		if err != errDrained {
+		if err != errDrained || a.state == onFrames {
 			return n, cut, err
 		}
 		return a.blocks.read(bufs, lens, false)
@@ -291,7 +374,7 @@ func (a *adaptiveRing) read(bufs [][]byte, lens []int) (int, bool, error) {
 				n, cut, err = a.waitBlocks(bufs, lens)
 			}
 			if err == errDrained || err == errIdle {
-				a.settle(onFrames)
+				a.landed()
 				continue
 			}
 			return n, cut, err
@@ -358,9 +441,17 @@ func (a *adaptiveRing) readFrames(bufs [][]byte, lens []int) (int, error) {
 // close closes the second socket, which ends a wait on it, then unmaps
 // both rings; the Conn's socket is closed by then.
 func (a *adaptiveRing) close() {
+	a.life.Lock()
+	defer a.life.Unlock()
+	a.closed = true
+	if a.linger != nil {
+		a.linger.Stop()
+	}
 	_ = a.side.Close()
 	a.frames.close()
-	a.blocks.close()
+	if a.blocks != nil {
+		a.blocks.close()
+	}
 }
 
 // drops takes the kernel's count of the frames the block ring's socket

@@ -76,8 +76,9 @@ func TestAdaptiveSwitching(t *testing.T) {
 
 // TestAdaptiveIdleDown floods an adaptive receive with its own thresholds
 // until it reads the block ring, then stops: without frames it must move
-// back to the frame ring, and a lone frame then must come at once, not
-// after a block's timeout.
+// back to the frame ring, a lone frame then must come through the frame
+// ring, and the block ring must be gone after adaptLinger (2 s), to be
+// made again by the next flood.
 func TestAdaptiveIdleDown(t *testing.T) {
 	netns.Require(t)
 	t.Parallel()
@@ -108,6 +109,17 @@ func TestAdaptiveIdleDown(t *testing.T) {
 	// only checks which ring the frame came through.
 	requireArrives(t, a, b, f)
 	require.False(t, afpacket.OnBlocks(b))
+	require.True(t, afpacket.HasBlockRing(b))
+	require.Eventually(t, func() bool { return !afpacket.HasBlockRing(b) }, 5*time.Second, 50*time.Millisecond,
+		"the block ring outlived the linger")
+
+	fl = startFlood(a, repeat(f, 64), 10*time.Second, nil)
+	defer fl.stop()
+	for !afpacket.OnBlocks(b) && time.Now().Before(deadline.Add(10*time.Second)) {
+		_, err := b.ReadFrame(buf)
+		require.NoError(t, err)
+	}
+	require.True(t, afpacket.OnBlocks(b), "a second flood did not move the Conn to a new block ring")
 }
 
 // TestAdaptiveDeadline checks read deadlines on an adaptive receive on its
@@ -169,5 +181,19 @@ func TestAdaptiveDeadline(t *testing.T) {
 				t.Fatal("Close did not end the blocked read")
 			}
 		})
+	}
+}
+
+// BenchmarkAdaptiveBuild is the price of making an adaptive receive's block
+// ring (16 MiB by default) at a switch up, and taking it down again.
+func BenchmarkAdaptiveBuild(b *testing.B) {
+	netns.Require(b)
+	v := netns.NewVeth(b, nil)
+	c := open(b, v.B, afpacket.Config{})
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := afpacket.CycleBlockRing(c); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -94,7 +94,7 @@ func (c *Conn) setupFrameRing(size, mtu int) (*frameRing, error) {
 		Frame_size: uint32(slot),
 		Frame_nr:   uint32(per * blocks),
 	}
-	mem, err := mapRing(&c.sys.rx, frameBlockSize*blocks, func(fd int, zero bool) error {
+	mem, err := mapRing(&c.sys.rx, frameBlockSize*blocks, true, func(fd int, zero bool) error {
 		if zero {
 			return unix.SetsockoptTpacketReq(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &unix.TpacketReq{})
 		}

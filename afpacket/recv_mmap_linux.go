@@ -57,12 +57,13 @@ type mmapRing struct {
 	fn     func(fd uintptr) bool // the ring's fill, made once
 }
 
-// mapRing asks for a receive ring on x's socket with set (a PACKET_RX_RING setsockopt;
-// zero: the request for no ring) and maps its size bytes, then writes its
-// pages once (prefault). A ring that cannot be mapped is taken down again:
-// left in place, it would take every frame from a socket that Open goes on
-// to read with recvmsg (the default's fallback).
-func mapRing(x *rxSock, size int, set func(fd int, zero bool) error) ([]byte, error) {
+// mapRing asks for a receive ring on x's socket with set (a PACKET_RX_RING
+// setsockopt; zero: the request for no ring) and maps its size bytes,
+// then, with touch, writes its pages once (prefault). A ring that cannot
+// be mapped is taken down again: left in place, it would take every frame
+// from a socket that Open goes on to read with recvmsg (the default's
+// fallback).
+func mapRing(x *rxSock, size int, touch bool, set func(fd int, zero bool) error) ([]byte, error) {
 	var mem []byte
 	var serr error
 	if err := x.rc.Control(func(fd uintptr) {
@@ -82,7 +83,12 @@ func mapRing(x *rxSock, size int, set func(fd int, zero bool) error) ([]byte, er
 	if serr != nil {
 		return nil, serr
 	}
-	prefault(mem)
+	if touch {
+		prefault(mem)
+	} else {
+		// Best effort, and short: the page tables, without the writes.
+		_ = unix.Madvise(mem, unix.MADV_POPULATE_WRITE)
+	}
 	return mem, nil
 }
 

@@ -43,10 +43,8 @@ type rxRing struct {
 	left int // frames of cur not read yet; 0: cur not started
 }
 
-// setupRing switches x's socket (the Conn's, or the adaptive receive's
-// second one) to TPACKET_V3 and maps a receive ring as rc asks. The socket still drops every frame (the setup filter). PACKET_VNET_HDR
-// is set before, if at all: the kernel refuses it once a ring is set up.
-func (c *Conn) setupRing(x *rxSock, rc *RingConfig) (*rxRing, error) {
+// ringReq is the PACKET_RX_RING request for the ring rc asks for.
+func ringReq(rc *RingConfig) (unix.TpacketReq3, error) {
 	bs, nb := rc.BlockSize, rc.Blocks
 	if bs == 0 {
 		bs = ringBlockSize
@@ -56,15 +54,15 @@ func (c *Conn) setupRing(x *rxSock, rc *RingConfig) (*rxRing, error) {
 	}
 	page := os.Getpagesize()
 	if bs < page || bs&(bs-1) != 0 || bs > math.MaxInt32 {
-		return nil, fmt.Errorf("ring: block size %d is not a power of two of at least the page size (%d)", rc.BlockSize, page)
+		return unix.TpacketReq3{}, fmt.Errorf("ring: block size %d is not a power of two of at least the page size (%d)", rc.BlockSize, page)
 	}
 	// The kernel counts blocks in 16 bits: with more, it wraps to block 0
 	// while the reader waits for block 65536.
 	if nb < 1 || nb > math.MaxUint16 || nb > math.MaxUint32/bs {
-		return nil, fmt.Errorf("ring: %d blocks of %d bytes: need 1 to 65535 blocks and under 4 GiB in all", rc.Blocks, bs)
+		return unix.TpacketReq3{}, fmt.Errorf("ring: %d blocks of %d bytes: need 1 to 65535 blocks and under 4 GiB in all", rc.Blocks, bs)
 	}
 	if rc.Timeout < 0 {
-		return nil, fmt.Errorf("ring: negative timeout %v", rc.Timeout)
+		return unix.TpacketReq3{}, fmt.Errorf("ring: negative timeout %v", rc.Timeout)
 	}
 	tov := (rc.Timeout + time.Millisecond - 1) / time.Millisecond
 	if tov < 1 {
@@ -74,17 +72,30 @@ func (c *Conn) setupRing(x *rxSock, rc *RingConfig) (*rxRing, error) {
 	if tov > math.MaxUint16 {
 		tov = math.MaxUint16
 	}
-	if err := setInt(x.rc, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V3, "PACKET_VERSION"); err != nil {
-		return nil, err
-	}
-	req := unix.TpacketReq3{
+	return unix.TpacketReq3{
 		Block_size:     uint32(bs),
 		Block_nr:       uint32(nb),
 		Frame_size:     ringFrameSize,
 		Frame_nr:       uint32(bs / ringFrameSize * nb),
 		Retire_blk_tov: uint32(tov),
+	}, nil
+}
+
+// setupRing switches x's socket (the Conn's, or the adaptive receive's
+// second one) to TPACKET_V3 and maps a receive ring as rc asks. The socket
+// still drops every frame (the setup filter), or gets none (the adaptive
+// receive's group points to its frame ring). PACKET_VNET_HDR is set
+// before, if at all: the kernel refuses it once a ring is set up.
+func (c *Conn) setupRing(x *rxSock, rc *RingConfig, prefault bool) (*rxRing, error) {
+	req, err := ringReq(rc)
+	if err != nil {
+		return nil, err
 	}
-	mem, err := mapRing(x, bs*nb, func(fd int, zero bool) error {
+	if err := setInt(x.rc, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V3, "PACKET_VERSION"); err != nil {
+		return nil, err
+	}
+	bs, nb := int(req.Block_size), int(req.Block_nr)
+	mem, err := mapRing(x, bs*nb, prefault, func(fd int, zero bool) error {
 		if zero {
 			return unix.SetsockoptTpacketReq3(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &unix.TpacketReq3{})
 		}
@@ -96,6 +107,16 @@ func (c *Conn) setupRing(x *rxSock, rc *RingConfig) (*rxRing, error) {
 	r := &rxRing{mmapRing: c.newMmapRing(mem, x), blockSize: bs, blocks: nb}
 	r.fn = r.fill
 	return r, nil
+}
+
+// unmapRing unmaps r and takes its ring down, so that the kernel frees its
+// memory and stops its block timer, which otherwise fires every
+// RingConfig.Timeout for as long as the ring exists. x is r's socket.
+func unmapRing(r *rxRing, x *rxSock) error {
+	r.close()
+	return x.rc.Control(func(fd uintptr) {
+		_ = unix.SetsockoptTpacketReq3(int(fd), unix.SOL_PACKET, unix.PACKET_RX_RING, &unix.TpacketReq3{})
+	})
 }
 
 // status is the block status word of block i.
