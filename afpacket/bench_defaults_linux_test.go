@@ -22,7 +22,8 @@ import (
 // with the kernel's default buffer, the default before
 // DefaultReadBufferSize) and "ring" (the block ring). The
 // sender is tuned as in (a), so that the receiver is what is measured.
-// kdrop% and qdrop% are as in BenchmarkVethRUDP. The last sub-benchmark,
+// kdrop% and qdrop% are as in BenchmarkVethRUDP; ups counts the adaptive
+// receive's switches up. The last sub-benchmark,
 // "targets", reports the default's rate as a share of the best mode's
 // (<read>-<flows>-default/best) and 1,000 flows' as a share of one flow's
 // (<read>-default-1000/1).
@@ -73,9 +74,13 @@ func ratio(b *testing.B, x, y float64, unit string) {
 }
 
 func benchDefaults(b *testing.B, flows int, batch bool, rcv afpacket.Config) {
-	benchFlows(b, flows, true, sideOptions{conn: rcv}, func(c *rudp.Conn) func() (int, error) {
+	r := benchFlows(b, flows, true, sideOptions{conn: rcv}, func(c *rudp.Conn) func() (int, error) {
 		return deadlineReader(c, batch)
 	})
+	if afpacket.Mode(r.pio) == "adaptive" {
+		up, _ := afpacket.Switches(r.pio)
+		b.ReportMetric(float64(up), "ups")
+	}
 }
 
 // deadlineReader reads c one datagram a ReadFromUDPAddrPort, or a batch a

@@ -175,8 +175,10 @@ func writeBatchSender(c *rudp.Conn, dst netip.AddrPort) sendFunc {
 // batch, no parsing): what the link and the kernel's packet socket can
 // deliver to user space on this machine. "recvmmsg" reads them with
 // afpacket.Conn.ReadFrames (64 a call) and nothing else: the backend the
-// relay uses, without the relay. (a) / "recvmmsg" is what relay and rudp
-// cost; "recvmmsg" / "ring" what the receive mechanism costs.
+// relay uses, without the relay; "afpacket-frames", "-adaptive" (the
+// default) and "-ring" read as that does through each of the other
+// receive paths. (a) / "recvmmsg" is what relay and rudp cost; "recvmmsg"
+// / "ring" what the receive mechanism costs.
 func BenchmarkVethCeiling(b *testing.B) {
 	b.Run("ring", func(b *testing.B) {
 		benchCeiling(b, func(b *testing.B, l *netns.Link) benchReader {
@@ -193,7 +195,8 @@ func BenchmarkVethCeiling(b *testing.B) {
 		cfg  afpacket.Config
 	}{
 		{"recvmmsg", afpacket.Config{Receive: afpacket.ReceiveSocket, ReadBufferSize: benchRcvBuf}},
-		{"afpacket-frames", afpacket.Config{}},
+		{"afpacket-frames", afpacket.Config{Receive: afpacket.ReceiveFrameRing}},
+		{"afpacket-adaptive", afpacket.Config{}},
 		{"afpacket-ring", afpacket.Config{Ring: benchRing()}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {

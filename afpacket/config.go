@@ -58,17 +58,19 @@ type Config struct {
 
 	// Receive chooses how frames come in (see "Receive paths" in the
 	// package documentation). The zero value, ReceiveDefault, is
-	// ReceiveFrameRing, or ReceiveBlockRing when Ring is set.
+	// ReceiveAdaptive; ReceiveBlockRing when Ring is set; ReceiveFrameRing
+	// with Fanout.
 	Receive ReceiveMode
 
-	// FrameRingSize is the memory of the ReceiveFrameRing ring in bytes,
+	// FrameRingSize is the memory of the frame ring (ReceiveFrameRing, and
+	// ReceiveAdaptive's) in bytes,
 	// rounded down to whole blocks of 256 KiB (at least one). 0 means
 	// DefaultFrameRingSize. Frames that find the ring full are dropped and
 	// counted in Stats().Dropped. The ring is kernel memory that stays
 	// allocated while the Conn is open, 16 MiB a Conn by default (a fanout
 	// group of n sockets holds n rings): a program opening many Conns may
 	// want smaller rings, or ReceiveSocket, whose buffer is charged only for
-	// frames waiting. The other receive modes ignore it.
+	// frames waiting. The socket and the block ring ignore it.
 	FrameRingSize int
 
 	// Ring, when not nil, receives through a memory-mapped TPACKET_V3 ring
@@ -77,8 +79,9 @@ type Config struct {
 	// It trades latency for throughput: the kernel hands a block over when
 	// it is full or when RingConfig.Timeout has passed since it took its first
 	// frame, so at low rates every frame waits up to that long. The default
-	// frame ring is as fast on a veth without that wait. ReadBufferSize
-	// does not apply to a block ring.
+	// adaptive receive is as fast on a veth without that wait. With
+	// Receive set to ReceiveAdaptive, Ring sizes its block ring instead.
+	// ReadBufferSize does not apply to a block ring.
 	Ring *RingConfig
 
 	// adapt, set by tests only (export_linux_test.go), replaces the
@@ -99,10 +102,11 @@ type ReceiveMode int
 
 // Receive modes.
 const (
-	// ReceiveDefault is ReceiveFrameRing, or ReceiveBlockRing when
-	// Config.Ring is set. Should the kernel refuse the frame ring (it needs
-	// DefaultFrameRingSize bytes of kernel memory) while FrameRingSize is 0,
-	// Open falls back to ReceiveSocket.
+	// ReceiveDefault is ReceiveAdaptive; ReceiveBlockRing when Config.Ring
+	// is set; ReceiveFrameRing when Config.Fanout is, or when the kernel
+	// has no adaptive receive (before Linux 6.10). Should the kernel refuse
+	// the frame ring (it needs DefaultFrameRingSize bytes of kernel memory)
+	// while FrameRingSize is 0, Open falls back to ReceiveSocket.
 	ReceiveDefault ReceiveMode = iota
 	// ReceiveFrameRing takes frames from a memory-mapped TPACKET_V2 ring
 	// of fixed-size slots, each handed to the reader as soon as the kernel
@@ -126,9 +130,10 @@ const (
 	// a second, or after 50 ms without a block. The block ring has a
 	// second socket; the two form a fanout group of their own, which
 	// sends each frame to one ring, so a switch loses, repeats and
-	// reorders nothing. It needs Linux 6.10 or later
-	// (PACKET_FANOUT_FLAG_IGNORE_OUTGOING) and holds both rings' memory
-	// (32 MiB by default).
+	// reorders nothing. The block ring exists from a switch up until 2 s
+	// after the switch down, so an idle Conn holds the frame ring's
+	// memory only. It needs Linux 6.10 or later
+	// (PACKET_FANOUT_FLAG_IGNORE_OUTGOING), and no Config.Fanout.
 	ReceiveAdaptive
 )
 
@@ -154,9 +159,9 @@ func (m ReceiveMode) String() string {
 const DefaultFrameRingSize = 16 << 20
 
 // DefaultReadBufferSize is Config.ReadBufferSize's default, 4 MiB. With
-// the kernel's default (208 KiB) the default receive mode lost 51–68% of a
+// the kernel's default (208 KiB) the socket receive lost 51–68% of a
 // flood of small frames on a veth, with 4 MiB 13–40% (BenchmarkVethDefaults,
-// "kernel" against "default", one sitting), delivering 0.26–0.39 M against
+// "kernel" against "socket", one sitting), delivering 0.26–0.39 M against
 // 0.45–0.57 M datagrams/s. The kernel charges only for frames that wait, so
 // an idle socket costs nothing for it. The frame ring uses it for the
 // frames too long for its slots; the block ring has its own memory

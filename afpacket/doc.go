@@ -138,46 +138,69 @@
 //
 // Open chooses, once, how a Conn takes frames in (Config.Receive):
 //
-//   - The frame ring (ReceiveFrameRing, the default): a memory-mapped
-//     TPACKET_V2 ring of fixed-size slots, 16 MiB by default
-//     (Config.FrameRingSize), each slot sized for the interface's MTU. The
-//     kernel copies each frame into the next slot (a frame that finds it
-//     still the reader's is dropped and counted) and wakes the reader
-//     at once; the reader copies frames out and gives their slots back
-//     without a system call while there are any. A frame longer than a slot
-//     (slots stop at 16 KiB, for loopback's or a jumbo MTU's sake), such as
-//     a super-frame, is queued whole on the socket as well
-//     (PACKET_COPY_THRESH) while the socket's buffer has room, and the reader
-//     takes it from there with recvmsg when it comes to its slot, so that
-//     order holds; without room it comes cut to the slot. A BPF filter's
-//     snap length does not cut such frames. The ring's pages are written
-//     once at Open so that no frame pays for the first touch of its page: on
-//     this project's VM that made Open take 35 ms instead of 2, and saved
-//     each of a fresh ring's first frames about 6 µs.
-//   - The socket (ReceiveSocket): recvmsg(2) for ReadFrame, recvmmsg(2) for
-//     ReadFrames, from the socket's queue (Config.ReadBufferSize).
+//   - The frame ring (ReceiveFrameRing): a memory-mapped TPACKET_V2 ring of
+//     fixed-size slots, 16 MiB by default (Config.FrameRingSize), each slot
+//     sized for the interface's MTU. The kernel copies each frame into the
+//     next slot (a frame that finds it still the reader's is dropped and
+//     counted) and wakes the reader at once; the reader copies frames out
+//     and gives their slots back without a system call while there are
+//     any. A frame longer than a slot (slots stop at 16 KiB, for loopback's
+//     or a jumbo MTU's sake), such as a super-frame, is queued whole on the
+//     socket as well (PACKET_COPY_THRESH) while the socket's buffer has
+//     room, and the reader takes it from there with recvmsg when it comes
+//     to its slot, so that order holds; without room it comes cut to the
+//     slot. A BPF filter's snap length does not cut such frames. The ring's
+//     pages are written once at Open so that no frame pays for the first
+//     touch of its page: on this project's VM that made Open take 35 ms
+//     instead of 2, and saved each of a fresh ring's first frames about 6 µs.
 //   - The block ring (ReceiveBlockRing, or Config.Ring): a TPACKET_V3 ring.
 //     The kernel packs frames into blocks and wakes the reader once a block,
 //     which makes it the cheapest way in for a flood, at a price in latency:
 //     a block goes to the reader when it is full or RingConfig.Timeout (1 ms
 //     by default, the least there is) after its first frame, so at low rates
 //     a frame waits up to that long.
+//   - The adaptive receive (ReceiveAdaptive, the default): both rings, each
+//     on a socket of its own, which form a PACKET_FANOUT_CBPF group of
+//     their own. The group's one-instruction classic BPF program sends
+//     every frame to one of them: the frame ring while frames come at under
+//     about 200,000 a second, the block ring above that, until the rate
+//     falls under about 50,000 a second or no block comes for 50 ms. The
+//     reader decides from what it reads and repoints the group
+//     (PACKET_FANOUT_DATA). The kernel waits, before that call returns, for
+//     every frame the old program sent on its way (synchronize_net), so the
+//     reader takes the old ring's last frames first: a switch loses,
+//     repeats and reorders nothing. A switch took 0.25–0.9 ms here, up to
+//     6 ms under a flood, while the new ring took the frames. Going down,
+//     the block the kernel was filling comes by its timeout, the one wait a
+//     switch costs. The block ring is made at a switch up (1.6 ms) and
+//     taken down 2 s after the switch down: the kernel fires a ring's
+//     block timer every millisecond while the ring exists, which an idle
+//     Conn must not pay for. It needs Linux 6.10 or later, where a fanout
+//     group keeps outgoing frames away (PACKET_FANOUT_FLAG_IGNORE_OUTGOING);
+//     on older kernels, and with Config.Fanout (the group is the adaptive
+//     receive's own), the default is the frame ring alone.
+//   - The socket (ReceiveSocket): recvmsg(2) for ReadFrame, recvmmsg(2) for
+//     ReadFrames, from the socket's queue (Config.ReadBufferSize).
 //
-// Measured on a veth pair on this project's 2-vCPU VM (BenchmarkVethDefaults,
-// BenchmarkVethRTT; 64-byte datagrams, default settings otherwise), the frame
-// ring delivered 0.61–0.77 M datagrams/s with no loss where the socket
-// delivered 0.40–0.61 M and the kernel dropped 7–44% in its queue, and its
-// round trip was the kernel UDP socket's (0.91–0.98 of it at the median,
-// 1.32–1.43 at the 99th percentile); the block ring delivered 0.94–1.18 M,
-// at 0.85–1.85 ms a round trip. On a veth the
+// Measured on a veth pair on this project's 2-vCPU VM in one run each
+// (BenchmarkVethDefaults, BenchmarkVethRTT; 64-byte datagrams, default
+// settings otherwise), the adaptive receive delivered what the block ring
+// did, 0.96–1.12 M datagrams/s against 0.95–1.17 M, with no loss, and its
+// round trip was the frame ring's and the kernel UDP socket's (0.97 of the
+// kernel's at the median, 1.37 at the 99th percentile) where the block
+// ring's was 0.86 ms. The frame ring alone delivered 0.83–0.90 M, the
+// socket 0.45–0.74 M with 20–40% lost in the kernel's queue. On a veth the
 // receiving side's kernel work runs on the sender's CPU, and the frame
-// ring's is costlier per frame than the block ring's (a wake-up and a slot
-// status a frame): that, not the reader, sets its ceiling there. Use the
-// block ring where a flood must be taken in at any latency (captures, load
-// sinks); the default elsewhere.
+// ring's costs more per frame than the block ring's (a wake-up and a slot
+// status a frame), which is what the switch up saves. The default is
+// meant to be right everywhere; the frame ring alone saves the second
+// ring's 16 MiB while it exists, and the block ring suits readers that
+// never need a low latency (captures).
 //
-// A default frame ring that the kernel refuses (it needs FrameRingSize of
-// kernel memory) falls back to the socket; one asked for by name fails Open.
+// A default receive whose frame ring the kernel refuses (it needs
+// FrameRingSize of kernel memory) falls back to the socket; a default
+// receive without a second socket or group falls back to the frame ring
+// alone; a mode asked for by name fails Open instead.
 // Tags, checksums, super-frames, link loss and own-frame filtering work the
 // same on every path; the conformance suite runs over each.
 //
