@@ -34,7 +34,8 @@ type Conn struct {
 	ifname  string
 	ifindex int
 	hwaddr  net.HardwareAddr
-	group   uint16 // the PACKET_FANOUT group joined
+	group   uint16      // the PACKET_FANOUT group joined
+	receive ReceiveMode // the receive path Open took
 
 	counters  backend.Counters
 	gso       gsoCounters
@@ -104,6 +105,11 @@ func (c *Conn) HardwareAddr() net.HardwareAddr { return c.hwaddr }
 // FanoutGroup returns the PACKET_FANOUT group id the Conn joined (0 is a
 // valid id; see Config.FanoutJoin), or 0 without fanout.
 func (c *Conn) FanoutGroup() uint16 { return c.group }
+
+// Receive returns the receive path Open took (never ReceiveDefault): the
+// one Config.Receive asked for, or where the default fell back to (see
+// ReceiveDefault).
+func (c *Conn) Receive() ReceiveMode { return c.receive }
 
 // SetReadDeadline sets a deadline for ReadFrame and ReadFrames; a read that
 // times out returns an error satisfying errors.Is(err,

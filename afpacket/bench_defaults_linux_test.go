@@ -77,7 +77,7 @@ func benchDefaults(b *testing.B, flows int, batch bool, rcv afpacket.Config) {
 	r := benchFlows(b, flows, true, sideOptions{conn: rcv}, func(c *rudp.Conn) func() (int, error) {
 		return deadlineReader(c, batch)
 	})
-	if afpacket.Mode(r.pio) == "adaptive" {
+	if r.pio.Receive() == afpacket.ReceiveAdaptive {
 		up, _ := afpacket.Switches(r.pio)
 		b.ReportMetric(float64(up), "ups")
 	}

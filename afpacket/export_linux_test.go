@@ -51,19 +51,6 @@ func FailMmap(t interface{ Cleanup(func()) }) {
 	t.Cleanup(func() { mmap = unix.Mmap })
 }
 
-// Mode is the receive path c took: "frames", "socket", "blocks" or
-// "adaptive".
-func Mode(c *Conn) string {
-	switch c.sys.recv.(type) {
-	case *frameRing:
-		return "frames"
-	case *rxRing:
-		return "blocks"
-	case *adaptiveRing:
-		return "adaptive"
-	}
-	return "socket"
-}
 
 // Switches is how often c's adaptive receive moved to the block ring (up)
 // and back to the frame ring (down).

@@ -48,6 +48,9 @@ func recvModes() []recvMode {
 		{"adaptive-single", adaptive, relay.Config{BatchSize: 1}, false},
 		{"adaptive-blocks", blocks, relay.Config{}, false},
 		{"adaptive-blocks-single", blocks, relay.Config{BatchSize: 1}, true},
+		// Up at the first frame, down after 20 ms: link events on one
+		// ring, reads on the other after them.
+		{"adaptive-switching", afpacket.SwitchOften(adaptive, 1, 20*time.Millisecond), relay.Config{}, true},
 		{"recvmsg", sock, relay.Config{BatchSize: 1}, false},
 		{"recvmmsg", sock, relay.Config{}, true},
 		{"frames", frames, relay.Config{}, false},

@@ -164,6 +164,16 @@ func (c *Conn) setup(cfg Config, ifi *net.Interface) error {
 	if s.recv, err = c.receiver(cfg, mode, ifi); err != nil {
 		return err
 	}
+	switch s.recv.(type) {
+	case *adaptiveRing:
+		c.receive = ReceiveAdaptive
+	case *frameRing:
+		c.receive = ReceiveFrameRing
+	case *rxRing:
+		c.receive = ReceiveBlockRing
+	default:
+		c.receive = ReceiveSocket
+	}
 	if cfg.Fanout != FanoutNone {
 		if err := c.joinFanout(cfg); err != nil {
 			return err

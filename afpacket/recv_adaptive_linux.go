@@ -108,6 +108,8 @@ type adaptiveRing struct {
 	t0    time.Time
 	stuck bool // a switch failed: the group stays where it points
 
+	fromFrames bool // the last read was the frame ring's
+
 	// dl is the read deadline of the block ring's socket: the Conn's
 	// (user), or the reader's probe for idleness when that comes first.
 	dl struct {
@@ -328,18 +330,48 @@ func (a *adaptiveRing) rate(n int) {
 }
 
 // read fills bufs and lens from the ring the state says, switching on the
-// way, and reports whether a frame was cut.
+// way, and reports whether a frame was cut. A link that goes down sets
+// the error of both sockets: read takes the other socket's copy too,
+// which would otherwise come back at the next switch as a second event.
 func (a *adaptiveRing) read(bufs [][]byte, lens []int) (int, bool, error) {
+	n, cut, err := a.take(bufs, lens)
+	if err != nil {
+		a.tookError(err)
+	}
+	return n, cut, err
+}
+
+// tookError takes the other socket's pending error once a read returned
+// err, if it is the socket's (not a deadline, not Close).
+func (a *adaptiveRing) tookError(err error) {
+	var se *os.SyscallError
+	if !errors.As(err, &se) {
+		return
+	}
+	other := a.main
+	if a.fromFrames {
+		other = &a.sideRx
+	}
+	_ = other.rc.Control(func(fd uintptr) {
+		_, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR)
+	})
+}
+
+// take is read but for the errors.
+func (a *adaptiveRing) take(bufs [][]byte, lens []int) (int, bool, error) {
 	if a.main.drain {
 		// The interface is gone: take what either ring holds, then end.
 		a.sideRx.drain = true
+		a.fromFrames = true
 		n, cut, err := a.frames.read(bufs, lens, false)
 		if err != errDrained || a.state == onFrames {
 			return n, cut, err
 		}
+		a.fromFrames = false
 		return a.blocks.read(bufs, lens, false)
 	}
 	for {
+		a.fromFrames = a.state == onFrames || a.state == toBlocks
 		switch a.state {
 		case onFrames:
 			n, cut, err := a.frames.read(bufs, lens, true)

@@ -32,7 +32,7 @@ func TestAdaptiveSwitching(t *testing.T) {
 	for _, batch := range []int{1, 64} {
 		t.Run(fmt.Sprintf("batch=%d", batch), func(t *testing.T) {
 			b := open(t, v.B, afpacket.SwitchOften(afpacket.Config{}, 256, 2*time.Millisecond))
-			require.Equal(t, "adaptive", afpacket.Mode(b))
+			require.Equal(t, afpacket.ReceiveAdaptive, b.Receive())
 			const bursts, per = 40, 8000
 			frames := seqFrames(v, bursts*per, 46)
 			next := uint32(0)
@@ -196,4 +196,31 @@ func BenchmarkAdaptiveBuild(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestReceiveChosen checks the receive path Open takes for each way of
+// asking, as Conn.Receive reports it, and that an adaptive receive cannot
+// join a fanout group of the caller's.
+func TestReceiveChosen(t *testing.T) {
+	netns.Require(t)
+	t.Parallel()
+	v := netns.NewVeth(t, nil)
+	for _, tc := range []struct {
+		cfg  afpacket.Config
+		want afpacket.ReceiveMode
+	}{
+		{afpacket.Config{}, afpacket.ReceiveAdaptive},
+		{afpacket.Config{Receive: afpacket.ReceiveAdaptive, Ring: &afpacket.RingConfig{Blocks: 4}}, afpacket.ReceiveAdaptive},
+		{afpacket.Config{Fanout: afpacket.FanoutHash}, afpacket.ReceiveFrameRing},
+		{afpacket.Config{Receive: afpacket.ReceiveFrameRing}, afpacket.ReceiveFrameRing},
+		{afpacket.Config{Ring: &afpacket.RingConfig{}}, afpacket.ReceiveBlockRing},
+		{afpacket.Config{Receive: afpacket.ReceiveSocket}, afpacket.ReceiveSocket},
+	} {
+		c := open(t, v.B, tc.cfg)
+		require.Equal(t, tc.want, c.Receive(), "%+v", tc.cfg)
+	}
+	err := openErr(v.B.NS, v.B.Name, afpacket.Config{Receive: afpacket.ReceiveAdaptive, Fanout: afpacket.FanoutHash})
+	require.ErrorContains(t, err, "fanout group of its own")
+	err = openErr(v.B.NS, v.B.Name, afpacket.Config{Receive: afpacket.ReceiveAdaptive, Ring: &afpacket.RingConfig{BlockSize: 1000}})
+	require.ErrorContains(t, err, "block size 1000")
 }

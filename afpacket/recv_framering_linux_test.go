@@ -92,7 +92,7 @@ func TestFrameRingFallback(t *testing.T) {
 	a := open(t, v.A, afpacket.Config{Receive: afpacket.ReceiveSocket})
 	afpacket.FailMmap(t)
 	b := open(t, v.B, afpacket.Config{})
-	require.Equal(t, "socket", afpacket.Mode(b))
+	require.Equal(t, afpacket.ReceiveSocket, b.Receive())
 	requireArrives(t, a, b, mkFrame(v.B.MAC, v.A.MAC, nil, etherTest, 100, 1))
 	for _, cfg := range []afpacket.Config{
 		{Receive: afpacket.ReceiveFrameRing},
@@ -121,8 +121,8 @@ func TestSnapLengthCut(t *testing.T) {
 		f := mkFrame(v.B.MAC, v.A.MAC, nil, etherTest, 200, 7)
 		require.NoError(t, a.WriteFrame(f))
 		got, err := read(t, b, 2*time.Second)
-		require.ErrorIs(t, err, backend.ErrTruncated, afpacket.Mode(b))
-		require.Equal(t, f[:60], got, afpacket.Mode(b))
+		require.ErrorIs(t, err, backend.ErrTruncated, b.Receive())
+		require.Equal(t, f[:60], got, b.Receive())
 		require.NoError(t, b.Close())
 	}
 }
