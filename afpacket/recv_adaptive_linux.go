@@ -110,12 +110,20 @@ type adaptiveRing struct {
 
 	fromFrames bool // the last read was the frame ring's
 
-	// dl is the read deadline of the block ring's socket: the Conn's
-	// (user), or the reader's probe for idleness when that comes first.
+	// dl is the read deadline of the block ring's socket while the reader
+	// waits there (waiting): the Conn's (user), or the reader's probe for
+	// idleness when that comes first. Only then: the deadline that a
+	// relay's reader-led receive sets and clears at every hand-off is set
+	// on one socket, not two, while the reader is on the frame ring.
 	dl struct {
 		sync.Mutex
 		user, probe, set time.Time
+		waiting          bool
 	}
+	// until is the Conn's deadline in Unix nanoseconds (0: none) for the
+	// reads that do not wait: they fail once it has passed, as a read
+	// through the poller does even with frames there.
+	until atomic.Int64
 
 	one    [1][]byte
 	oneLen [1]int
@@ -371,6 +379,9 @@ func (a *adaptiveRing) take(bufs [][]byte, lens []int) (int, bool, error) {
 		return a.blocks.read(bufs, lens, false)
 	}
 	for {
+		if d := a.until.Load(); d != 0 && time.Now().UnixNano() >= d {
+			return 0, false, os.ErrDeadlineExceeded
+		}
 		a.fromFrames = a.state == onFrames || a.state == toBlocks
 		switch a.state {
 		case onFrames:
@@ -418,14 +429,15 @@ func (a *adaptiveRing) take(bufs [][]byte, lens []int) (int, bool, error) {
 // the down window at the most (errIdle) when the Conn's deadline is later.
 func (a *adaptiveRing) waitBlocks(bufs [][]byte, lens []int) (int, bool, error) {
 	a.dl.Lock()
+	a.dl.waiting = true
 	a.dl.probe = time.Now().Add(a.downWindow)
 	_ = a.deadlineLocked()
 	a.dl.Unlock()
 	n, cut, err := a.blocks.read(bufs, lens, true)
 	a.dl.Lock()
+	a.dl.waiting = false
 	a.dl.probe = time.Time{}
 	user := a.dl.user
-	_ = a.deadlineLocked()
 	a.dl.Unlock()
 	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) && (user.IsZero() || time.Now().Before(user)) {
 		return 0, false, errIdle
@@ -433,11 +445,20 @@ func (a *adaptiveRing) waitBlocks(bufs [][]byte, lens []int) (int, bool, error) 
 	return n, cut, err
 }
 
-// setDeadline is the Conn's read deadline, for the block ring's socket.
+// setDeadline is the Conn's read deadline, for the reads of the block
+// ring, and for the block ring's socket if the reader waits there.
 func (a *adaptiveRing) setDeadline(t time.Time) error {
 	a.dl.Lock()
 	defer a.dl.Unlock()
 	a.dl.user = t
+	var ns int64
+	if !t.IsZero() {
+		ns = max(t.UnixNano(), 1)
+	}
+	a.until.Store(ns)
+	if !a.dl.waiting {
+		return nil
+	}
 	return a.deadlineLocked()
 }
 

@@ -125,9 +125,10 @@ func TestAdaptiveIdleDown(t *testing.T) {
 // TestAdaptiveDeadline checks read deadlines on an adaptive receive on its
 // frame ring, on its block ring, and on the block ring with a short idle
 // probe, which must neither end a read before its deadline nor keep it
-// past it: a deadline in the past fails a read at once, one set from
-// another goroutine ends a blocked read, a later one ends it on time, Close
-// ends it with net.ErrClosed, and a frame still arrives between.
+// past it: a deadline in the past fails a read at once, with a frame there
+// or not, one set from another goroutine ends a blocked read, a later one
+// ends it on time, Close ends it with net.ErrClosed, and frames still
+// arrive between.
 func TestAdaptiveDeadline(t *testing.T) {
 	netns.Require(t)
 	t.Parallel()
@@ -170,6 +171,18 @@ func TestAdaptiveDeadline(t *testing.T) {
 
 			require.NoError(t, b.SetReadDeadline(time.Time{}))
 			requireArrives(t, a, b, mkFrame(v.B.MAC, v.A.MAC, nil, etherTest, 46, 1))
+
+			// A deadline that has passed fails the read even with a frame
+			// there, as a read through the poller does; the frame stays.
+			f := mkFrame(v.B.MAC, v.A.MAC, nil, etherTest, 46, 2)
+			require.NoError(t, a.WriteFrame(f))
+			time.Sleep(50 * time.Millisecond) // and a block's timeout
+			require.NoError(t, b.SetReadDeadline(time.Now().Add(-time.Second)))
+			_, err = b.ReadFrame(buf)
+			require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+			got, err := read(t, b, time.Second)
+			require.NoError(t, err)
+			require.Equal(t, f, got)
 
 			go func() { _, err := b.ReadFrame(buf); done <- err }()
 			time.Sleep(100 * time.Millisecond)
