@@ -350,10 +350,10 @@ func (a *adaptiveRing) read(bufs [][]byte, lens []int) (int, bool, error) {
 }
 
 // tookError takes the other socket's pending error once a read returned
-// err, if it is the socket's (not a deadline, not Close).
+// err, if it is the socket's (not a deadline, not Close: the rings return
+// a socket's error as it is, an *os.SyscallError).
 func (a *adaptiveRing) tookError(err error) {
-	var se *os.SyscallError
-	if !errors.As(err, &se) {
+	if _, ok := err.(*os.SyscallError); !ok {
 		return
 	}
 	other := a.main
