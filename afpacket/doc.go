@@ -182,20 +182,21 @@
 //   - The socket (ReceiveSocket): recvmsg(2) for ReadFrame, recvmmsg(2) for
 //     ReadFrames, from the socket's queue (Config.ReadBufferSize).
 //
-// Measured on a veth pair on this project's 2-vCPU VM in one run each
-// (BenchmarkVethDefaults, BenchmarkVethRTT; 64-byte datagrams, default
-// settings otherwise), the adaptive receive delivered what the block ring
-// did, 0.96–1.12 M datagrams/s against 0.95–1.17 M, with no loss, and its
-// round trip was the frame ring's and the kernel UDP socket's (0.97 of the
-// kernel's at the median, 1.37 at the 99th percentile) where the block
-// ring's was 0.86 ms. The frame ring alone delivered 0.83–0.90 M, the
-// socket 0.45–0.74 M with 20–40% lost in the kernel's queue. On a veth the
+// Measured on a veth pair on this project's 2-vCPU VM (five runs of
+// BenchmarkVethDefaults, BenchmarkVethRTT; 64-byte datagrams, default
+// settings otherwise), the adaptive receive delivered 0.67–1.12 M
+// datagrams/s with no loss, 0.84–0.94 of the block ring's rate at the
+// median (0.62–1.0 in all), where the frame ring alone delivered
+// 0.63–0.96 M and the socket 0.44–1.02 M with up to 39% lost in the
+// kernel's queue. Its round trip at low rates is the frame ring's: 0.94–1.15
+// of the kernel UDP socket's at the median, 1.15–1.38 at the 99th
+// percentile, where the block ring's was 0.86–1.86 ms. On a veth the
 // receiving side's kernel work runs on the sender's CPU, and the frame
 // ring's costs more per frame than the block ring's (a wake-up and a slot
-// status a frame), which is what the switch up saves. The default is
-// meant to be right everywhere; the frame ring alone saves the second
-// ring's 16 MiB while it exists, and the block ring suits readers that
-// never need a low latency (captures).
+// status a frame), which is what the switch up saves. The default is meant
+// to be right everywhere; the frame ring alone suits programs that open
+// many Conns and never see floods, the block ring readers that never need
+// a low latency (captures).
 //
 // A default receive whose frame ring the kernel refuses (it needs
 // FrameRingSize of kernel memory) falls back to the socket; a default
