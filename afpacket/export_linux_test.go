@@ -51,7 +51,6 @@ func FailMmap(t interface{ Cleanup(func()) }) {
 	t.Cleanup(func() { mmap = unix.Mmap })
 }
 
-
 // Switches is how often c's adaptive receive moved to the block ring (up)
 // and back to the frame ring (down).
 func Switches(c *Conn) (up, down uint64) {
