@@ -115,6 +115,7 @@ func TestAdaptiveIdleDown(t *testing.T) {
 
 	fl = startFlood(a, repeat(f, 64), 10*time.Second, nil)
 	defer fl.stop()
+	require.NoError(t, b.SetReadDeadline(time.Now().Add(10*time.Second)))
 	for !afpacket.OnBlocks(b) && time.Now().Before(deadline.Add(10*time.Second)) {
 		_, err := b.ReadFrame(buf)
 		require.NoError(t, err)
