@@ -68,7 +68,9 @@ type Config struct {
 	// DefaultFrameRingSize. Frames that find the ring full are dropped and
 	// counted in Stats().Dropped. The ring is kernel memory that stays
 	// allocated while the Conn is open, 16 MiB a Conn by default (a fanout
-	// group of n sockets holds n rings): a program opening many Conns may
+	// group of n sockets holds n rings; an adaptive receive also holds its
+	// block ring, 16 MiB by default, from a switch up until 2 s after the
+	// switch down): a program opening many Conns may
 	// want smaller rings, or ReceiveSocket, whose buffer is charged only for
 	// frames waiting. The socket and the block ring ignore it.
 	FrameRingSize int
@@ -80,7 +82,9 @@ type Config struct {
 	// it is full or when RingConfig.Timeout has passed since it took its first
 	// frame, so at low rates every frame waits up to that long. The default
 	// adaptive receive is as fast on a veth without that wait. With
-	// Receive set to ReceiveAdaptive, Ring sizes its block ring instead.
+	// Receive set to ReceiveAdaptive, Ring sizes its block ring instead,
+	// and a switch down waits up to two of its Timeouts for the block the
+	// kernel was filling.
 	// ReadBufferSize does not apply to a block ring.
 	Ring *RingConfig
 

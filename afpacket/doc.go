@@ -171,14 +171,19 @@
 //     reader takes the old ring's last frames first: a switch loses,
 //     repeats and reorders nothing. A switch took 0.25–0.9 ms here, up to
 //     6 ms under a flood, while the new ring took the frames. Going down,
-//     the block the kernel was filling comes by its timeout, the one wait a
-//     switch costs. The block ring is made at a switch up (1.6 ms) and
+//     the block the kernel was filling comes one to two of its timeouts
+//     (RingConfig.Timeout) after its first frame, the one wait a switch
+//     costs. A link that goes down or up changes the group one member at
+//     a time, and for that moment every frame goes to the one member left:
+//     for a second after a link event the reader takes such frames from
+//     the other ring too, in the order it finds them. The block ring is made at a switch up (1.6 ms) and
 //     taken down 2 s after the switch down: the kernel fires a ring's
 //     block timer every millisecond while the ring exists, which an idle
 //     Conn must not pay for. It needs Linux 6.10 or later, where a fanout
 //     group keeps outgoing frames away (PACKET_FANOUT_FLAG_IGNORE_OUTGOING);
-//     on older kernels, and with Config.Fanout (the group is the adaptive
-//     receive's own), the default is the frame ring alone.
+//     on older kernels, with Config.Fanout (the group is the adaptive
+//     receive's own), and where the second socket or the group cannot be
+//     made, the default is the frame ring alone (Conn.Receive tells).
 //   - The socket (ReceiveSocket): recvmsg(2) for ReadFrame, recvmmsg(2) for
 //     ReadFrames, from the socket's queue (Config.ReadBufferSize).
 //

@@ -382,13 +382,10 @@ func (c *Conn) setReadDeadline(t time.Time) error {
 // pollDeadline sets the deadline of the waits in the network poller: on
 // the Conn's socket and, for an adaptive receive, on its second one.
 func (c *Conn) pollDeadline(t time.Time) error {
-	if err := c.sys.pc.SetReadDeadline(t); err != nil {
-		return err
-	}
 	if a := c.sys.adapt; a != nil {
-		return a.setDeadline(t)
+		return a.setDeadline(t, c.sys.pc.SetReadDeadline)
 	}
-	return nil
+	return c.sys.pc.SetReadDeadline(t)
 }
 
 // setBPF is SetBPF on Linux.

@@ -74,8 +74,12 @@ var errIdle = errors.New("no block for a while")
 // down when they come slowly or, waiting on the block ring, not at all for
 // adaptDownWindow. An idle Conn thus ends on the frame ring and costs
 // nothing. A block ring's last block may be half full when the group
-// leaves it: the kernel hands it over after RingConfig.Timeout (1 ms),
-// which is the one wait a switch down costs. The block ring exists only
+// leaves it: the kernel hands it over one to two RingConfig.Timeouts
+// (1 ms by default) after its first frame, which is the one wait a switch
+// down costs (fillWait bounds it). A link that goes down or up takes the
+// group apart and puts it together one member at a time, and for that
+// moment frames can reach the other ring: for a second after a link
+// event the reader looks there too (resync). The block ring exists only
 // from a switch up to adaptLinger after the switch down: an idle Conn
 // has no block timer firing and holds only its frame ring's memory.
 type adaptiveRing struct {
@@ -120,10 +124,20 @@ type adaptiveRing struct {
 		user, probe, set time.Time
 		waiting          bool
 	}
-	// until is the Conn's deadline in Unix nanoseconds (0: none) for the
-	// reads that do not wait: they fail once it has passed, as a read
-	// through the poller does even with frames there.
+	// until is the Conn's deadline (0: none) for the reads that do not
+	// wait, in nanoseconds of the monotonic clock since base: they fail
+	// once it has passed, as a read through the poller does even with
+	// frames there.
 	until atomic.Int64
+	base  time.Time
+
+	// resync is when the reader stops looking at the ring it does not
+	// read: until a while after a link event. The kernel takes the group's
+	// members out one at a time when the link goes down and puts them back
+	// one at a time when it comes up (main first, as the sockets were
+	// made), so that for a moment the group has one member, which gets
+	// every frame: frames can land in the other ring then.
+	resync time.Time
 
 	one    [1][]byte
 	oneLen [1]int
@@ -159,9 +173,10 @@ func (c *Conn) setupAdaptive(ifi *net.Interface, fr *frameRing, cfg Config) (*ad
 		return nil, fmt.Errorf("adaptive receive: %w", err)
 	}
 	a.settle(onFrames)
+	a.base = time.Now()
 	if tune.blocks {
 		if a.goUp(); !a.up {
-			a.close()
+			_ = side.Close()
 			return nil, fmt.Errorf("adaptive receive: no block ring to start on")
 		}
 		a.settle(onBlocks)
@@ -248,7 +263,12 @@ func (a *adaptiveRing) goUp() {
 		a.blocks = r
 	}
 	a.steer(toBlocks)
-	a.up = a.state != onFrames
+	if a.up = a.state != onFrames; !a.up {
+		// The group stays on the frame ring for good: no block ring
+		// (and no block timer) to keep.
+		_ = unmapRing(a.blocks, &a.sideRx)
+		a.blocks = nil
+	}
 }
 
 // landed is the end of a switch down: the reader is on the frame ring, and
@@ -258,12 +278,15 @@ func (a *adaptiveRing) landed() {
 	defer a.life.Unlock()
 	a.up = false
 	a.downAt = time.Now()
+	a.settle(onFrames)
+	if a.closed {
+		return
+	}
 	if a.linger == nil {
 		a.linger = time.AfterFunc(adaptLinger, a.expire)
 	} else {
 		a.linger.Reset(adaptLinger)
 	}
-	a.settle(onFrames)
 }
 
 // expire is the linger timer: it takes the block ring down if the reader
@@ -356,6 +379,7 @@ func (a *adaptiveRing) tookError(err error) {
 	if _, ok := err.(*os.SyscallError); !ok {
 		return
 	}
+	a.resync = time.Now().Add(time.Second)
 	other := a.main
 	if a.fromFrames {
 		other = &a.sideRx
@@ -368,19 +392,16 @@ func (a *adaptiveRing) tookError(err error) {
 // take is read but for the errors.
 func (a *adaptiveRing) take(bufs [][]byte, lens []int) (int, bool, error) {
 	if a.main.drain {
-		// The interface is gone: take what either ring holds, then end.
-		a.sideRx.drain = true
-		a.fromFrames = true
-		n, cut, err := a.frames.read(bufs, lens, false)
-		if err != errDrained || a.state == onFrames {
-			return n, cut, err
-		}
-		a.fromFrames = false
-		return a.blocks.read(bufs, lens, false)
+		return a.drain(bufs, lens)
 	}
 	for {
-		if d := a.until.Load(); d != 0 && time.Now().UnixNano() >= d {
+		if d := a.until.Load(); d != 0 && int64(time.Since(a.base)) >= d {
 			return 0, false, os.ErrDeadlineExceeded
+		}
+		if !a.resync.IsZero() {
+			if n, cut, ok := a.strays(bufs, lens); ok {
+				return n, cut, nil
+			}
 		}
 		a.fromFrames = a.state == onFrames || a.state == toBlocks
 		switch a.state {
@@ -399,7 +420,7 @@ func (a *adaptiveRing) take(bufs [][]byte, lens []int) (int, bool, error) {
 		case onBlocks:
 			n, cut, err := a.blocks.read(bufs, lens, false)
 			if err == errDrained {
-				n, cut, err = a.waitBlocks(bufs, lens)
+				n, cut, err = a.waitBlocks(bufs, lens, a.downWindow)
 			}
 			if err == errIdle {
 				a.steer(toFrames)
@@ -413,8 +434,11 @@ func (a *adaptiveRing) take(bufs [][]byte, lens []int) (int, bool, error) {
 			n, cut, err := a.blocks.read(bufs, lens, false)
 			if err == errDrained && a.blocks.filling() {
 				// The kernel hands the block it was filling over by
-				// its timeout.
-				n, cut, err = a.waitBlocks(bufs, lens)
+				// its timeout, at most two of them after its first
+				// frame (its timer retires a block it saw open at its
+				// last tick). A block still filling after that many is
+				// an anomaly the reader does not wait out.
+				n, cut, err = a.waitBlocks(bufs, lens, a.fillWait())
 			}
 			if err == errDrained || err == errIdle {
 				a.landed()
@@ -425,12 +449,94 @@ func (a *adaptiveRing) take(bufs [][]byte, lens []int) (int, bool, error) {
 	}
 }
 
+// drain is take once the interface is gone: it takes what the rings hold
+// without waiting, the older ring's first (the block ring's in toFrames),
+// then ends (errDrained). A block the kernel still fills then comes by its
+// timeout, which drain waits out with short sleeps.
+func (a *adaptiveRing) drain(bufs [][]byte, lens []int) (int, bool, error) {
+	a.sideRx.drain = true
+	if a.state == onFrames {
+		a.fromFrames = true
+		return a.frames.read(bufs, lens, false)
+	}
+	blocksFirst := a.state == toFrames
+	for i := 0; i < 2; i++ {
+		a.fromFrames = blocksFirst == (i == 1)
+		if a.fromFrames {
+			if n, cut, err := a.frames.read(bufs, lens, false); err != errDrained {
+				return n, cut, err
+			}
+			continue
+		}
+		for end := time.Now().Add(a.fillWait()); ; {
+			n, cut, err := a.blocks.read(bufs, lens, false)
+			if err != errDrained || !a.blocks.filling() || time.Now().After(end) {
+				if err != errDrained {
+					return n, cut, err
+				}
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	return 0, false, errDrained
+}
+
+// fillWait bounds the wait for a block the kernel is filling: two of the
+// block ring's timeouts and a margin.
+func (a *adaptiveRing) fillWait() time.Duration {
+	tov := max(a.ring.Timeout, time.Millisecond)
+	return 2*tov + 20*time.Millisecond
+}
+
+// strays takes, for a while after a link event (resync), frames that went
+// to the ring the reader is not reading (see resync): it reports whether
+// it got any. In a switch both rings are read anyway. A second socket
+// without a ring has its queue emptied, its frames counted in
+// Stats().Dropped.
+func (a *adaptiveRing) strays(bufs [][]byte, lens []int) (int, bool, bool) {
+	if time.Now().After(a.resync) {
+		a.resync = time.Time{}
+		return 0, false, false
+	}
+	switch a.state {
+	case onBlocks:
+		a.fromFrames = true
+		n, cut, err := a.frames.read(bufs, lens, false)
+		return n, cut, err == nil
+	case toBlocks, toFrames:
+		return 0, false, false
+	}
+	a.fromFrames = false
+	a.life.Lock()
+	defer a.life.Unlock()
+	if a.blocks == nil {
+		a.purgeSide()
+		return 0, false, false
+	}
+	n, cut, err := a.blocks.read(bufs, lens, false)
+	return n, cut, err == nil
+}
+
+// purgeSide empties the queue of the second socket while it has no ring.
+func (a *adaptiveRing) purgeSide() {
+	var buf [1]byte
+	_ = a.sideRx.rc.Control(func(fd uintptr) {
+		for {
+			if _, _, err := unix.Recvfrom(int(fd), buf[:], unix.MSG_DONTWAIT|unix.MSG_TRUNC); err != nil {
+				return
+			}
+			a.c.counters.Drop(1)
+		}
+	})
+}
+
 // waitBlocks waits for a block like a read of the block ring, but for
-// the down window at the most (errIdle) when the Conn's deadline is later.
-func (a *adaptiveRing) waitBlocks(bufs [][]byte, lens []int) (int, bool, error) {
+// probe at the most (errIdle) when the Conn's deadline is later.
+func (a *adaptiveRing) waitBlocks(bufs [][]byte, lens []int, probe time.Duration) (int, bool, error) {
 	a.dl.Lock()
 	a.dl.waiting = true
-	a.dl.probe = time.Now().Add(a.downWindow)
+	a.dl.probe = time.Now().Add(probe)
 	_ = a.deadlineLocked()
 	a.dl.Unlock()
 	n, cut, err := a.blocks.read(bufs, lens, true)
@@ -445,15 +551,21 @@ func (a *adaptiveRing) waitBlocks(bufs [][]byte, lens []int) (int, bool, error) 
 	return n, cut, err
 }
 
-// setDeadline is the Conn's read deadline, for the reads of the block
-// ring, and for the block ring's socket if the reader waits there.
-func (a *adaptiveRing) setDeadline(t time.Time) error {
+// setDeadline is the Conn's read deadline: setMain sets it on the Conn's
+// socket, and it holds for the reads of the block ring and for the block
+// ring's socket if the reader waits there. Both change under one lock, so
+// that two callers (a user and the link monitor's kick) cannot leave the
+// sockets with different deadlines.
+func (a *adaptiveRing) setDeadline(t time.Time, setMain func(time.Time) error) error {
 	a.dl.Lock()
 	defer a.dl.Unlock()
+	if err := setMain(t); err != nil {
+		return err
+	}
 	a.dl.user = t
 	var ns int64
 	if !t.IsZero() {
-		ns = max(t.UnixNano(), 1)
+		ns = max(int64(t.Sub(a.base)), 1)
 	}
 	a.until.Store(ns)
 	if !a.dl.waiting {

@@ -18,7 +18,8 @@ import (
 
 // TestAdaptiveSwitching sends numbered frames in bursts to an adaptive
 // receive made to switch up after 256 frames and down after every 2 ms,
-// both while frames come and while none do. Every frame must arrive once,
+// both while frames come and while none do, also with a block timeout
+// longer than that. Every frame must arrive once,
 // in the order sent, through ReadFrame and ReadFrames alike, with switches
 // both ways, and the kernel must have dropped none. A burst goes out when
 // the one before it is read, so that no ring can overflow while a switch
@@ -29,11 +30,22 @@ func TestAdaptiveSwitching(t *testing.T) {
 	t.Parallel()
 	v := netns.NewVeth(t, nil)
 	a := open(t, v.A, afpacket.Config{})
-	for _, batch := range []int{1, 64} {
-		t.Run(fmt.Sprintf("batch=%d", batch), func(t *testing.T) {
-			b := open(t, v.B, afpacket.SwitchOften(afpacket.Config{}, 256, 2*time.Millisecond))
+	// A block timeout past the down window: a switch down must still wait
+	// for the block the kernel fills.
+	slow := afpacket.Config{Receive: afpacket.ReceiveAdaptive, Ring: &afpacket.RingConfig{Timeout: 60 * time.Millisecond}}
+	for _, tc := range []struct {
+		batch, bursts int
+		cfg           afpacket.Config
+	}{
+		{1, 40, afpacket.Config{}},
+		{64, 40, afpacket.Config{}},
+		{64, 10, slow},
+	} {
+		batch, bursts := tc.batch, tc.bursts
+		t.Run(fmt.Sprintf("batch=%d/timeout=%v", batch, tc.cfg.Ring != nil), func(t *testing.T) {
+			b := open(t, v.B, afpacket.SwitchOften(tc.cfg, 256, 2*time.Millisecond))
 			require.Equal(t, afpacket.ReceiveAdaptive, b.Receive())
-			const bursts, per = 40, 8000
+			const per = 8000
 			frames := seqFrames(v, bursts*per, 46)
 			next := uint32(0)
 			bufs, lens := make([][]byte, batch), make([]int, batch)

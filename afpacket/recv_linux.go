@@ -29,10 +29,12 @@ func mmsgHdrs(n, per int) ([]unix.Mmsghdr, []unix.Iovec) {
 // receiver is how a Conn takes frames in. Open picks one, once, by
 // Config.Receive: a frameRing, which takes frames from the slots of a
 // TPACKET_V2 ring, a socketReceiver, which reads the socket's own queue
-// (recvmsg for ReadFrame, recvmmsg for ReadFrames), or an rxRing, which
-// takes frames from the blocks of a TPACKET_V3 ring. There is one reader at a time (the
-// Conn's contract), so a receiver keeps its system call state from one call
-// to the next and a read allocates nothing.
+// (recvmsg for ReadFrame, recvmmsg for ReadFrames), an rxRing, which
+// takes frames from the blocks of a TPACKET_V3 ring, or an adaptiveRing,
+// which reads a frameRing or an rxRing of a second socket as the rate
+// says. There is one reader at a time (the Conn's contract), so a
+// receiver keeps its system call state from one call to the next and a
+// read allocates nothing.
 //
 // Both read methods wait in the Go runtime's network poller, skip the
 // interface's outgoing frames, restore the outer VLAN tag and return their
