@@ -99,6 +99,7 @@ type adaptTune struct {
 	upFrames, downFrames int
 	upWindow, downWindow time.Duration
 	blocks               bool
+	refused              bool // the kernel refuses every block ring
 }
 
 // ReceiveMode is a way for a Conn to take frames in: Config.Receive.

@@ -105,3 +105,11 @@ func HasBlockRing(c *Conn) bool {
 	defer a.life.Unlock()
 	return a.blocks != nil
 }
+
+// RefuseBlockRings makes every block ring of cfg's adaptive receive fail
+// to be made, as the kernel refuses memory, with switches up after up
+// frames read within a second.
+func RefuseBlockRings(cfg Config, up int) Config {
+	cfg.adapt = &adaptTune{upFrames: up, upWindow: time.Second, downWindow: adaptDownWindow, downFrames: adaptDownFrames, refused: true}
+	return cfg
+}

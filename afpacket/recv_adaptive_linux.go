@@ -254,7 +254,11 @@ func (a *adaptiveRing) goUp() {
 			a.settle(onFrames)
 			return
 		}
-		r, err := a.c.setupRing(&a.sideRx, &a.ring, false)
+		var r *rxRing
+		err := fmt.Errorf("ring: %w", unix.ENOMEM)
+		if !a.refused {
+			r, err = a.c.setupRing(&a.sideRx, &a.ring, false)
+		}
 		if err != nil {
 			a.retryAt = now.Add(adaptRetry)
 			a.settle(onFrames)

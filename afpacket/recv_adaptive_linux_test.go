@@ -250,3 +250,27 @@ func TestReceiveChosen(t *testing.T) {
 	err = openErr(v.B.NS, v.B.Name, afpacket.Config{Receive: afpacket.ReceiveAdaptive, Ring: &afpacket.RingConfig{BlockSize: 1000}})
 	require.ErrorContains(t, err, "block size 1000")
 }
+
+// TestAdaptiveRefusedBlockRing: an adaptive receive whose block ring the
+// kernel refuses stays on its frame ring, trying again a second later, and
+// loses nothing meanwhile.
+func TestAdaptiveRefusedBlockRing(t *testing.T) {
+	netns.Require(t)
+	t.Parallel()
+	a, b, v := pair(t, afpacket.Config{}, afpacket.RefuseBlockRings(afpacket.Config{}, 64))
+	frames := seqFrames(v, 3000, 46)
+	got := 0
+	for round := 0; round < 3; round++ {
+		writeAll(t, a, frames[round*1000:(round+1)*1000])
+		for _, f := range readAll(t, b, 1000, 5*time.Second) {
+			require.Equal(t, uint32(got), seqOf(f))
+			got++
+		}
+		require.False(t, afpacket.OnBlocks(b))
+		require.False(t, afpacket.HasBlockRing(b))
+	}
+	up, down := afpacket.Switches(b)
+	require.Zero(t, up+down)
+	require.Zero(t, b.Stats().Dropped)
+	require.Equal(t, afpacket.ReceiveAdaptive, b.Receive())
+}
