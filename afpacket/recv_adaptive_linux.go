@@ -20,9 +20,9 @@ import (
 const (
 	// adaptUpFrames frames read from the frame ring within adaptUpWindow
 	// move the Conn to the block ring: 4,096 in 20 ms is about 200,000
-	// frames/s, a third of what the frame ring takes on a veth before the
-	// kernel's cost per frame stops it (0.58–0.60 M/s against the block
-	// ring's 1.03–1.44 M in BenchmarkVethCeiling).
+	// frames/s, a third to a half of what the frame ring takes on a veth
+	// before the kernel's cost per frame stops it (0.49–0.99 M/s against
+	// the block ring's 0.94–1.49 M in BenchmarkVethCeiling, eight runs).
 	adaptUpFrames = 4096
 	adaptUpWindow = 20 * time.Millisecond
 	// On the block ring, a window of adaptDownWindow or more in which the
