@@ -209,3 +209,18 @@ func (r *rxRing) next() {
 	}
 	r.off += int(h.Next_offset)
 }
+
+// filling reports whether the block the kernel fills has frames: they
+// reach the reader when the kernel hands it over.
+func (r *rxRing) filling() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.mem == nil {
+		return false
+	}
+	if r.left != 0 {
+		return true
+	}
+	bd := (*unix.TpacketHdrV1)(unsafe.Pointer(&r.mem[r.cur*r.blockSize+ringBlockStatus]))
+	return atomic.LoadUint32(&bd.Num_pkts) != 0
+}
