@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/etherconn/etherconn/internal/deadline"
 	"github.com/mdlayher/packet"
 	"golang.org/x/sys/unix"
 )
@@ -122,12 +123,11 @@ type adaptiveRing struct {
 		user, probe, set time.Time
 		waiting          bool
 	}
-	// until is the Conn's deadline (0: none) for the reads that do not
-	// wait, in nanoseconds of the monotonic clock since base: they fail
-	// once it has passed, as a read through the poller does even with
-	// frames there.
-	until atomic.Int64
-	base  time.Time
+	// until is the Conn's deadline for the reads that do not wait: they
+	// fail once it has passed, as a read through the poller does even
+	// with frames there. It is checked, never waited on: deadline.Write's
+	// kind.
+	until deadline.Write
 
 	// resync is when the reader stops looking at the ring it does not
 	// read: until a while after a link event. The kernel takes the group's
@@ -171,7 +171,6 @@ func (c *Conn) setupAdaptive(ifi *net.Interface, fr *frameRing, cfg Config) (*ad
 		return nil, fmt.Errorf("adaptive receive: %w", err)
 	}
 	a.settle(onFrames)
-	a.base = time.Now()
 	if tune.blocks {
 		if a.goUp(); !a.up {
 			_ = side.Close()

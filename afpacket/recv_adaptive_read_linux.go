@@ -48,7 +48,7 @@ func (a *adaptiveRing) take(bufs [][]byte, lens []int) (int, bool, error) {
 		return a.drain(bufs, lens)
 	}
 	for {
-		if d := a.until.Load(); d != 0 && int64(time.Since(a.base)) >= d {
+		if a.until.Exceeded() {
 			return 0, false, os.ErrDeadlineExceeded
 		}
 		if !a.resync.IsZero() {
@@ -216,11 +216,7 @@ func (a *adaptiveRing) setDeadline(t time.Time, setMain func(time.Time) error) e
 		return err
 	}
 	a.dl.user = t
-	var ns int64
-	if !t.IsZero() {
-		ns = max(int64(t.Sub(a.base)), 1)
-	}
-	a.until.Store(ns)
+	a.until.Set(t)
 	if !a.dl.waiting {
 		return nil
 	}

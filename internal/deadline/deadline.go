@@ -2,7 +2,8 @@
 // read deadline a blocked reader waits on (relay.Queue), and Write, the
 // write deadline etherconn and rudp check. Writes never wait for a
 // receiver, so a write deadline only has to answer "has it passed?" —
-// without a lock or an allocation per write.
+// without a lock or an allocation per write; afpacket's adaptive receive
+// asks Write the same for the reads it makes without waiting.
 package deadline
 
 import (
@@ -11,28 +12,33 @@ import (
 	"time"
 )
 
+// base is where Write counts from: deadlines are kept on the monotonic
+// clock, as the Go runtime's own are, so that a step of the wall clock
+// neither fails nor frees a write (a time.Time from time.Now carries a
+// monotonic reading; one from time.Unix or time.Date counts by the wall
+// clock against base).
+var base = time.Now()
+
 // Write is a write deadline. The zero value has none.
 type Write struct {
-	ns atomic.Int64 // Unix ns; 0: none
+	ns atomic.Int64 // since base; 0: none
 }
 
-// Set sets the deadline; the zero time clears it. Times at or before the
-// Unix epoch count as passed, times beyond what Unix ns can hold as none.
+// Set sets the deadline; the zero time clears it. Times before the process
+// started count as passed, times beyond what a Duration holds as none.
 func (w *Write) Set(t time.Time) {
-	switch {
+	switch d := t.Sub(base); {
 	case t.IsZero():
 		w.ns.Store(0)
-	case t.Unix() <= 0:
-		w.ns.Store(1)
-	case t.Unix() >= math.MaxInt64/int64(time.Second):
+	case d == math.MaxInt64:
 		w.ns.Store(0)
 	default:
-		w.ns.Store(t.UnixNano())
+		w.ns.Store(max(int64(d), 1))
 	}
 }
 
 // Exceeded reports whether the deadline has passed.
 func (w *Write) Exceeded() bool {
 	d := w.ns.Load()
-	return d != 0 && time.Now().UnixNano() >= d
+	return d != 0 && int64(time.Since(base)) >= d
 }

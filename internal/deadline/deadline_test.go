@@ -20,6 +20,8 @@ func TestWrite(t *testing.T) {
 		{"before epoch", time.Unix(-5, 0), true},
 		{"year 2300", time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC), false},
 		{"year 3000", time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), false},
+		{"past, wall clock only", time.Now().Add(-time.Second).Round(0), true},
+		{"future, wall clock only", time.Now().Add(time.Hour).Round(0), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var w Write
