@@ -78,6 +78,9 @@ func (a *adaptiveRing) expire() {
 		a.linger.Reset(d)
 		return
 	}
+	// Empty but where a switch down gave up on a block the kernel did not
+	// hand over (fillWait): what it holds is lost, and counted.
+	a.c.counters.Drop(a.blocks.held())
 	_ = unmapRing(a.blocks, &a.sideRx)
 	a.blocks = nil
 }

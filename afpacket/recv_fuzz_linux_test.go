@@ -8,6 +8,7 @@ import (
 	"unsafe"
 
 	"github.com/etherconn/etherconn/backend"
+	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 )
 
@@ -121,4 +122,29 @@ func TestRingBadHeaderCounted(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRingHeld counts the frames a block ring holds for its reader: the
+// rest of the block being read, the blocks handed over after it and the
+// block the kernel fills, and nothing past that.
+func TestRingHeld(t *testing.T) {
+	const blockSize = 4096
+	r := &rxRing{blockSize: blockSize, blocks: 4}
+	r.mem = make([]byte, 4*blockSize)
+	count := func(i int, n uint32, user bool) {
+		binary.NativeEndian.PutUint32(r.mem[i*blockSize+12:], n) // num_pkts
+		if user {
+			*r.status(i) = unix.TP_STATUS_USER
+		}
+	}
+	require.Zero(t, r.held())
+	count(0, 3, false) // the kernel fills block 0
+	require.EqualValues(t, 3, r.held())
+	count(0, 3, true) // handed over
+	count(1, 5, true)
+	count(2, 2, false) // filling
+	count(3, 9, false) // not reached: the kernel's, after the one it fills
+	require.EqualValues(t, 10, r.held())
+	r.left = 1 // the reader is in block 0, one frame left
+	require.EqualValues(t, 8, r.held())
 }

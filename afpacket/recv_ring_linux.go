@@ -224,3 +224,28 @@ func (r *rxRing) filling() bool {
 	bd := (*unix.TpacketHdrV1)(unsafe.Pointer(&r.mem[r.cur*r.blockSize+ringBlockStatus]))
 	return atomic.LoadUint32(&bd.Num_pkts) != 0
 }
+
+// held is how many frames r holds that the reader has not taken: the rest
+// of the block it reads, the blocks handed over after that one, and the
+// block the kernel fills. A released block's count is cleared (release),
+// so the walk ends at the first block the kernel owns.
+func (r *rxRing) held() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.mem == nil {
+		return 0
+	}
+	n, i := uint64(max(r.left, 0)), r.cur
+	if r.left != 0 {
+		i = (i + 1) % r.blocks
+	}
+	for range r.blocks {
+		bd := (*unix.TpacketHdrV1)(unsafe.Pointer(&r.mem[i*r.blockSize+ringBlockStatus]))
+		n += uint64(atomic.LoadUint32(&bd.Num_pkts))
+		if atomic.LoadUint32(r.status(i))&unix.TP_STATUS_USER == 0 {
+			break
+		}
+		i = (i + 1) % r.blocks
+	}
+	return n
+}
