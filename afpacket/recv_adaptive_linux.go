@@ -166,6 +166,9 @@ func (c *Conn) setupAdaptive(ifi *net.Interface, fr *frameRing, cfg Config) (*ad
 	if cfg.Ring != nil {
 		a.ring = *cfg.Ring
 	}
+	// Made stopped, so that landed only ever resets it.
+	a.linger = time.AfterFunc(time.Hour, a.expire)
+	a.linger.Stop()
 	if err := c.setupSide(a); err != nil {
 		_ = side.Close()
 		return nil, fmt.Errorf("adaptive receive: %w", err)
@@ -242,9 +245,7 @@ func (a *adaptiveRing) close() {
 	a.life.Lock()
 	defer a.life.Unlock()
 	a.closed = true
-	if a.linger != nil {
-		a.linger.Stop()
-	}
+	a.linger.Stop()
 	_ = a.side.Close()
 	a.frames.close()
 	if a.blocks != nil {

@@ -59,11 +59,7 @@ func (a *adaptiveRing) landed() {
 	if a.closed {
 		return
 	}
-	if a.linger == nil {
-		a.linger = time.AfterFunc(adaptLinger, a.expire)
-	} else {
-		a.linger.Reset(adaptLinger)
-	}
+	a.linger.Reset(adaptLinger)
 }
 
 // expire is the linger timer: it takes the block ring down if the reader

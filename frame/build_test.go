@@ -88,10 +88,10 @@ func putUDPCases() []putUDPCase {
 		)
 	}
 	return append(cases,
-		putUDPCase{"ipv4 ttl", nil, UDPHeader{Src: ap("10.0.0.1:1"), Dst: ap("10.0.0.2:65535"), TTL: 1}, 3},
-		putUDPCase{"ipv4 ttl 255", nil, UDPHeader{Src: ap("10.0.0.1:0"), Dst: ap("10.0.0.2:0"), TTL: 255, TOS: 0xff, ID: 0xffff}, 33},
-		putUDPCase{"ipv4-mapped", VLANs{{ID: 1}}, UDPHeader{Src: ap("[::ffff:10.0.0.1]:5000"), Dst: ap("[::ffff:10.0.0.2]:6000")}, 21},
-		putUDPCase{"ipv4-mapped src, ipv4 dst", nil, UDPHeader{Src: ap("[::ffff:10.0.0.1]:5000"), Dst: ap("10.0.0.2:6000")}, 20},
+		putUDPCase{"ipv4 ttl", nil, UDPHeader{Src: ap("192.0.2.1:1"), Dst: ap("198.18.0.2:65535"), TTL: 1}, 3},
+		putUDPCase{"ipv4 ttl 255", nil, UDPHeader{Src: ap("192.0.2.1:0"), Dst: ap("198.18.0.2:0"), TTL: 255, TOS: 0xff, ID: 0xffff}, 33},
+		putUDPCase{"ipv4-mapped", VLANs{{ID: 1}}, UDPHeader{Src: ap("[::ffff:192.0.2.1]:5000"), Dst: ap("[::ffff:198.18.0.2]:6000")}, 21},
+		putUDPCase{"ipv4-mapped src, ipv4 dst", nil, UDPHeader{Src: ap("[::ffff:192.0.2.1]:5000"), Dst: ap("198.18.0.2:6000")}, 20},
 		putUDPCase{"ipv6 ttl", nil, UDPHeader{Src: ap("[2001:db8::1]:1"), Dst: ap("[2001:db8::2]:2"), TTL: 1}, 9},
 		putUDPCase{"ipv6 flow label masked", nil, UDPHeader{Src: ap("[2001:db8::1]:1"), Dst: ap("[2001:db8::2]:2"), TTL: 255, TOS: 0xff, FlowLabel: 0xfff12345}, 10},
 		putUDPCase{"ipv6 zone", nil, UDPHeader{Src: ap("[fe80::1%eth0]:1"), Dst: ap("[fe80::2]:2")}, 5},
@@ -243,8 +243,8 @@ func TestPutUDP(t *testing.T) {
 }
 
 func TestIPUDPLen(t *testing.T) {
-	assert.Equal(t, 28, IPUDPLen(netip.MustParseAddr("10.1.2.3")))
-	assert.Equal(t, 28, IPUDPLen(netip.MustParseAddr("::ffff:10.1.2.3")))
+	assert.Equal(t, 28, IPUDPLen(netip.MustParseAddr("198.18.1.3")))
+	assert.Equal(t, 28, IPUDPLen(netip.MustParseAddr("::ffff:198.18.1.3")))
 	assert.Equal(t, 48, IPUDPLen(netip.MustParseAddr("2001:db8::1")))
 	assert.Equal(t, 48, IPUDPLen(netip.MustParseAddr("::")))
 }
@@ -298,7 +298,7 @@ func TestPutUDPZeroChecksum(t *testing.T) {
 
 func TestPutUDPErrors(t *testing.T) {
 	ap := netip.MustParseAddrPort
-	v4, v6, m4 := ap("10.0.0.1:1"), ap("[2001:db8::1]:2"), ap("[::ffff:10.0.0.2]:3")
+	v4, v6, m4 := ap("192.0.2.1:1"), ap("[2001:db8::1]:2"), ap("[::ffff:198.18.0.2]:3")
 	for _, h := range []UDPHeader{
 		{Src: v4, Dst: v6},
 		{Src: v6, Dst: v4},

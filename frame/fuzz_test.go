@@ -111,7 +111,7 @@ func FuzzParseVLANs(f *testing.F) {
 func FuzzPutUDP(f *testing.F) {
 	f.Add([]byte{192, 0, 2, 1}, []byte{255, 255, 255, 255}, uint16(68), uint16(67), uint8(0), uint8(0x10), uint32(0), []byte("hello"))
 	f.Add(netip.MustParseAddr("2001:db8::1").AsSlice(), netip.MustParseAddr("ff02::1:2").AsSlice(), uint16(546), uint16(547), uint8(1), uint8(0xb8), uint32(0xabcde), []byte{0})
-	f.Add(netip.MustParseAddr("::ffff:10.0.0.1").AsSlice(), []byte{10, 0, 0, 2}, uint16(1), uint16(2), uint8(255), uint8(0), uint32(0), []byte{})
+	f.Add(netip.MustParseAddr("::ffff:192.0.2.1").AsSlice(), []byte{198, 18, 0, 2}, uint16(1), uint16(2), uint8(255), uint8(0), uint32(0), []byte{})
 	f.Fuzz(func(t *testing.T, src, dst []byte, sport, dport uint16, ttl, tos uint8, flow uint32, payload []byte) {
 		s, ok1 := netip.AddrFromSlice(src)
 		d, ok2 := netip.AddrFromSlice(dst)

@@ -21,7 +21,7 @@ var (
 	macSrc = net.HardwareAddr{0x02, 0x00, 0x5e, 0x10, 0x00, 0x02}
 
 	ip4Src = net.IP{192, 0, 2, 1}
-	ip4Dst = net.IP{198, 51, 100, 7}
+	ip4Dst = net.IP{198, 18, 0, 7}
 	ip6Src = net.ParseIP("2001:db8::1")
 	ip6Dst = net.ParseIP("2001:db8:ffff::2")
 )

@@ -81,6 +81,11 @@ func newLink(dst *Port, f Faults, stream uint64) *link {
 	if l.faulty {
 		l.rng = rand.New(rand.NewPCG(f.Seed, stream))
 	}
+	if l.delay {
+		// Made stopped, so that send only ever resets it.
+		l.timer = time.AfterFunc(time.Hour, l.fire)
+		l.timer.Stop()
+	}
 	return l
 }
 
@@ -169,12 +174,7 @@ func (l *link) out(f *frame) {
 	if len(l.line)-l.head > 1 {
 		return // the timer is already armed for an earlier frame
 	}
-	wait := f.due.Sub(now)
-	if l.timer == nil {
-		l.timer = time.AfterFunc(wait, l.fire)
-	} else {
-		l.timer.Reset(wait)
-	}
+	l.timer.Reset(f.due.Sub(now))
 }
 
 // fire delivers every frame that is due and re-arms the timer for the next.

@@ -133,12 +133,7 @@ func (ra *reassembler) arm() {
 	if next.IsZero() || ra.closed {
 		return
 	}
-	d := time.Until(next)
-	if ra.timer == nil {
-		ra.timer = time.AfterFunc(d, ra.expire)
-	} else {
-		ra.timer.Reset(d)
-	}
+	ra.timer.Reset(time.Until(next))
 }
 
 // expire drops the datagrams whose deadline passed.
@@ -161,9 +156,7 @@ func (ra *reassembler) close() {
 	ra.mu.Lock()
 	defer ra.mu.Unlock()
 	ra.closed = true
-	if ra.timer != nil {
-		ra.timer.Stop()
-	}
+	ra.timer.Stop()
 	for _, l := range []*fragList{&ra.v4, &ra.v6} {
 		for l.head != nil {
 			ra.drop(l.head)

@@ -98,6 +98,9 @@ func (ra *reassembler) init(cfg ReassemblyConfig) {
 		cfg.TimeoutV6 = DefaultReassemblyV6
 	}
 	ra.cfg = cfg
+	// Made stopped, so that arm only ever resets it.
+	ra.timer = time.AfterFunc(time.Hour, ra.expire)
+	ra.timer.Stop()
 }
 
 func (ra *reassembler) stats() ReassemblyStats {
