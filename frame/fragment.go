@@ -142,6 +142,7 @@ type Fragmenter struct {
 	flow  uint32
 	id    uint32
 	head  [8]byte // the upper-layer header, before body
+	opts  [MaxIPv4Options]byte
 	hlen  int
 	body  []byte
 	total int // hlen + len(body)
@@ -176,7 +177,11 @@ func (fr *Fragmenter) Init(h *UDPHeader, payload []byte, mtu int, id uint32) err
 // payload is head (an upper-layer header of at most 8 bytes, its checksum
 // in place) followed by body, with id as the IPv6 identification (IPv4
 // takes h.ID), for IP packets of at most mtu bytes. body is read by Next,
-// not copied: it must stay unchanged until Done.
+// not copied: it must stay unchanged until Done. The
+// first fragment carries h.Options as they are; later ones the same length
+// of options with those not to be copied into every fragment (RFC 791:
+// the copied flag clear, as record route and timestamp have it) turned
+// into no-operations, as Linux's ip_options_fragment does.
 func (fr *Fragmenter) InitIP(h *IPHeader, head, body []byte, mtu int, id uint32) error {
 	src, dst := h.Src.Unmap(), h.Dst.Unmap()
 	if src.Is4() != dst.Is4() || !src.IsValid() || !dst.IsValid() {
@@ -185,15 +190,22 @@ func (fr *Fragmenter) InitIP(h *IPHeader, head, body []byte, mtu int, id uint32)
 	if len(head) > len(fr.head) {
 		return ErrTooLong
 	}
-	*fr = Fragmenter{ip: *h, id: id, body: body, v4: src.Is4(), hlen: len(head), total: len(head) + len(body)}
-	fr.ip.Src, fr.ip.Dst = src, dst
+	if len(h.Options) > 0 && (!src.Is4() || len(h.Options)%4 != 0 || len(h.Options) > MaxIPv4Options) {
+		return errIPOpts
+	}
+	// Field by field, and the options into fr's own array, so that h and
+	// its options stay where the caller has them (on its stack).
+	*fr = Fragmenter{id: id, body: body, v4: src.Is4(), hlen: len(head), total: len(head) + len(body)}
+	fr.ip = IPHeader{Src: src, Dst: dst, Proto: h.Proto, TTL: h.TTL, TOS: h.TOS, ID: h.ID}
+	fr.ip.Options = fr.opts[:copy(fr.opts[:], h.Options)]
 	copy(fr.head[:], head)
 	if fr.ip.TTL == 0 {
 		fr.ip.TTL = 64
 	}
 	room, max := mtu-IPv6Len-IPv6FragmentLen, 0xffff
 	if fr.v4 {
-		room, max = mtu-IPv4Len, 0xffff-IPv4Len
+		hl := IPv4Len + len(h.Options)
+		room, max = mtu-hl, 0xffff-hl
 	}
 	if fr.total > max {
 		return ErrTooLong
@@ -213,7 +225,7 @@ func (fr *Fragmenter) Done() bool { return fr.off >= fr.total }
 func (fr *Fragmenter) Next(b []byte) int {
 	n := min(fr.chunk, fr.total-fr.off)
 	more := fr.off+n < fr.total
-	hl := IPv4Len
+	hl := IPv4Len + len(fr.ip.Options)
 	if !fr.v4 {
 		hl = IPv6Len + IPv6FragmentLen
 	}
@@ -231,8 +243,11 @@ func (fr *Fragmenter) Next(b []byte) int {
 		if more {
 			fo |= 0x2000
 		}
-		ip := b[:IPv4Len]
+		ip := b[:hl]
 		_, _ = PutIP(ip, &fr.ip, n)
+		if fr.off > 0 {
+			uncopied(ip[IPv4Len:])
+		}
 		binary.BigEndian.PutUint16(ip[6:], fo)
 		ip[10], ip[11] = 0, 0
 		binary.BigEndian.PutUint16(ip[10:], Checksum(ip))
@@ -251,4 +266,17 @@ func (fr *Fragmenter) Next(b []byte) int {
 	}
 	fr.off += n
 	return hl + n
+}
+
+// uncopied turns the options o of a fragment after the first that RFC 791
+// does not copy into every fragment into no-operations, keeping the
+// header's length.
+func uncopied(o []byte) {
+	for x := range ipv4Options(o) {
+		if x[0]&0x80 == 0 {
+			for i := range x {
+				x[i] = ip4OptNOP
+			}
+		}
+	}
 }

@@ -49,6 +49,7 @@ var (
 	errIPFamily = fmt.Errorf("frame: PutIP: %w: %w (or an address is invalid)", ErrBadHeader, ErrAddrFamily)
 	errIPShort  = fmt.Errorf("frame: PutIP: %w: buffer shorter than the header", ErrBadHeader)
 	errIPLong   = fmt.Errorf("frame: PutIP: %w: %w", ErrBadHeader, ErrTooLong)
+	errIPOpts   = fmt.Errorf("frame: PutIP: %w: options are IPv4 only, a multiple of 4 bytes, at most 40", ErrBadHeader)
 )
 
 var errEchoShort = fmt.Errorf("%w: echo message shorter than 8 bytes", ErrBadICMP)
@@ -61,7 +62,15 @@ type IPHeader struct {
 	TTL      uint8  // IPv4 TTL or IPv6 hop limit; 0 means 64
 	TOS      uint8  // IPv4 TOS / IPv6 traffic class
 	ID       uint16 // IPv4 identification
+	// Options are IPv4 options, written after the first 20 bytes of the
+	// header as they are: a multiple of 4 bytes (pad with end-of-options),
+	// at most MaxIPv4Options. IPv6 takes none.
+	Options []byte
 }
+
+// Len returns the length of the header PutIP writes for h: IPLen(h.Src)
+// and the options.
+func (h *IPHeader) Len() int { return IPLen(h.Src) + len(h.Options) }
 
 // IPLen returns the header length PutIP writes for addr's family: IPv4Len
 // or IPv6Len. IPv4-mapped IPv6 addresses are IPv4, as in PutUDP.
@@ -72,22 +81,26 @@ func IPLen(addr netip.Addr) int {
 	return IPv6Len
 }
 
-// PutIP writes an IPv4 (RFC 791) or IPv6 (RFC 8200) header without options
-// for a payload of plen bytes into b and returns its length, IPLen(h.Src).
-// Only the header is written: b needs IPLen bytes, and the payload, which
-// the caller places after them, may be there already. IPv4 gets its header
-// checksum and DF clear, so that a router may fragment it (RFC 1191 probing
-// is not done here; ICMP errors and echoes are small); IPv6 gets flow label
-// 0. The errors wrap ErrBadHeader: for source and destination of different
-// families or an invalid address (also ErrAddrFamily), b too short, or a
-// negative plen or a plen too long for the family's 16-bit length field
-// (also ErrTooLong).
+// PutIP writes an IPv4 (RFC 791) or IPv6 (RFC 8200) header for a payload
+// of plen bytes into b and returns its length, h.Len(). Only the header is
+// written: b needs h.Len() bytes, and the payload, which the caller places
+// after them, may be there already. IPv4 gets its header checksum and DF
+// clear, so that a router may fragment it (RFC 1191 probing is not done
+// here; ICMP errors and echoes are small), which makes h.ID matter (RFC
+// 6864: unique while such packets may meet); IPv6 gets flow label 0. The
+// errors wrap ErrBadHeader: for source and destination of different
+// families or an invalid address (also ErrAddrFamily), options IPv4 does
+// not take, b too short, or a negative plen or a plen too long for the
+// family's 16-bit length field (also ErrTooLong).
 func PutIP(b []byte, h *IPHeader, plen int) (int, error) {
 	src, dst := h.Src.Unmap(), h.Dst.Unmap()
 	if src.Is4() != dst.Is4() || !src.IsValid() || !dst.IsValid() {
 		return 0, errIPFamily
 	}
-	hlen := IPLen(src)
+	if o := len(h.Options); o > 0 && (!src.Is4() || o%4 != 0 || o > MaxIPv4Options) {
+		return 0, errIPOpts
+	}
+	hlen := IPLen(src) + len(h.Options)
 	if len(b) < hlen {
 		return 0, errIPShort
 	}
@@ -96,12 +109,12 @@ func PutIP(b []byte, h *IPHeader, plen int) (int, error) {
 		ttl = 64
 	}
 	if src.Is4() {
-		if plen < 0 || IPv4Len+plen > 0xffff {
+		if plen < 0 || hlen+plen > 0xffff {
 			return 0, errIPLong
 		}
-		ip := b[:IPv4Len]
-		ip[0], ip[1] = 0x45, h.TOS
-		binary.BigEndian.PutUint16(ip[2:], uint16(IPv4Len+plen))
+		ip := b[:hlen]
+		ip[0], ip[1] = 0x40|byte(hlen/4), h.TOS
+		binary.BigEndian.PutUint16(ip[2:], uint16(hlen+plen))
 		binary.BigEndian.PutUint16(ip[4:], h.ID)
 		ip[6], ip[7] = 0, 0 // no flags, offset 0
 		ip[8], ip[9] = ttl, h.Proto
@@ -109,8 +122,9 @@ func PutIP(b []byte, h *IPHeader, plen int) (int, error) {
 		s4, d4 := src.As4(), dst.As4()
 		copy(ip[12:16], s4[:])
 		copy(ip[16:20], d4[:])
+		copy(ip[IPv4Len:], h.Options)
 		binary.BigEndian.PutUint16(ip[10:], Checksum(ip))
-		return IPv4Len, nil
+		return hlen, nil
 	}
 	if plen < 0 || plen > 0xffff {
 		return 0, errIPLong
@@ -221,6 +235,29 @@ func (in *Info) HopLimit(b []byte) uint8 {
 		return b[in.L3+7]
 	}
 	return 0
+}
+
+// TOS returns the IPv4 TOS or IPv6 traffic class of the IP packet in b
+// that in describes (Parse), or 0 when in is not an IP packet: Linux
+// answers an echo request with the request's.
+func (in *Info) TOS(b []byte) uint8 {
+	switch {
+	case in.IPVersion == 4 && in.L3+1 < len(b):
+		return b[in.L3+1]
+	case in.IPVersion == 6 && in.L3+1 < len(b):
+		return b[in.L3]<<4 | b[in.L3+1]>>4
+	}
+	return 0
+}
+
+// IPv4Options returns the options of the IPv4 packet in b that in
+// describes (Parse): the header bytes after the first 20, aliasing b; nil
+// for IPv6 or a header without options.
+func (in *Info) IPv4Options(b []byte) []byte {
+	if in.IPVersion != 4 || in.L4 <= in.L3+IPv4Len || in.L4 > len(b) {
+		return nil
+	}
+	return b[in.L3+IPv4Len : in.L4]
 }
 
 // PutEchoHeader writes the 8-byte header of echo message e (type, code,

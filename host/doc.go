@@ -23,10 +23,20 @@
 //   - ICMP and ICMPv6 echo (RFC 792, RFC 4443): answered by default, rate
 //     limited per host, of any size: fragmented requests are reassembled by
 //     the relay (etherconn.Conn.Reassemble) and replies longer than the MTU
-//     sent as fragments, as Linux answers a large ping; Ping sends them. ICMP port unreachable for UDP to a
-//     closed port only when Config.PortUnreachable is set: 50,000 emulated
-//     hosts that answer every stray datagram would amplify a scan, and a load
-//     tester rarely wants them.
+//     sent as fragments, as Linux answers a large ping; Ping sends them.
+//     The reply's IP header is Linux's: the request's TOS or traffic class,
+//     an IPv4 identification of its own (DF is clear), and an IPv4
+//     request's record route and timestamp options returned with the host
+//     recorded twice, as the request came and as the reply left (RFC 1122
+//     §3.2.2.6; ping -R and ping -T show it), in the first fragment only.
+//     A request whose option has room for the first entry but not the
+//     second is not answered, as Linux answers none.
+//   - ICMP port unreachable for UDP to a closed port only when
+//     Config.PortUnreachable is set: 50,000 emulated hosts that answer
+//     every stray datagram would amplify a scan, and a load tester rarely
+//     wants them. It goes as Linux's icmp_send sends it: IPv4 with
+//     precedence internetwork control and the datagram's TOS bits, IPv6
+//     with traffic class 0.
 //   - Source address selection: a socket bound to 0.0.0.0 or :: sends from
 //     the address that fits the destination (IPv4: the address whose prefix
 //     holds the destination or the next hop, else the first; IPv6: the rules

@@ -97,7 +97,14 @@ type Host struct {
 	ping  pinger
 	st    counters
 	done  atomic.Bool
+	// ipID numbers the IPv4 packets the host makes itself (echo replies,
+	// pings, ICMP errors): they go with DF clear, so their identifications
+	// must differ (RFC 6864). It fits in done's padding.
+	ipID atomic.Uint32
 }
+
+// nextID returns the identification of the host's next IPv4 packet.
+func (h *Host) nextID() uint16 { return uint16(h.ipID.Add(1)) }
 
 // hostOpts is what a Host keeps of its Config: with 50,000 hosts the
 // rest (MAC, VLANs, Addrs, NeighborConfig, ...) would cost as much memory
@@ -145,6 +152,7 @@ func New(r *relay.Relay, cfg Config) (*Host, error) {
 	}
 	h.echo.init(rate)
 	h.ping.id = uint16(rand.Uint32())
+	h.ipID.Store(rand.Uint32())
 	if h.seg, err = joinSegment(r, cfg.VLANs, cfg.Neighbor); err != nil {
 		ec.Close()
 		return nil, fmt.Errorf("host: new: %w", err)

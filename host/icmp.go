@@ -63,8 +63,11 @@ func (h *Host) handleEcho(p *relay.Packet, msg []byte, src, dst netip.Addr, req,
 
 // answerEcho replies to an echo request msg from src to dst (one of h's
 // addresses) with the same identifier, sequence number and data, to the
-// MAC it came from, within the host's echo rate. A request from a source
-// no reply can go to is malformed.
+// MAC it came from, within the host's echo rate, as Linux does: with the
+// request's TOS or traffic class, and an IPv4 request's record route and
+// timestamp options filled in (frame.EchoReplyOptions). A request from a
+// source no reply can go to, or one whose options Linux would not answer,
+// is malformed.
 func (h *Host) answerEcho(p *relay.Packet, msg []byte, src, dst netip.Addr) {
 	if martian(src) {
 		h.st.malformed.Add(1)
@@ -84,10 +87,21 @@ func (h *Host) answerEcho(p *relay.Packet, msg []byte, src, dst netip.Addr) {
 	if dst.Is6() {
 		e.Type, et = frame.ICMPv6EchoReply, frame.EtherTypeIPv6
 	}
-	next := frame.SrcMAC(p.Frame())
-	il := frame.IPLen(dst)
+	in := p.Frame()
+	ip := frame.IPHeader{Src: dst, Dst: src, Proto: icmpProto(dst), TTL: 64, TOS: p.Info.TOS(in)}
+	var opts [frame.MaxIPv4Options]byte
+	if dst.Is4() {
+		n, ok := frame.EchoReplyOptions(opts[:], p.Info.IPv4Options(in), dst, h, time.Now())
+		if !ok {
+			h.st.malformed.Add(1)
+			return
+		}
+		ip.Options, ip.ID = opts[:n], h.nextID()
+	}
+	next := frame.SrcMAC(in)
+	il := ip.Len()
 	if il+len(msg) > int(h.mtu) {
-		h.answerEchoFragments(next, et, &e, src, dst)
+		h.answerEchoFragments(next, et, &e, dst, src, ip.TOS, ip.ID, ip.Options)
 		return
 	}
 	f := h.ec.NewFrame(next, et)
@@ -95,7 +109,7 @@ func (h *Host) answerEcho(p *relay.Packet, msg []byte, src, dst netip.Addr) {
 	m := frame.PutEcho(b[il:], &e)
 	c := frame.ICMPChecksum(b[il:il+m], dst, src)
 	b[il+2], b[il+3] = byte(c>>8), byte(c)
-	n, err := frame.PutIP(b, &frame.IPHeader{Src: dst, Dst: src, Proto: icmpProto(dst), TTL: 64}, m)
+	n, err := frame.PutIP(b, &ip, m)
 	if err == nil {
 		h.st.echoAnswered.Add(1) // first: who sees the answer sees it counted
 		_ = h.ec.WriteFrame(f.Bytes(n + m))
@@ -104,13 +118,16 @@ func (h *Host) answerEcho(p *relay.Packet, msg []byte, src, dst netip.Addr) {
 }
 
 // answerEchoFragments sends the reply e, longer than the MTU, as
-// fragments, as Linux does for a large ping.
-func (h *Host) answerEchoFragments(next frame.MAC, et uint16, e *frame.Echo, src, dst netip.Addr) {
+// fragments, as Linux does for a large ping. The IP header's fields come
+// one by one, and opts is copied, so that answerEcho's header and options
+// stay on its stack.
+func (h *Host) answerEchoFragments(next frame.MAC, et uint16, e *frame.Echo, src, dst netip.Addr, tos uint8, id uint16, opts []byte) {
 	var head [8]byte
-	frame.PutEchoHeader(head[:], e, dst, src)
-	fr := fragmenterPool.Get().(*frame.Fragmenter)
-	defer fragmenterPool.Put(fr)
-	ip := frame.IPHeader{Src: dst, Dst: src, Proto: icmpProto(dst), TTL: 64, ID: uint16(rand.Uint32())}
+	frame.PutEchoHeader(head[:], e, src, dst)
+	ef := fragmenterPool.Get().(*echoFragmenter)
+	defer fragmenterPool.Put(ef)
+	fr := &ef.fr
+	ip := frame.IPHeader{Src: src, Dst: dst, Proto: icmpProto(src), TTL: 64, TOS: tos, ID: id, Options: ef.opts[:copy(ef.opts[:], opts)]}
 	if fr.InitIP(&ip, head[:], e.Data, int(h.mtu), rand.Uint32()) != nil {
 		h.st.malformed.Add(1)
 		return
@@ -123,7 +140,13 @@ func (h *Host) answerEchoFragments(next frame.MAC, et uint16, e *frame.Echo, src
 	}
 }
 
-var fragmenterPool = sync.Pool{New: func() any { return new(frame.Fragmenter) }}
+// echoFragmenter is a Fragmenter with room for the reply's IPv4 options.
+type echoFragmenter struct {
+	fr   frame.Fragmenter
+	opts [frame.MaxIPv4Options]byte
+}
+
+var fragmenterPool = sync.Pool{New: func() any { return new(echoFragmenter) }}
 
 // martian reports whether src cannot be the source of a packet to be
 // answered: unspecified, multicast or the limited broadcast (Linux drops
@@ -243,7 +266,7 @@ func (h *Host) Ping(ctx context.Context, dst netip.Addr) (time.Duration, error) 
 	m := frame.PutEcho(b[il:], &e)
 	c := frame.ICMPChecksum(b[il:il+m], src, dst)
 	b[il+2], b[il+3] = byte(c>>8), byte(c)
-	n, err := frame.PutIP(b, &frame.IPHeader{Src: src, Dst: dst, Proto: icmpProto(dst), TTL: 64}, m)
+	n, err := frame.PutIP(b, &frame.IPHeader{Src: src, Dst: dst, Proto: icmpProto(dst), TTL: 64, ID: h.nextID()}, m)
 	if err != nil {
 		f.Release()
 		return 0, fmt.Errorf("host: ping %v: %w", dst, err)
@@ -305,7 +328,14 @@ func (uh *unreachHandler) Handle(p *relay.Packet) bool {
 	copy(msg[8:], quote)
 	c := frame.ICMPChecksum(msg, dst, src)
 	msg[2], msg[3] = byte(c>>8), byte(c)
-	n, err := frame.PutIP(out, &frame.IPHeader{Src: dst, Dst: src, Proto: icmpProto(dst), TTL: 64}, len(msg))
+	ip := frame.IPHeader{Src: dst, Dst: src, Proto: icmpProto(dst), TTL: 64}
+	if dst.Is4() {
+		// Linux's icmp_send: an error goes with precedence internetwork
+		// control and the offending packet's TOS bits (not its precedence
+		// or ECN); ICMPv6 errors with traffic class 0.
+		ip.TOS, ip.ID = 0xc0|p.Info.TOS(b)&0x1e, h.nextID()
+	}
+	n, err := frame.PutIP(out, &ip, len(msg))
 	if err == nil {
 		h.st.unreachSent.Add(1)
 		_ = h.ec.WriteFrame(f.Bytes(n + len(msg)))

@@ -96,6 +96,43 @@ func TestKernelPing(t *testing.T) {
 	}
 }
 
+// TestKernelPingOptions: the kernel's ping -R and ping -T see the host
+// in the options of its replies, twice (as the request came, as the reply
+// left), as they see a Linux host; a large ping -R comes back in
+// fragments whose first carries the route.
+func TestKernelPingOptions(t *testing.T) {
+	requirePing(t)
+	r, v, vl := kernelLink(t, false)
+	kernelHost(t, r, vl)
+	for _, c := range []struct {
+		args []string
+		want string // what ping prints of the reply's option
+	}{
+		{[]string{"-R"}, "RR: \t198.18.0.2\n\t198.18.0.1\n\t198.18.0.1\n\t198.18.0.2\n"},
+		{[]string{"-R", "-s", "4000"}, "RR: \t198.18.0.2\n\t198.18.0.1\n\t198.18.0.1\n\t198.18.0.2\n"},
+		{[]string{"-T", "tsandaddr"}, "TS: \t198.18.0.2\t"},
+		{[]string{"-T", "tsonly"}, "TS: \t"},
+	} {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			out := run(t, v.B.NS, "ping", append([]string{"-c", "1", "-W", "3"}, append(c.args, "198.18.0.1")...)...)
+			assert.Contains(t, out, "1 received")
+			assert.Contains(t, out, c.want, "ping's view of the reply's option:\n%s", out)
+			if c.args[0] == "-T" {
+				// Four timestamps: the kernel's and the host's two, then the
+				// kernel's again on the way back.
+				i := strings.Index(out, "TS:")
+				require.GreaterOrEqual(t, i, 0)
+				lines := strings.Split(strings.TrimSpace(out[i:]), "\n")
+				require.GreaterOrEqual(t, len(lines), 4, out)
+				if c.args[1] == "tsandaddr" {
+					assert.Contains(t, lines[1], "198.18.0.1")
+					assert.Contains(t, lines[2], "198.18.0.1")
+				}
+			}
+		})
+	}
+}
+
 // TestKernelUDP: kernel UDP sockets and a host's ListenUDP/DialUDP talk
 // both ways, v4 and v6, each side resolving the other; after the kernel's
 // neighbour entry is flushed (a DHCP renewal's situation) they still do.

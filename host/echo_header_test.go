@@ -1,0 +1,208 @@
+package host_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/ip4defrag"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/net/icmp"
+
+	"github.com/etherconn/etherconn/frame"
+	"github.com/etherconn/etherconn/host"
+)
+
+// echoWith returns an echo request frame from the station to dst whose
+// IP header has TOS (traffic class) tos and, in IPv4, the options opts
+// (padded by gopacket).
+func (w *wire) echoWith(src, dst netip.Addr, tos uint8, opts []layers.IPv4Option, data []byte) []byte {
+	if src.Is4() {
+		msg := icmpMsg(w.t, src, dst, 8, 0, &icmp.Echo{ID: 9, Seq: 1, Data: data})
+		return w.frameOf(hostMAC, peerMAC, layers.EthernetTypeIPv4, &layers.IPv4{Version: 4, TTL: 64, TOS: tos,
+			Protocol: layers.IPProtocolICMPv4, SrcIP: src.AsSlice(), DstIP: dst.AsSlice(), Options: opts}, gopacket.Payload(msg))
+	}
+	msg := icmpMsg(w.t, src, dst, 128, 0, &icmp.Echo{ID: 9, Seq: 1, Data: data})
+	return w.frameOf(hostMAC, peerMAC, layers.EthernetTypeIPv6, &layers.IPv6{Version: 6, HopLimit: 64, TrafficClass: tos,
+		NextHeader: layers.IPProtocolICMPv6, SrcIP: src.AsSlice(), DstIP: dst.AsSlice()}, gopacket.Payload(msg))
+}
+
+// optionOf returns p's IPv4 option of type typ, or nil.
+func optionOf(p gopacket.Packet, typ uint8) *layers.IPv4Option {
+	for i, o := range ip4Of(p).Options {
+		if o.OptionType == typ {
+			return &ip4Of(p).Options[i]
+		}
+	}
+	return nil
+}
+
+// addrsIn returns the addresses in record route data d (after the
+// pointer) up to the pointer ptr.
+func addrsIn(d []byte, ptr int) []netip.Addr {
+	var out []netip.Addr
+	for i := 1; i+4 <= len(d) && i+4 <= ptr-3; i += 4 {
+		out = append(out, netip.AddrFrom4([4]byte(d[i:i+4])))
+	}
+	return out
+}
+
+// TestEchoReplyIPHeader: the IP header of an echo reply is what Linux
+// sends (icmp_reply, icmpv6_echo_reply): the request's TOS or traffic
+// class; in IPv4 an identification of its own for each reply (DF is
+// clear), and the request's record route and timestamp options with the
+// host recorded as the request came and as the reply left (RFC 1122
+// §3.2.2.6), in every fragment's header length but only in the first.
+func TestEchoReplyIPHeader(t *testing.T) {
+	rr := func(ptr int, addrs ...netip.Addr) layers.IPv4Option {
+		d := []byte{byte(ptr)}
+		for _, a := range addrs {
+			d = append(d, a.AsSlice()...)
+		}
+		d = append(d, make([]byte, 37-len(d))...)
+		return layers.IPv4Option{OptionType: 7, OptionLength: 39, OptionData: d}
+	}
+	t.Run("TOS and traffic class", func(t *testing.T) {
+		w := newWire(t, nil)
+		w.defaultHost(host.Config{})
+		var ids []uint16
+		for range 2 {
+			w.send(w.echoWith(peer4, host4, 0xb8, nil, []byte("tos")))
+			p := w.expect("echo reply", isICMP(0))
+			checkedICMP(t, p)
+			ip := ip4Of(p)
+			assert.Equal(t, uint8(0xb8), ip.TOS)
+			assert.Equal(t, uint8(5), ip.IHL)
+			assert.Zero(t, ip.Flags&layers.IPv4DontFragment)
+			ids = append(ids, ip.Id)
+		}
+		assert.NotEqual(t, ids[0], ids[1], "each reply its own identification (RFC 6864)")
+		w.send(w.echoWith(peer6, host6, 0xb8, nil, []byte("tclass")))
+		p := w.expect("echo reply", isICMP(129))
+		checkedICMP(t, p)
+		assert.Equal(t, uint8(0xb8), ip6Of(p).TrafficClass)
+	})
+	t.Run("record route", func(t *testing.T) {
+		w := newWire(t, nil)
+		w.defaultHost(host.Config{})
+		// As ping -R sends it: its kernel recorded itself on the way out.
+		w.send(w.echoWith(peer4, host4, 0, []layers.IPv4Option{rr(8, peer4)}, []byte("rr")))
+		p := w.expect("echo reply", isICMP(0))
+		checkedICMP(t, p)
+		o := optionOf(p, 7)
+		require.NotNil(t, o, "the reply carries the record route")
+		assert.Equal(t, uint8(39), o.OptionLength)
+		assert.Equal(t, byte(16), o.OptionData[0], "pointer past the host's two entries")
+		assert.Equal(t, []netip.Addr{peer4, host4, host4}, addrsIn(o.OptionData, 16))
+	})
+	t.Run("timestamps with addresses", func(t *testing.T) {
+		w := newWire(t, nil)
+		w.defaultHost(host.Config{})
+		ts := layers.IPv4Option{OptionType: 68, OptionLength: 36, OptionData: append([]byte{5, 1}, make([]byte, 32)...)}
+		before := msToday(time.Now())
+		w.send(w.echoWith(peer4, host4, 0, []layers.IPv4Option{ts}, []byte("ts")))
+		p := w.expect("echo reply", isICMP(0))
+		after := msToday(time.Now())
+		o := optionOf(p, 68)
+		require.NotNil(t, o, "the reply carries the timestamps")
+		d := o.OptionData
+		assert.Equal(t, byte(21), d[0], "two pairs recorded")
+		for _, at := range []int{2, 10} {
+			assert.Equal(t, host4, netip.AddrFrom4([4]byte(d[at:at+4])))
+			ms := binary.BigEndian.Uint32(d[at+4:])
+			assert.True(t, ms >= before && ms <= after || after < before, "timestamp %d not in [%d, %d]", ms, before, after)
+		}
+		assert.Equal(t, make([]byte, 16), d[18:], "the rest untouched")
+	})
+	t.Run("no whole slot left: no reply", func(t *testing.T) {
+		w := newWire(t, nil)
+		h := w.defaultHost(host.Config{})
+		// Room for one address and two bytes: the request's entry fits,
+		// the reply's does not, and Linux does not answer.
+		bad := layers.IPv4Option{OptionType: 7, OptionLength: 9, OptionData: []byte{4, 0, 0, 0, 0, 0, 0}}
+		w.send(w.echoWith(peer4, host4, 0, []layers.IPv4Option{bad}, []byte("x")))
+		w.none("echo reply", isICMP(0))
+		assert.Equal(t, uint64(1), h.Stats().Malformed)
+		assert.Zero(t, h.Stats().EchoAnswered)
+	})
+	t.Run("fragmented reply", func(t *testing.T) {
+		w := newWire(t, nil)
+		w.defaultHost(host.Config{})
+		data := bytes.Repeat([]byte("large ping "), 400)
+		msg := icmpMsg(t, peer4, host4, 8, 0, &icmp.Echo{ID: 9, Seq: 2, Data: data})
+		opts := []byte{7, 11, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+		var fr frame.Fragmenter
+		require.NoError(t, fr.InitIP(&frame.IPHeader{Src: peer4, Dst: host4, Proto: 1, TOS: 0x28, ID: 5, Options: opts}, msg[:8], msg[8:], 1500, 0))
+		for !fr.Done() {
+			b := make([]byte, 1500)
+			w.send(w.frameOf(hostMAC, peerMAC, layers.EthernetTypeIPv4, gopacket.Payload(b[:fr.Next(b)])))
+		}
+		d := ip4defrag.NewIPv4Defragmenter()
+		var whole *layers.IPv4
+		for i := 0; whole == nil; i++ {
+			p := w.expect("a fragment of the reply", func(p gopacket.Packet) bool { return ip4Of(p) != nil })
+			ip := ip4Of(p)
+			assert.Equal(t, uint8(0x28), ip.TOS)
+			assert.Equal(t, uint8(8), ip.IHL, "every fragment has the options' length")
+			if i == 0 {
+				o := optionOf(p, 7)
+				require.NotNil(t, o, "the first fragment carries the record route")
+				assert.Equal(t, []netip.Addr{host4, host4}, addrsIn(o.OptionData, int(o.OptionData[0])))
+			} else {
+				assert.Nil(t, optionOf(p, 7), "later fragments do not")
+			}
+			out, err := d.DefragIPv4(ip)
+			require.NoError(t, err)
+			whole = out
+		}
+		m, err := icmp.ParseMessage(1, whole.Payload)
+		require.NoError(t, err)
+		e, ok := m.Body.(*icmp.Echo)
+		require.True(t, ok, "%T", m.Body)
+		assert.Equal(t, data, e.Data)
+	})
+}
+
+// msToday is t as milliseconds since midnight UT.
+func msToday(t time.Time) uint32 {
+	t = t.UTC()
+	return uint32((t.Hour()*3600+t.Minute()*60+t.Second())*1000 + t.Nanosecond()/1e6)
+}
+
+// TestPortUnreachableTOS: an ICMP error goes as Linux's icmp_send sends
+// it, with precedence internetwork control and the offending packet's TOS
+// bits; an ICMPv6 error with traffic class 0.
+func TestPortUnreachableTOS(t *testing.T) {
+	w := newWire(t, nil)
+	w.defaultHost(host.Config{PortUnreachable: true})
+	for _, c := range []struct {
+		src, dst netip.Addr
+		typ      int
+		want     uint8
+	}{{peer4, host4, 3, 0xd8}, {peer6, host6, 1, 0}} {
+		u := &layers.UDP{SrcPort: 4000, DstPort: 9}
+		var in []byte
+		if c.src.Is4() {
+			ip := &layers.IPv4{Version: 4, TTL: 64, TOS: 0xb8, Protocol: layers.IPProtocolUDP, SrcIP: c.src.AsSlice(), DstIP: c.dst.AsSlice()}
+			require.NoError(t, u.SetNetworkLayerForChecksum(ip))
+			in = w.frameOf(hostMAC, peerMAC, layers.EthernetTypeIPv4, ip, u, gopacket.Payload("x"))
+		} else {
+			ip := &layers.IPv6{Version: 6, HopLimit: 64, TrafficClass: 0xb8, NextHeader: layers.IPProtocolUDP, SrcIP: c.src.AsSlice(), DstIP: c.dst.AsSlice()}
+			require.NoError(t, u.SetNetworkLayerForChecksum(ip))
+			in = w.frameOf(hostMAC, peerMAC, layers.EthernetTypeIPv6, ip, u, gopacket.Payload("x"))
+		}
+		w.send(in)
+		p := w.expect("port unreachable", isICMP(c.typ))
+		checkedICMP(t, p)
+		if c.src.Is4() {
+			assert.Equal(t, c.want, ip4Of(p).TOS)
+		} else {
+			assert.Equal(t, c.want, ip6Of(p).TrafficClass)
+		}
+	}
+}
