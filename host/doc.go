@@ -30,7 +30,13 @@
 //     recorded twice, as the request came and as the reply left (RFC 1122
 //     §3.2.2.6; ping -R and ping -T show it), in the first fragment only.
 //     A request whose option has room for the first entry but not the
-//     second is not answered, as Linux answers none.
+//     second is not answered, as Linux answers none. Echo to a broadcast
+//     or multicast address is not answered: Linux ignores IPv4 broadcast
+//     and multicast echo by default (icmp_echo_ignore_broadcasts), and
+//     answers IPv6 multicast echo (echo_ignore_multicast is 0), which we do
+//     not: every host of a segment would answer one all-nodes ping, and
+//     50,000 of them would make one request 50,000 replies (counted in
+//     Stats.Segment.NotForUs).
 //   - ICMP port unreachable for UDP to a closed port only when
 //     Config.PortUnreachable is set: 50,000 emulated hosts that answer
 //     every stray datagram would amplify a scan, and a load tester rarely
