@@ -39,7 +39,7 @@ const MaxIPv4Options = 40
 // number of slots).
 func EchoReplyOptions(out, req []byte, self netip.Addr, ours Locals, now time.Time) (n int, ok bool) {
 	a4 := self.Unmap().As4()
-	ms := msSinceMidnight(now)
+	ms := MillisSinceMidnight(now)
 	rr, ts := findOption(req, ip4OptRR), findOption(req, ip4OptTS)
 	if rr != nil {
 		o := out[n : n+len(rr)]
@@ -185,9 +185,9 @@ func echoTimestamp(o []byte, a [4]byte, ours Locals, ms uint32) bool {
 	return true
 }
 
-// msSinceMidnight is the RFC 791 timestamp of t: milliseconds since
-// midnight UT.
-func msSinceMidnight(t time.Time) uint32 {
+// MillisSinceMidnight is the timestamp RFC 791 (timestamp option) and RFC
+// 792 (timestamp message) give t: milliseconds since midnight UT.
+func MillisSinceMidnight(t time.Time) uint32 {
 	t = t.UTC()
 	y, m, d := t.Date()
 	return uint32(t.Sub(time.Date(y, m, d, 0, 0, 0, 0, time.UTC)) / time.Millisecond)

@@ -130,11 +130,11 @@ func requireGopacketOptions(t *testing.T, o []byte) {
 }
 
 func TestMsSinceMidnight(t *testing.T) {
-	assert.Equal(t, uint32(3_723_004), msSinceMidnight(echoNow))
-	assert.Equal(t, uint32(0), msSinceMidnight(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)))
+	assert.Equal(t, uint32(3_723_004), MillisSinceMidnight(echoNow))
+	assert.Equal(t, uint32(0), MillisSinceMidnight(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)))
 	// Another zone's clock reads the same instant.
-	assert.Equal(t, uint32(3_723_004), msSinceMidnight(echoNow.In(time.FixedZone("x", 5*3600))))
-	assert.Equal(t, uint32(86_399_999), msSinceMidnight(time.Date(2026, 1, 1, 23, 59, 59, 999_999_999, time.UTC)))
+	assert.Equal(t, uint32(3_723_004), MillisSinceMidnight(echoNow.In(time.FixedZone("x", 5*3600))))
+	assert.Equal(t, uint32(86_399_999), MillisSinceMidnight(time.Date(2026, 1, 1, 23, 59, 59, 999_999_999, time.UTC)))
 }
 
 // TestPutIPOptions: a header with options has its IHL, total length and

@@ -15,16 +15,18 @@ const (
 
 // ICMP (RFC 792) and ICMPv6 (RFC 4443, RFC 4861) message types.
 const (
-	ICMPEchoReply     uint8 = 0   // RFC 792
-	ICMPDestUnreach   uint8 = 3   // RFC 792
-	ICMPEchoRequest   uint8 = 8   // RFC 792
-	ICMPv6DestUnreach uint8 = 1   // RFC 4443 §3.1
-	ICMPv6EchoRequest uint8 = 128 // RFC 4443 §4.1
-	ICMPv6EchoReply   uint8 = 129 // RFC 4443 §4.2
-	NDRouterSolicit   uint8 = 133 // RFC 4861 §4.1
-	NDRouterAdvert    uint8 = 134 // RFC 4861 §4.2
-	NDNeighborSolicit uint8 = 135 // RFC 4861 §4.3
-	NDNeighborAdvert  uint8 = 136 // RFC 4861 §4.4
+	ICMPEchoReply      uint8 = 0   // RFC 792
+	ICMPDestUnreach    uint8 = 3   // RFC 792
+	ICMPEchoRequest    uint8 = 8   // RFC 792
+	ICMPTimestamp      uint8 = 13  // RFC 792
+	ICMPTimestampReply uint8 = 14  // RFC 792
+	ICMPv6DestUnreach  uint8 = 1   // RFC 4443 §3.1
+	ICMPv6EchoRequest  uint8 = 128 // RFC 4443 §4.1
+	ICMPv6EchoReply    uint8 = 129 // RFC 4443 §4.2
+	NDRouterSolicit    uint8 = 133 // RFC 4861 §4.1
+	NDRouterAdvert     uint8 = 134 // RFC 4861 §4.2
+	NDNeighborSolicit  uint8 = 135 // RFC 4861 §4.3
+	NDNeighborAdvert   uint8 = 136 // RFC 4861 §4.4
 )
 
 // ICMPPortUnreach is the code of an ICMPDestUnreach message for a port

@@ -30,7 +30,12 @@
 //     recorded twice, as the request came and as the reply left (RFC 1122
 //     §3.2.2.6; ping -R and ping -T show it), in the first fragment only.
 //     A request whose option has room for the first entry but not the
-//     second is not answered, as Linux answers none. Echo to a broadcast
+//     second is not answered, as Linux answers none. The reply has the
+//     request's code, whatever it is, as Linux's has (RFC 792 and 4443 say
+//     0; OS fingerprinting asks with others). ICMP timestamp requests (RFC
+//     792) are answered too, as Linux answers them: the request's
+//     originate timestamp and the host's receive and transmit times, in
+//     the echo rate and counted in Stats.EchoAnswered. Echo to a broadcast
 //     or multicast address is not answered: Linux ignores IPv4 broadcast
 //     and multicast echo by default (icmp_echo_ignore_broadcasts), and
 //     answers IPv6 multicast echo (echo_ignore_multicast is 0), which we do

@@ -206,3 +206,68 @@ func TestPortUnreachableTOS(t *testing.T) {
 		}
 	}
 }
+
+// TestEchoCodeAndTimestamp: as Linux (icmp_echo, icmpv6_echo_reply,
+// icmp_timestamp), an echo reply carries the request's code, whatever it
+// is, and an ICMP timestamp request with an originate timestamp is
+// answered with it and the host's receive and transmit times; one without
+// is dropped as malformed.
+func TestEchoCodeAndTimestamp(t *testing.T) {
+	w := newWire(t, nil)
+	h := w.defaultHost(host.Config{})
+	for _, c := range []struct{ src, dst netip.Addr }{{peer4, host4}, {peer6, host6}} {
+		typ, rep := uint8(8), 0
+		if c.src.Is6() {
+			typ, rep = 128, 129
+		}
+		w.send(w.ip(hostMAC, c.src, c.dst, 64, protoOf(c.src), icmpMsg(t, c.src, c.dst, typ, 9, &icmp.Echo{ID: 1, Seq: 2, Data: []byte("code")})))
+		p := w.expect("echo reply", isICMP(rep))
+		m, _, _ := checkedICMP(t, p)
+		assert.Equal(t, 9, m.Code, "the request's code")
+	}
+
+	for _, c := range []struct {
+		name string
+		data []byte
+		code uint8
+		ok   bool
+	}{
+		{"originate, receive, transmit", []byte{0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff, 0xee, 0xee, 0xee, 0xee}, 0, true},
+		{"originate only, code 3", []byte{0, 0, 0, 2}, 3, true},
+		{"no originate", []byte{0, 3}, 0, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			before := h.Stats()
+			msg := icmpMsg(t, peer4, host4, 13, c.code, &icmp.RawBody{Data: append([]byte{0, 7, 0, 8}, c.data...)})
+			sent := msToday(time.Now())
+			w.send(w.ip(hostMAC, peer4, host4, 64, layers.IPProtocolICMPv4, msg))
+			if !c.ok {
+				w.none("timestamp reply", isICMP(14))
+				assert.Equal(t, before.Malformed+1, h.Stats().Malformed)
+				return
+			}
+			p := w.expect("timestamp reply", isICMP(14))
+			got := msToday(time.Now())
+			m, src, dst := checkedICMP(t, p)
+			assert.Equal(t, host4, src)
+			assert.Equal(t, peer4, dst)
+			assert.Zero(t, m.Code)
+			b, ok := m.Body.(*icmp.RawBody)
+			require.True(t, ok, "%T", m.Body)
+			require.Len(t, b.Data, 16, "identifier, sequence number and three timestamps")
+			assert.Equal(t, []byte{0, 7, 0, 8}, b.Data[:4])
+			assert.Equal(t, c.data[:4], b.Data[4:8], "originate timestamp")
+			rx, tx := binary.BigEndian.Uint32(b.Data[8:]), binary.BigEndian.Uint32(b.Data[12:])
+			assert.Equal(t, rx, tx)
+			assert.True(t, rx >= sent && rx <= got || got < sent, "receive time %d not in [%d, %d]", rx, sent, got)
+			assert.Equal(t, before.EchoAnswered+1, h.Stats().EchoAnswered)
+		})
+	}
+}
+
+func protoOf(a netip.Addr) layers.IPProtocol {
+	if a.Is4() {
+		return layers.IPProtocolICMPv4
+	}
+	return layers.IPProtocolICMPv6
+}

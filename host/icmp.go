@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -41,12 +42,16 @@ func (ih *icmp4Handler) Handle(p *relay.Packet) bool {
 	return true
 }
 
-// handleEcho handles an echo request (type req) or reply (rep) and reports
-// whether msg was one. A request is answered only when it is to one of
-// the host's own addresses: Linux ignores broadcast echo
-// (icmp_echo_ignore_broadcasts).
+// handleEcho handles an echo request (type req) or reply (rep), or an
+// ICMP timestamp request, and reports whether msg was one. A request is
+// answered only when it is to one of the host's own addresses: Linux
+// ignores broadcast echo and timestamps (icmp_echo_ignore_broadcasts).
 func (h *Host) handleEcho(p *relay.Packet, msg []byte, src, dst netip.Addr, req, rep uint8) bool {
-	switch msg[0] {
+	t := msg[0]
+	if t == frame.ICMPTimestamp && req == frame.ICMPEchoRequest {
+		t = req
+	}
+	switch t {
 	case req:
 		if h.HasAddr(dst) {
 			h.answerEcho(p, msg, src, dst)
@@ -62,12 +67,15 @@ func (h *Host) handleEcho(p *relay.Packet, msg []byte, src, dst netip.Addr, req,
 }
 
 // answerEcho replies to an echo request msg from src to dst (one of h's
-// addresses) with the same identifier, sequence number and data, to the
-// MAC it came from, within the host's echo rate, as Linux does: with the
-// request's TOS or traffic class, and an IPv4 request's record route and
-// timestamp options filled in (frame.EchoReplyOptions). A request from a
-// source no reply can go to, or one whose options Linux would not answer,
-// is malformed.
+// addresses) with the same code, identifier, sequence number and data, to
+// the MAC it came from, within the host's echo rate, as Linux does: with
+// the request's TOS or traffic class, and an IPv4 request's record route
+// and timestamp options filled in (frame.EchoReplyOptions). An ICMP
+// timestamp request is answered the same way, as Linux's icmp_timestamp
+// does: code 0, the request's originate timestamp and the host's receive
+// and transmit ones (RFC 792). A request from a source no reply can go
+// to, one whose options Linux would not answer, or a timestamp request
+// without an originate timestamp, is malformed.
 func (h *Host) answerEcho(p *relay.Packet, msg []byte, src, dst netip.Addr) {
 	if martian(src) {
 		h.st.malformed.Add(1)
@@ -78,14 +86,29 @@ func (h *Host) answerEcho(p *relay.Packet, msg []byte, src, dst netip.Addr) {
 		return
 	}
 	var e frame.Echo
-	if frame.ParseEcho(msg, &e) != nil || e.Code != 0 {
+	var times [12]byte
+	if frame.ParseEcho(msg, &e) != nil {
 		h.st.malformed.Add(1)
 		return
 	}
-	e.Type = frame.ICMPEchoReply
+	// Linux copies the request's code into the reply (icmp_echo,
+	// icmpv6_echo_reply), whatever it is; RFC 792 and 4443 say 0.
 	et := frame.EtherTypeIPv4
-	if dst.Is6() {
+	switch e.Type {
+	case frame.ICMPEchoRequest:
+		e.Type = frame.ICMPEchoReply
+	case frame.ICMPv6EchoRequest:
 		e.Type, et = frame.ICMPv6EchoReply, frame.EtherTypeIPv6
+	case frame.ICMPTimestamp:
+		if len(e.Data) < 4 {
+			h.st.malformed.Add(1)
+			return
+		}
+		now := frame.MillisSinceMidnight(time.Now())
+		copy(times[:4], e.Data)
+		binary.BigEndian.PutUint32(times[4:], now)
+		binary.BigEndian.PutUint32(times[8:], now)
+		e.Type, e.Code, e.Data = frame.ICMPTimestampReply, 0, times[:]
 	}
 	in := p.Frame()
 	ip := frame.IPHeader{Src: dst, Dst: src, Proto: icmpProto(dst), TTL: 64, TOS: p.Info.TOS(in)}
@@ -101,7 +124,8 @@ func (h *Host) answerEcho(p *relay.Packet, msg []byte, src, dst netip.Addr) {
 	next := frame.SrcMAC(in)
 	il := ip.Len()
 	if il+len(msg) > int(h.mtu) {
-		h.answerEchoFragments(next, et, &e, dst, src, ip.TOS, ip.ID, ip.Options)
+		// Only an echo reply is this long: its data is the request's.
+		h.answerEchoFragments(next, et, echoHead{e.Type, e.Code, e.ID, e.Seq}, msg[8:], dst, src, ip.TOS, ip.ID, ip.Options)
 		return
 	}
 	f := h.ec.NewFrame(next, et)
@@ -117,18 +141,25 @@ func (h *Host) answerEcho(p *relay.Packet, msg []byte, src, dst netip.Addr) {
 	f.Release()
 }
 
-// answerEchoFragments sends the reply e, longer than the MTU, as
-// fragments, as Linux does for a large ping. The IP header's fields come
-// one by one, and opts is copied, so that answerEcho's header and options
-// stay on its stack.
-func (h *Host) answerEchoFragments(next frame.MAC, et uint16, e *frame.Echo, src, dst netip.Addr, tos uint8, id uint16, opts []byte) {
+// echoHead is an echo reply's header but its checksum.
+type echoHead struct {
+	typ, code uint8
+	id, seq   uint16
+}
+
+// answerEchoFragments sends the echo reply eh with data, longer than the
+// MTU, as fragments, as Linux does for a large ping. The IP header's
+// fields come one by one, and opts is copied, so that answerEcho's
+// header, options and timestamps stay on its stack.
+func (h *Host) answerEchoFragments(next frame.MAC, et uint16, eh echoHead, data []byte, src, dst netip.Addr, tos uint8, id uint16, opts []byte) {
 	var head [8]byte
-	frame.PutEchoHeader(head[:], e, src, dst)
+	e := frame.Echo{Type: eh.typ, Code: eh.code, ID: eh.id, Seq: eh.seq, Data: data}
+	frame.PutEchoHeader(head[:], &e, src, dst)
 	ef := fragmenterPool.Get().(*echoFragmenter)
 	defer fragmenterPool.Put(ef)
 	fr := &ef.fr
 	ip := frame.IPHeader{Src: src, Dst: dst, Proto: icmpProto(src), TTL: 64, TOS: tos, ID: id, Options: ef.opts[:copy(ef.opts[:], opts)]}
-	if fr.InitIP(&ip, head[:], e.Data, int(h.mtu), rand.Uint32()) != nil {
+	if fr.InitIP(&ip, head[:], data, int(h.mtu), rand.Uint32()) != nil {
 		h.st.malformed.Add(1)
 		return
 	}

@@ -3,6 +3,7 @@
 package host_test
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net"
 	"net/netip"
@@ -127,6 +128,71 @@ func TestKernelPingOptions(t *testing.T) {
 				if c.args[1] == "tsandaddr" {
 					assert.Contains(t, lines[1], "198.18.0.1")
 					assert.Contains(t, lines[2], "198.18.0.1")
+				}
+			}
+		})
+	}
+}
+
+// TestKernelICMPQueries: the same raw ICMP queries, from a raw socket of
+// the kernel on end B, to a host and to the kernel of end A (given
+// 198.18.0.3), get the same answers: an echo with code 9 comes back with
+// code 9; a timestamp request with a whole or a bare originate timestamp
+// is answered with 20 bytes, one with 2 bytes not at all.
+func TestKernelICMPQueries(t *testing.T) {
+	r, v, vl := kernelLink(t, false)
+	kernelHost(t, r, vl)
+	v.A.AddAddr(t, pfx("198.18.0.3/16"))
+	c, err := v.B.NS.ListenPacket("ip4:icmp", "198.18.0.2")
+	require.NoError(t, err)
+	defer c.Close()
+	query := func(to string, typ, code byte, data []byte) []byte {
+		t.Helper()
+		msg := append([]byte{typ, code, 0, 0, 0x12, 0x34, 0, 1}, data...)
+		binary.BigEndian.PutUint16(msg[2:], ^testkit.OnesSum(msg))
+		_, err := c.WriteTo(msg, &net.IPAddr{IP: net.ParseIP(to)})
+		require.NoError(t, err)
+		buf := make([]byte, 1500)
+		require.NoError(t, c.SetReadDeadline(time.Now().Add(time.Second)))
+		for {
+			n, from, err := c.ReadFrom(buf)
+			if err != nil {
+				return nil // no answer within a second
+			}
+			if from.String() == to && n >= 8 && buf[0] != 8 && buf[0] != 13 {
+				return append([]byte(nil), buf[:n]...)
+			}
+		}
+	}
+	for _, q := range []struct {
+		name       string
+		typ, code  byte
+		data       []byte
+		answer     bool
+		wantType   byte
+		wantLength int
+	}{
+		{"echo code 9", 8, 9, []byte("abcd"), true, 0, 12},
+		{"timestamp", 13, 0, make([]byte, 12), true, 14, 20},
+		{"timestamp, bare originate", 13, 0, []byte{0, 0, 0, 1}, true, 14, 20},
+		{"timestamp, 2 bytes", 13, 0, []byte{0, 1}, false, 0, 0},
+	} {
+		t.Run(q.name, func(t *testing.T) {
+			for _, to := range []string{"198.18.0.3", "198.18.0.1"} {
+				got := query(to, q.typ, q.code, q.data)
+				if !q.answer {
+					assert.Nil(t, got, "%s answered", to)
+					continue
+				}
+				require.NotNil(t, got, "%s did not answer", to)
+				assert.Equal(t, q.wantType, got[0], to)
+				assert.Equal(t, q.wantLength, len(got), to)
+				if q.typ == 8 {
+					assert.Equal(t, q.code, got[1], "%s: the request's code", to)
+				} else {
+					assert.Zero(t, got[1], to)
+					assert.Equal(t, q.data[:4], got[8:12], "%s: originate timestamp", to)
+					assert.Equal(t, got[12:16], got[16:20], "%s: receive and transmit", to)
 				}
 			}
 		})

@@ -15,7 +15,7 @@ type counters struct {
 type Stats struct {
 	ARPAnswered  uint64 // ARP requests for its addresses answered
 	NDAnswered   uint64 // Neighbor Solicitations for its addresses answered
-	EchoAnswered uint64 // echo requests answered
+	EchoAnswered uint64 // echo requests (and IPv4 timestamp requests) answered
 	EchoLimited  uint64 // echo requests not answered: over Config.EchoRate
 	Solicits     uint64 // ARP requests and Neighbor Solicitations it sent to resolve
 	Unresolved   uint64 // frames dropped (each fragment of a datagram counts): their next hop did not resolve, or its queue was full
