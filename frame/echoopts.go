@@ -16,7 +16,11 @@ import (
 // what comes back.
 
 // Locals is what the reply's options need to know of the host: whether an
-// address is one of its own (a prespecified timestamp slot is for it).
+// IPv4 address is local to it, one of its own addresses or a broadcast
+// address of one of its prefixes, which Linux's inet_addr_type calls not
+// unicast. A prespecified timestamp slot for such an address gets the
+// host's time; so does one for 0.0.0.0/8, 127.0.0.0/8, a multicast
+// address or 255.255.255.255, which EchoReplyOptions checks itself.
 type Locals interface {
 	HasAddr(a netip.Addr) bool
 }
@@ -31,7 +35,9 @@ const MaxIPv4Options = 40
 // request has no record route or timestamp option. self is the request's
 // destination, the address that is recorded; ours answers for prespecified
 // timestamps; now is the time recorded, as milliseconds since midnight UT
-// (RFC 791). Every other option stays behind, as in Linux.
+// (RFC 791). Every other option stays behind, as in Linux. Linux returns
+// the same options in an ICMP error about the packet (__icmp_send), so the
+// same call gives an error's options.
 //
 // ok is false where Linux sends no reply at all: a record route or
 // timestamp option whose free space, once the request has been recorded,
@@ -128,7 +134,9 @@ func echoTimestamp(o []byte, a [4]byte, ours Locals, ms uint32) bool {
 		binary.BigEndian.PutUint32(o[ptr-1:], ms)
 	}
 	prespecOurs := func(ptr int) bool {
-		return ours.HasAddr(netip.AddrFrom4([4]byte(o[ptr-1 : ptr+3])))
+		x := [4]byte(o[ptr-1 : ptr+3])
+		return x[0] == 0 || x[0] == 127 || x[0] >= 224 && x[0] < 240 || x == [4]byte{255, 255, 255, 255} ||
+			ours.HasAddr(netip.AddrFrom4(x))
 	}
 	// Receive. Parse checked that a free slot is whole and that a full
 	// option's overflow can still count.

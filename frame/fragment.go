@@ -136,7 +136,9 @@ func PutReassembled(b []byte, l3 int, f *Fragment, n int) {
 // MTU, allocating nothing: Init (a UDP datagram) or InitIP (any protocol)
 // with the headers and payload, then Next into one frame's Ethernet
 // payload after another until Done. The upper-layer checksum covers the
-// whole payload, so it is computed once, before the first fragment.
+// whole payload, so it is computed once, before the first fragment. It
+// keeps the IPv4 options in an array of its own, so a copy made after
+// InitIP would still point at the original's: do not copy one in use.
 type Fragmenter struct {
 	ip    IPHeader
 	flow  uint32

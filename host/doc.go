@@ -45,9 +45,12 @@
 //   - ICMP port unreachable for UDP to a closed port only when
 //     Config.PortUnreachable is set: 50,000 emulated hosts that answer
 //     every stray datagram would amplify a scan, and a load tester rarely
-//     wants them. It goes as Linux's icmp_send sends it: IPv4 with
-//     precedence internetwork control and the datagram's TOS bits, IPv6
-//     with traffic class 0.
+//     wants them. It goes as Linux's __icmp_send sends it: IPv4 with
+//     precedence internetwork control and the datagram's TOS bits and its
+//     record route and timestamp options returned as in an echo reply
+//     (none sent where they cannot be), IPv6 with traffic class 0. The
+//     datagram is quoted as it came, where Linux's quote shows the entries
+//     it recorded on receipt.
 //   - Source address selection: a socket bound to 0.0.0.0 or :: sends from
 //     the address that fits the destination (IPv4: the address whose prefix
 //     holds the destination or the next hop, else the first; IPv6: the rules

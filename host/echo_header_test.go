@@ -119,6 +119,25 @@ func TestEchoReplyIPHeader(t *testing.T) {
 		}
 		assert.Equal(t, make([]byte, 16), d[18:], "the rest untouched")
 	})
+	t.Run("prespecified timestamps", func(t *testing.T) {
+		w := newWire(t, nil)
+		w.defaultHost(host.Config{})
+		// host4 is in 198.18.0.0/24: its broadcast address is local to
+		// it, as in Linux's local table; peer4 is not.
+		var d []byte
+		for _, a := range []string{"198.18.0.255", "198.18.0.1", "198.18.0.99"} {
+			d = append(d, netip.MustParseAddr(a).AsSlice()...)
+			d = append(d, 0, 0, 0, 0)
+		}
+		ts := layers.IPv4Option{OptionType: 68, OptionLength: 28, OptionData: append([]byte{5, 3}, d...)}
+		w.send(w.echoWith(peer4, host4, 0, []layers.IPv4Option{ts}, []byte("ts")))
+		o := optionOf(w.expect("echo reply", isICMP(0)), 68)
+		require.NotNil(t, o)
+		assert.Equal(t, byte(21), o.OptionData[0], "two slots filled, the third not ours")
+		assert.NotEqual(t, make([]byte, 4), o.OptionData[6:10])
+		assert.NotEqual(t, make([]byte, 4), o.OptionData[14:18])
+		assert.Equal(t, make([]byte, 4), o.OptionData[22:26])
+	})
 	t.Run("no whole slot left: no reply", func(t *testing.T) {
 		w := newWire(t, nil)
 		h := w.defaultHost(host.Config{})
@@ -174,36 +193,72 @@ func msToday(t time.Time) uint32 {
 	return uint32((t.Hour()*3600+t.Minute()*60+t.Second())*1000 + t.Nanosecond()/1e6)
 }
 
-// TestPortUnreachableTOS: an ICMP error goes as Linux's icmp_send sends
-// it, with precedence internetwork control and the offending packet's TOS
-// bits; an ICMPv6 error with traffic class 0.
-func TestPortUnreachableTOS(t *testing.T) {
+// TestPortUnreachableHeader: an ICMP error goes as Linux's __icmp_send
+// sends it: with precedence internetwork control and the offending
+// packet's TOS bits, not its precedence or ECN, and its record route
+// returned as in an echo reply, the quote shortened to fit; none when the
+// option leaves no room for the host's second entry. An ICMPv6 error goes
+// with traffic class 0.
+func TestPortUnreachableHeader(t *testing.T) {
 	w := newWire(t, nil)
-	w.defaultHost(host.Config{PortUnreachable: true})
+	h := w.defaultHost(host.Config{PortUnreachable: true})
+	rr := func(room int) []layers.IPv4Option {
+		return []layers.IPv4Option{{OptionType: 7, OptionLength: byte(3 + room), OptionData: append([]byte{4}, make([]byte, room)...)}}
+	}
 	for _, c := range []struct {
+		name     string
 		src, dst netip.Addr
+		opts     []layers.IPv4Option
 		typ      int
-		want     uint8
-	}{{peer4, host4, 3, 0xd8}, {peer6, host6, 1, 0}} {
-		u := &layers.UDP{SrcPort: 4000, DstPort: 9}
-		var in []byte
-		if c.src.Is4() {
-			ip := &layers.IPv4{Version: 4, TTL: 64, TOS: 0xb8, Protocol: layers.IPProtocolUDP, SrcIP: c.src.AsSlice(), DstIP: c.dst.AsSlice()}
-			require.NoError(t, u.SetNetworkLayerForChecksum(ip))
-			in = w.frameOf(hostMAC, peerMAC, layers.EthernetTypeIPv4, ip, u, gopacket.Payload("x"))
-		} else {
-			ip := &layers.IPv6{Version: 6, HopLimit: 64, TrafficClass: 0xb8, NextHeader: layers.IPProtocolUDP, SrcIP: c.src.AsSlice(), DstIP: c.dst.AsSlice()}
-			require.NoError(t, u.SetNetworkLayerForChecksum(ip))
-			in = w.frameOf(hostMAC, peerMAC, layers.EthernetTypeIPv6, ip, u, gopacket.Payload("x"))
-		}
-		w.send(in)
-		p := w.expect("port unreachable", isICMP(c.typ))
-		checkedICMP(t, p)
-		if c.src.Is4() {
-			assert.Equal(t, c.want, ip4Of(p).TOS)
-		} else {
-			assert.Equal(t, c.want, ip6Of(p).TrafficClass)
-		}
+		tos      uint8 // the error's
+		route    []netip.Addr
+		none     bool
+	}{
+		{"v4", peer4, host4, nil, 3, 0xda, nil, false},
+		{"v4 record route", peer4, host4, rr(8), 3, 0xda, []netip.Addr{host4, host4}, false},
+		{"v4 record route, room for one and a half", peer4, host4, rr(6), 3, 0, nil, true},
+		{"v6", peer6, host6, nil, 1, 0, nil, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			u := &layers.UDP{SrcPort: 4000, DstPort: 9}
+			payload := gopacket.Payload(bytes.Repeat([]byte{1}, 1000))
+			var in []byte
+			if c.src.Is4() {
+				ip := &layers.IPv4{Version: 4, TTL: 64, TOS: 0xbb, Protocol: layers.IPProtocolUDP, SrcIP: c.src.AsSlice(), DstIP: c.dst.AsSlice(), Options: c.opts}
+				require.NoError(t, u.SetNetworkLayerForChecksum(ip))
+				in = w.frameOf(hostMAC, peerMAC, layers.EthernetTypeIPv4, ip, u, payload)
+			} else {
+				ip := &layers.IPv6{Version: 6, HopLimit: 64, TrafficClass: 0xbb, NextHeader: layers.IPProtocolUDP, SrcIP: c.src.AsSlice(), DstIP: c.dst.AsSlice()}
+				require.NoError(t, u.SetNetworkLayerForChecksum(ip))
+				in = w.frameOf(hostMAC, peerMAC, layers.EthernetTypeIPv6, ip, u, payload)
+			}
+			sent := h.Stats().UnreachSent
+			w.send(in)
+			if c.none {
+				w.none("port unreachable", isICMP(c.typ))
+				assert.Equal(t, sent, h.Stats().UnreachSent)
+				return
+			}
+			p := w.expect("port unreachable", isICMP(c.typ))
+			m, _, _ := checkedICMP(t, p)
+			if c.src.Is6() {
+				assert.Equal(t, c.tos, ip6Of(p).TrafficClass)
+				return
+			}
+			ip := ip4Of(p)
+			assert.Equal(t, c.tos, ip.TOS)
+			assert.LessOrEqual(t, len(ip.Contents)+len(ip.Payload), 576, "within the minimum MTU, options included")
+			du, ok := m.Body.(*icmp.DstUnreach)
+			require.True(t, ok, "%T", m.Body)
+			assert.Equal(t, 576-len(ip.Contents)-8, len(du.Data), "the quote fills what the options leave")
+			if c.route == nil {
+				assert.Nil(t, optionOf(p, 7))
+				return
+			}
+			o := optionOf(p, 7)
+			require.NotNil(t, o, "the error returns the record route")
+			assert.Equal(t, c.route, addrsIn(o.OptionData, int(o.OptionData[0])))
+		})
 	}
 }
 

@@ -81,10 +81,6 @@ func (h *Host) answerEcho(p *relay.Packet, msg []byte, src, dst netip.Addr) {
 		h.st.malformed.Add(1)
 		return
 	}
-	if !h.echo.take() {
-		h.st.echoLimited.Add(1)
-		return
-	}
 	var e frame.Echo
 	var times [12]byte
 	if frame.ParseEcho(msg, &e) != nil {
@@ -114,12 +110,20 @@ func (h *Host) answerEcho(p *relay.Packet, msg []byte, src, dst netip.Addr) {
 	ip := frame.IPHeader{Src: dst, Dst: src, Proto: icmpProto(dst), TTL: 64, TOS: p.Info.TOS(in)}
 	var opts [frame.MaxIPv4Options]byte
 	if dst.Is4() {
-		n, ok := frame.EchoReplyOptions(opts[:], p.Info.IPv4Options(in), dst, h, time.Now())
+		n, ok := frame.EchoReplyOptions(opts[:], p.Info.IPv4Options(in), dst, (*locals)(h), time.Now())
 		if !ok {
 			h.st.malformed.Add(1)
 			return
 		}
-		ip.Options, ip.ID = opts[:n], h.nextID()
+		ip.Options = opts[:n]
+	}
+	// After the checks, as in Linux: a request not answered takes no rate.
+	if !h.echo.take() {
+		h.st.echoLimited.Add(1)
+		return
+	}
+	if dst.Is4() {
+		ip.ID = h.nextID()
 	}
 	next := frame.SrcMAC(in)
 	il := ip.Len()
@@ -139,6 +143,24 @@ func (h *Host) answerEcho(p *relay.Packet, msg []byte, src, dst netip.Addr) {
 		_ = h.ec.WriteFrame(f.Bytes(n + m))
 	}
 	f.Release()
+}
+
+// locals is a Host as the addresses a prespecified timestamp slot records
+// its time for (frame.Locals): its own, and the broadcast addresses of its
+// IPv4 prefixes, as Linux's inet_addr_type finds them in its local table.
+type locals Host
+
+func (l *locals) HasAddr(a netip.Addr) bool {
+	h := (*Host)(l)
+	if h.HasAddr(a) {
+		return true
+	}
+	for _, p := range *h.addrs.Load() {
+		if p.Addr().Is4() && p.Bits() < 31 && a == lastAddr(p) {
+			return true
+		}
+	}
+	return false
 }
 
 // echoHead is an echo reply's header but its checksum.
@@ -335,18 +357,39 @@ func (uh *unreachHandler) Handle(p *relay.Packet) bool {
 	}
 	b := p.Frame()
 	src, dst := in.SrcAddr(b), in.DstAddr(b)
-	if !h.HasAddr(dst) || martian(src) || !h.echo.take() {
+	if !h.HasAddr(dst) || martian(src) {
 		return false
 	}
 	et, typ, code := frame.EtherTypeIPv4, frame.ICMPDestUnreach, frame.ICMPPortUnreach
+	ip := frame.IPHeader{Src: dst, Dst: src, Proto: icmpProto(dst), TTL: 64}
+	var opts [frame.MaxIPv4Options]byte
 	if dst.Is6() {
+		// ICMPv6 errors go with traffic class 0.
 		et, typ, code = frame.EtherTypeIPv6, frame.ICMPv6DestUnreach, frame.ICMPv6PortUnreach
+	} else {
+		// Linux's __icmp_send: precedence internetwork control with the
+		// datagram's TOS bits (not its precedence or ECN), and its record
+		// route and timestamp options returned as in an echo reply; none
+		// is sent when those could not be.
+		n, ok := frame.EchoReplyOptions(opts[:], in.IPv4Options(b), dst, (*locals)(h), time.Now())
+		if !ok {
+			return false
+		}
+		ip.TOS, ip.Options = 0xc0|in.TOS(b)&0x1e, opts[:n]
+	}
+	if !h.echo.take() {
+		return false
+	}
+	if dst.Is4() {
+		ip.ID = h.nextID()
 	}
 	f := h.ec.NewFrame(frame.SrcMAC(b), et)
 	out := f.Payload()
-	il := frame.IPLen(dst)
+	il := ip.Len()
 	// The offending packet, as much as fits in the minimum MTU (RFC 4443
 	// §3.1; RFC 792 asks for the header and 8 bytes, Linux sends more).
+	// It is quoted as it came: Linux's quote shows the record route and
+	// timestamp entries it made on receipt, ours does not.
 	quote := b[in.L3:in.End]
 	room := 576 - il - 8
 	if dst.Is6() {
@@ -359,13 +402,6 @@ func (uh *unreachHandler) Handle(p *relay.Packet) bool {
 	copy(msg[8:], quote)
 	c := frame.ICMPChecksum(msg, dst, src)
 	msg[2], msg[3] = byte(c>>8), byte(c)
-	ip := frame.IPHeader{Src: dst, Dst: src, Proto: icmpProto(dst), TTL: 64}
-	if dst.Is4() {
-		// Linux's icmp_send: an error goes with precedence internetwork
-		// control and the offending packet's TOS bits (not its precedence
-		// or ECN); ICMPv6 errors with traffic class 0.
-		ip.TOS, ip.ID = 0xc0|p.Info.TOS(b)&0x1e, h.nextID()
-	}
 	n, err := frame.PutIP(out, &ip, len(msg))
 	if err == nil {
 		h.st.unreachSent.Add(1)
