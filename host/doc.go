@@ -35,13 +35,16 @@
 //     0; OS fingerprinting asks with others). ICMP timestamp requests (RFC
 //     792) are answered too, as Linux answers them: the request's
 //     originate timestamp and the host's receive and transmit times, in
-//     the echo rate and counted in Stats.EchoAnswered. Echo to a broadcast
-//     or multicast address is not answered: Linux ignores IPv4 broadcast
-//     and multicast echo by default (icmp_echo_ignore_broadcasts), and
-//     answers IPv6 multicast echo (echo_ignore_multicast is 0), which we do
-//     not: every host of a segment would answer one all-nodes ping, and
-//     50,000 of them would make one request 50,000 replies (counted in
-//     Stats.Segment.NotForUs).
+//     the echo rate and counted in Stats.EchoAnswered.
+//   - Echo to a broadcast or multicast address is not answered by default
+//     (counted in Stats.Segment.NotForUs): Linux ignores IPv4 broadcast
+//     and multicast echo too (icmp_echo_ignore_broadcasts), but answers
+//     IPv6 multicast echo (echo_ignore_multicast is 0). Config.EchoMulticast
+//     does what Linux does: the host answers echo to all-nodes and to its
+//     solicited-node groups, once, from the address that fits the asker.
+//     It is off by default because every host of a segment that has it
+//     answers one all-nodes ping: 50,000 of them would make one request
+//     50,000 replies.
 //   - ICMP port unreachable for UDP to a closed port only when
 //     Config.PortUnreachable is set: 50,000 emulated hosts that answer
 //     every stray datagram would amplify a scan, and a load tester rarely

@@ -326,3 +326,44 @@ func protoOf(a netip.Addr) layers.IPProtocol {
 	}
 	return layers.IPProtocolICMPv6
 }
+
+// TestMulticastEcho: with Config.EchoMulticast, a host answers echo to
+// all-nodes and to its solicited-node groups, once, from the address that
+// fits the asker, as a Linux host does; hosts without it stay silent, and
+// a segment with none ignores such requests.
+func TestMulticastEcho(t *testing.T) {
+	w := newWire(t, nil)
+	g2 := netip.MustParseAddr("2001:db8::2")
+	h1 := w.defaultHost(host.Config{EchoMulticast: true})
+	h2 := w.host(host.Config{MAC: mac(2), EchoMulticast: true, Addrs: []netip.Prefix{netip.PrefixFrom(g2, 64)}})
+	h3 := w.host(host.Config{MAC: mac(3), Addrs: []netip.Prefix{pfx("2001:db8::3/64")}})
+	ll1, ll2 := frame.LinkLocal(hostMAC), frame.LinkLocal(frame.MAC(mac(2)))
+	replies := func(src, group netip.Addr) []netip.Addr {
+		t.Helper()
+		m, ok := frame.MulticastMAC(group)
+		require.True(t, ok)
+		w.send(w.echo(m, src, group, 5, 6, []byte("who is there")))
+		var from []netip.Addr
+		for _, p := range w.collect(300*time.Millisecond, isICMP(129)) {
+			msg, s, d := checkedICMP(t, p)
+			assert.Equal(t, src, d)
+			assert.Equal(t, 6, msg.Body.(*icmp.Echo).Seq)
+			from = append(from, s)
+		}
+		return from
+	}
+	assert.ElementsMatch(t, []netip.Addr{ll1, ll2}, replies(peerLL, allNode), "link-local asker: link-local answers")
+	assert.ElementsMatch(t, []netip.Addr{host6, g2}, replies(peer6, allNode), "global asker: global answers")
+	assert.ElementsMatch(t, []netip.Addr{g2}, replies(peer6, frame.SolicitedNode(g2)), "a solicited-node group: its host")
+	assert.Empty(t, replies(peer6, frame.SolicitedNode(netip.MustParseAddr("2001:db8::3"))), "a host without the option")
+	assert.Equal(t, uint64(2), h1.Stats().EchoAnswered)
+	assert.Equal(t, uint64(3), h2.Stats().EchoAnswered)
+	assert.Zero(t, h3.Stats().EchoAnswered)
+
+	// Once the hosts that answer are gone, the segment ignores them.
+	before := h3.Stats().Segment.NotForUs
+	h1.Close()
+	h2.Close()
+	assert.Empty(t, replies(peer6, allNode))
+	assert.Greater(t, h3.Stats().Segment.NotForUs, before)
+}

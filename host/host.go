@@ -57,6 +57,13 @@ type Config struct {
 	// PortUnreachable answers UDP to a port nobody listens on with ICMP
 	// port unreachable (off by default: see the package documentation).
 	PortUnreachable bool
+	// EchoMulticast answers ICMPv6 echo requests to the all-nodes group
+	// (ff02::1) and to the solicited-node groups of the host's addresses,
+	// from the address that fits the asker (Source), as Linux does by
+	// default (net.ipv6.icmp.echo_ignore_multicast is 0). Off by default:
+	// each host of a segment that has it answers one such request, and
+	// 50,000 of them would make it 50,000 replies.
+	EchoMulticast bool
 	// EchoRate is how many echo requests a second the host answers at
 	// most (0: DefaultEchoRate; below 0: none).
 	EchoRate int
@@ -113,6 +120,7 @@ type hostOpts struct {
 	Gateway4, Gateway6                            netip.Addr
 	Routes                                        []Route
 	PortUnreachable, DAD, GratuitousARP, AcceptRA bool
+	EchoMulticast                                 bool
 }
 
 // New makes a host on r: it registers its etherconn.Conn (MAC, VLAN stack;
@@ -144,6 +152,7 @@ func New(r *relay.Relay, cfg Config) (*Host, error) {
 	h := &Host{ec: ec, mac: mac, mtu: uint16(cfg.MTU), cfg: hostOpts{
 		Gateway4: cfg.Gateway4, Gateway6: cfg.Gateway6, Routes: slices.Clone(cfg.Routes),
 		PortUnreachable: cfg.PortUnreachable, DAD: cfg.DAD, GratuitousARP: cfg.GratuitousARP, AcceptRA: cfg.AcceptRA,
+		EchoMulticast: cfg.EchoMulticast,
 	}}
 	h.addrs.Store(new([]netip.Prefix))
 	rate := cfg.EchoRate
@@ -156,6 +165,9 @@ func New(r *relay.Relay, cfg Config) (*Host, error) {
 	if h.seg, err = joinSegment(r, cfg.VLANs, cfg.Neighbor); err != nil {
 		ec.Close()
 		return nil, fmt.Errorf("host: new: %w", err)
+	}
+	if cfg.EchoMulticast {
+		h.seg.echoMulticast.Add(1)
 	}
 	if err := h.attach(); err != nil {
 		h.Close()
@@ -337,6 +349,9 @@ func (h *Host) Close() error {
 	h.amu.Unlock()
 	h.ping.closeAll()
 	h.seg.neigh.forget(h)
+	if h.cfg.EchoMulticast {
+		h.seg.echoMulticast.Add(-1)
+	}
 	err := h.ec.Close()
 	h.seg.leave()
 	return err

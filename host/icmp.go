@@ -66,8 +66,52 @@ func (h *Host) handleEcho(p *relay.Packet, msg []byte, src, dst netip.Addr, req,
 	return true
 }
 
-// answerEcho replies to an echo request msg from src to dst (one of h's
-// addresses) with the same code, identifier, sequence number and data, to
+// answerMulticastEcho has the segment's hosts with Config.EchoMulticast
+// answer an echo request from src to group dst, as Linux hosts do: for
+// all-nodes every one of them, for a solicited-node group the hosts with
+// an address in it. Each answers once, from the address that fits src
+// (its Source), within its own echo rate.
+func (s *segment) answerMulticastEcho(p *relay.Packet, msg []byte, src, dst netip.Addr) {
+	if s.echoMulticast.Load() == 0 || martian(src) {
+		s.st.ignored.Add(1)
+		return
+	}
+	answered := false
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	// Every host with an IPv6 address has an entry for each; the one for
+	// the address its reply comes from stands for it.
+	for k, o := range s.addrs.v6 {
+		h := o.h
+		if !h.cfg.EchoMulticast || h.done.Load() {
+			continue
+		}
+		self := h.Source(src)
+		if netip.AddrFrom16(k) != self || (dst != allNodes && !h.inGroup(dst)) {
+			continue
+		}
+		h.answerEcho(p, msg, src, self)
+		answered = true
+	}
+	if !answered {
+		s.st.ignored.Add(1)
+	}
+}
+
+// inGroup reports whether one of h's addresses has g as its
+// solicited-node group.
+func (h *Host) inGroup(g netip.Addr) bool {
+	for _, p := range *h.addrs.Load() {
+		if p.Addr().Is6() && frame.SolicitedNode(p.Addr()) == g {
+			return true
+		}
+	}
+	return false
+}
+
+// answerEcho replies from self, one of h's addresses, to an echo request
+// msg from src (to self, or to a group of h's when self is the address
+// that fits src) with the same code, identifier, sequence number and data, to
 // the MAC it came from, within the host's echo rate, as Linux does: with
 // the request's TOS or traffic class, and an IPv4 request's record route
 // and timestamp options filled in (frame.EchoReplyOptions). An ICMP
@@ -76,7 +120,7 @@ func (h *Host) handleEcho(p *relay.Packet, msg []byte, src, dst netip.Addr, req,
 // and transmit ones (RFC 792). A request from a source no reply can go
 // to, one whose options Linux would not answer, or a timestamp request
 // without an originate timestamp, is malformed.
-func (h *Host) answerEcho(p *relay.Packet, msg []byte, src, dst netip.Addr) {
+func (h *Host) answerEcho(p *relay.Packet, msg []byte, src, self netip.Addr) {
 	if martian(src) {
 		h.st.malformed.Add(1)
 		return
@@ -107,10 +151,10 @@ func (h *Host) answerEcho(p *relay.Packet, msg []byte, src, dst netip.Addr) {
 		e.Type, e.Code, e.Data = frame.ICMPTimestampReply, 0, times[:]
 	}
 	in := p.Frame()
-	ip := frame.IPHeader{Src: dst, Dst: src, Proto: icmpProto(dst), TTL: 64, TOS: p.Info.TOS(in)}
+	ip := frame.IPHeader{Src: self, Dst: src, Proto: icmpProto(self), TTL: 64, TOS: p.Info.TOS(in)}
 	var opts [frame.MaxIPv4Options]byte
-	if dst.Is4() {
-		n, ok := frame.EchoReplyOptions(opts[:], p.Info.IPv4Options(in), dst, (*locals)(h), time.Now())
+	if self.Is4() {
+		n, ok := frame.EchoReplyOptions(opts[:], p.Info.IPv4Options(in), self, (*locals)(h), time.Now())
 		if !ok {
 			h.st.malformed.Add(1)
 			return
@@ -122,20 +166,20 @@ func (h *Host) answerEcho(p *relay.Packet, msg []byte, src, dst netip.Addr) {
 		h.st.echoLimited.Add(1)
 		return
 	}
-	if dst.Is4() {
+	if self.Is4() {
 		ip.ID = h.nextID()
 	}
 	next := frame.SrcMAC(in)
 	il := ip.Len()
 	if il+len(msg) > int(h.mtu) {
 		// Only an echo reply is this long: its data is the request's.
-		h.answerEchoFragments(next, et, echoHead{e.Type, e.Code, e.ID, e.Seq}, msg[8:], dst, src, ip.TOS, ip.ID, ip.Options)
+		h.answerEchoFragments(next, et, echoHead{e.Type, e.Code, e.ID, e.Seq}, msg[8:], self, src, ip.TOS, ip.ID, ip.Options)
 		return
 	}
 	f := h.ec.NewFrame(next, et)
 	b := f.Payload()
 	m := frame.PutEcho(b[il:], &e)
-	c := frame.ICMPChecksum(b[il:il+m], dst, src)
+	c := frame.ICMPChecksum(b[il:il+m], self, src)
 	b[il+2], b[il+3] = byte(c>>8), byte(c)
 	n, err := frame.PutIP(b, &ip, m)
 	if err == nil {

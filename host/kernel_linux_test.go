@@ -201,6 +201,19 @@ func TestKernelICMPQueries(t *testing.T) {
 	}
 }
 
+// TestKernelPingMulticast: the kernel's ping to all-nodes gets an answer
+// from a host with Config.EchoMulticast, from its link-local address, as
+// from a Linux host; a host without it does not answer.
+func TestKernelPingMulticast(t *testing.T) {
+	requirePing(t)
+	r, v, vl := kernelLink(t, false)
+	mustHost(t, r, host.Config{MAC: mac(1), VLANs: vl, EchoMulticast: true, Addrs: []netip.Prefix{pfx("2001:db8::1/64")}})
+	mustHost(t, r, host.Config{MAC: mac(2), VLANs: vl, Addrs: []netip.Prefix{pfx("2001:db8::3/64")}})
+	out, _ := v.B.NS.Command("ping", "-c", "2", "-w", "3", "ff02::1%"+v.B.Name).CombinedOutput()
+	assert.Contains(t, string(out), "from "+frame.LinkLocal(frame.MAC(mac(1))).String()+"%", "%s", out)
+	assert.NotContains(t, string(out), "from "+frame.LinkLocal(frame.MAC(mac(2))).String()+"%", "%s", out)
+}
+
 // TestKernelUDP: kernel UDP sockets and a host's ListenUDP/DialUDP talk
 // both ways, v4 and v6, each side resolving the other; after the kernel's
 // neighbour entry is flushed (a DHCP renewal's situation) they still do.

@@ -60,8 +60,11 @@ func (s *segment) handleIPv6Multicast(p *relay.Packet) {
 	}
 	switch msg[0] {
 	case frame.NDNeighborSolicit, frame.NDNeighborAdvert, frame.NDRouterAdvert:
+	case frame.ICMPv6EchoRequest:
+		s.answerMulticastEcho(p, msg, src, dst)
+		return
 	default:
-		s.st.ignored.Add(1) // echo to a group, MLD, RS: not answered
+		s.st.ignored.Add(1) // MLD, RS: not answered
 		return
 	}
 	var n frame.ND

@@ -30,7 +30,10 @@ type segment struct {
 	// the lock so that every ARP request does not take mu exclusively.
 	tentative  map[netip.Addr]*tentative
 	ntentative atomic.Int32
-	st         segCounters
+	// echoMulticast counts the hosts with Config.EchoMulticast, so that a
+	// segment without any passes over multicast echo at once.
+	echoMulticast atomic.Int32
+	st            segCounters
 }
 
 type segKey struct {

@@ -34,6 +34,7 @@ type hostsConfig struct {
 	gw4, gw6        netip.Addr
 	mac             frame.MAC // the first host's
 	duration        time.Duration
+	echoMulticast   bool
 }
 
 func parseHosts(args []string, stderr io.Writer) (*hostsConfig, error) {
@@ -70,13 +71,14 @@ flags:`)
 	})
 	macText := fs.String("mac", defaultHostMAC.String(), "MAC of the first host; the others count up from it")
 	duration := fs.Duration("duration", 0, "stop after this long (default: run until SIGINT or SIGTERM)")
+	echoMulticast := fs.Bool("echo-multicast", false, "answer IPv6 echo to all-nodes and solicited-node groups, as Linux does")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	c := &hostsConfig{backend: *backendName, ifname: *ifname, duration: *duration}
+	c := &hostsConfig{backend: *backendName, ifname: *ifname, duration: *duration, echoMulticast: *echoMulticast}
 	if c.ifname == "" {
 		return nil, errors.New("--interface is required")
 	}
@@ -198,7 +200,7 @@ func (c *hostsConfig) makeHosts(ctx context.Context, r *relay.Relay) ([]*host.Ho
 			addrs = append(addrs, c.v6[i])
 		}
 		h, err := host.New(r, host.Config{MAC: c.macAt(i), VLANs: c.vlans, Addrs: addrs,
-			Gateway4: c.gw4, Gateway6: c.gw6})
+			Gateway4: c.gw4, Gateway6: c.gw6, EchoMulticast: c.echoMulticast})
 		if err != nil {
 			return hs, fmt.Errorf("host %d (%v): %w", i, p.Addr(), err)
 		}

@@ -33,6 +33,7 @@ func TestParseHosts(t *testing.T) {
 		gw4, gw6            string
 		firstMAC, lastMAC   string
 		wantErr, wantErrNot string
+		echoMulticast       bool
 	}{
 		{name: "range", args: []string{"--range", "198.18.0.10-198.18.3.255"}, n: 1014,
 			first: "198.18.0.10/21", last: "198.18.3.255/21",
@@ -92,6 +93,8 @@ func TestParseHosts(t *testing.T) {
 		{name: "bad MAC", args: []string{"--prefix", "198.18.0.0/24", "--count", "1", "--mac", "zz"}, wantErr: "--mac:"},
 		{name: "bad vlan", args: []string{"--prefix", "198.18.0.0/24", "--count", "1", "--vlan", "4096"}, wantErr: "--vlan:"},
 		{name: "negative duration", args: []string{"--prefix", "198.18.0.0/24", "--count", "1", "--duration", "-1s"}, wantErr: "--duration -1s is negative"},
+		{name: "echo multicast", args: []string{"--prefix", "198.18.0.0/24", "--count", "1", "--v6", "2001:db8::/64", "--echo-multicast"}, n: 1,
+			first6: "2001:db8::1/64", last6: "2001:db8::1/64", echoMulticast: true},
 		{name: "unknown backend", args: []string{"--prefix", "198.18.0.0/24", "--count", "1", "--backend", "nope"}, wantErr: `unknown backend "nope"`},
 		{name: "extra argument", args: []string{"--prefix", "198.18.0.0/24", "--count", "1", "eth0"}, wantErr: `unexpected argument "eth0"`},
 	} {
@@ -118,6 +121,7 @@ func TestParseHosts(t *testing.T) {
 			} else {
 				assert.Empty(t, c.v6)
 			}
+			assert.Equal(t, tc.echoMulticast, c.echoMulticast)
 			assert.Equal(t, tc.gw4, addrString(c.gw4))
 			assert.Equal(t, tc.gw6, addrString(c.gw6))
 			if tc.firstMAC != "" {
