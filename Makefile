@@ -34,6 +34,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseND$$' -fuzztime $(FUZZTIME) ./frame/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseEcho$$' -fuzztime $(FUZZTIME) ./frame/
 	$(GO) test -run '^$$' -fuzz '^FuzzEchoReplyOptions$$' -fuzztime $(FUZZTIME) ./frame/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseMLDQuery$$' -fuzztime $(FUZZTIME) ./frame/
 	$(GO) test -run '^$$' -fuzz '^FuzzOpenOffline$$' -fuzztime $(FUZZTIME) ./pcapio/
 	$(GO) test -run '^$$' -fuzz '^FuzzRingSlots$$' -fuzztime $(FUZZTIME) ./afpacket/
 	$(GO) test -run '^$$' -fuzz '^FuzzHostInput$$' -fuzztime $(FUZZTIME) ./host/
