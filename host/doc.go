@@ -54,6 +54,23 @@
 //     (none sent where they cannot be), IPv6 with traffic class 0. The
 //     datagram is quoted as it came, where Linux's quote shows the entries
 //     it recorded on receipt.
+//   - Multicast Listener Discovery (RFC 3810, and RFC 2710 towards an
+//     MLDv1 querier): as RFC 4861 §7.2.1 asks and Linux does, a host
+//     reports the solicited-node group of every IPv6 address it adds
+//     (before DAD probes it), twice, the second time within a second;
+//     answers general and group-specific queries within their maximum
+//     response delay; and reports leaving a group when its last address
+//     in it goes, or when it closes. MLD-snooping switches deliver a
+//     group's multicast, and so the solicitations for the host's
+//     addresses, only to ports that reported it. Reports go from the
+//     link-local address (the unspecified one before there is one), hop
+//     limit 1, with the router alert. After an MLDv1 query the hosts
+//     answer in MLDv1 for 260 s (RFC 3810 §8.2.1). A segment acts on at
+//     most 10 queries a second, and a host has at most one report pending:
+//     a flood of queries makes at most one report a host. Simplifications:
+//     a group-and-source-specific query is answered with the group's
+//     whole state, and an MLDv1 report heard from another listener does
+//     not suppress ours. Config.NoMLD sends none.
 //   - Source address selection: a socket bound to 0.0.0.0 or :: sends from
 //     the address that fits the destination (IPv4: the address whose prefix
 //     holds the destination or the next hop, else the first; IPv6: the rules

@@ -64,6 +64,14 @@ type Config struct {
 	// each host of a segment that has it answers one such request, and
 	// 50,000 of them would make it 50,000 replies.
 	EchoMulticast bool
+	// NoMLD keeps the host from sending Multicast Listener Discovery
+	// reports (RFC 3810): by default, as Linux, it reports the
+	// solicited-node group of each IPv6 address it adds (twice, the
+	// second within a second), answers MLD queries, and reports leaving
+	// a group when its last address in it goes. MLD-snooping switches
+	// deliver a group's multicast, neighbour solicitations included, only
+	// to ports that reported it.
+	NoMLD bool
 	// EchoRate is how many echo requests a second the host answers at
 	// most (0: DefaultEchoRate; below 0: none).
 	EchoRate int
@@ -120,7 +128,7 @@ type hostOpts struct {
 	Gateway4, Gateway6                            netip.Addr
 	Routes                                        []Route
 	PortUnreachable, DAD, GratuitousARP, AcceptRA bool
-	EchoMulticast                                 bool
+	EchoMulticast, NoMLD                          bool
 }
 
 // New makes a host on r: it registers its etherconn.Conn (MAC, VLAN stack;
@@ -152,7 +160,7 @@ func New(r *relay.Relay, cfg Config) (*Host, error) {
 	h := &Host{ec: ec, mac: mac, mtu: uint16(cfg.MTU), cfg: hostOpts{
 		Gateway4: cfg.Gateway4, Gateway6: cfg.Gateway6, Routes: slices.Clone(cfg.Routes),
 		PortUnreachable: cfg.PortUnreachable, DAD: cfg.DAD, GratuitousARP: cfg.GratuitousARP, AcceptRA: cfg.AcceptRA,
-		EchoMulticast: cfg.EchoMulticast,
+		EchoMulticast: cfg.EchoMulticast, NoMLD: cfg.NoMLD,
 	}}
 	h.addrs.Store(new([]netip.Prefix))
 	rate := cfg.EchoRate
@@ -250,12 +258,22 @@ func (h *Host) AddAddr(p netip.Prefix) error {
 	if h.HasAddr(p.Addr()) {
 		return nil
 	}
+	// A new solicited-node group is joined (reported) before DAD probes
+	// the address, as RFC 4862 §5.4.2 asks, and left if the probe fails.
+	var join []netip.Addr
+	if g := frame.SolicitedNode(p.Addr()); p.Addr().Is6() && !h.inGroup(g) {
+		join = []netip.Addr{g}
+	}
 	if h.cfg.DAD {
+		h.joinGroups(join)
 		if err := h.probeDuplicate(p.Addr()); err != nil {
+			h.sendMLD(frame.MLDChangeToInclude, join)
 			return fmt.Errorf("host: add %v: %w", p, err)
 		}
+		join = nil
 	}
 	if err := h.seg.addAddr(p.Addr(), h); err != nil {
+		h.sendMLD(frame.MLDChangeToInclude, join)
 		return fmt.Errorf("host: add %v: %w", p, err)
 	}
 	old := *h.addrs.Load()
@@ -263,6 +281,7 @@ func (h *Host) AddAddr(p netip.Prefix) error {
 	copy(l, old)
 	l[len(old)] = p
 	h.addrs.Store(&l)
+	h.joinGroups(join)
 	if p.Addr().Is4() && h.cfg.GratuitousARP {
 		h.sendARP(frame.ARPRequest, frame.BroadcastMAC, p.Addr(), frame.MAC{}, p.Addr())
 	}
@@ -286,6 +305,9 @@ func (h *Host) RemoveAddr(a netip.Addr) error {
 	h.seg.removeAddr(a, h)
 	l := slices.Delete(slices.Clone(old), i, i+1)
 	h.addrs.Store(&l)
+	if g := frame.SolicitedNode(a); a.Is6() && !h.inGroup(g) {
+		h.sendMLD(frame.MLDChangeToInclude, []netip.Addr{g})
+	}
 	return nil
 }
 
@@ -342,6 +364,11 @@ func (h *Host) Close() error {
 		return nil
 	}
 	h.amu.Lock()
+	// Leave every group while the Conn still sends, as Linux does when an
+	// interface goes down.
+	var groups [8]netip.Addr
+	h.sendMLD(frame.MLDChangeToInclude, h.mldGroups(groups[:0]))
+	h.seg.mld.forget(h)
 	for _, p := range *h.addrs.Load() {
 		h.seg.removeAddr(p.Addr(), h)
 	}

@@ -63,8 +63,11 @@ func (s *segment) handleIPv6Multicast(p *relay.Packet) {
 	case frame.ICMPv6EchoRequest:
 		s.answerMulticastEcho(p, msg, src, dst)
 		return
+	case frame.MLDQuery:
+		s.handleMLDQuery(msg, src)
+		return
 	default:
-		s.st.ignored.Add(1) // MLD, RS: not answered
+		s.st.ignored.Add(1) // other listeners' MLD reports, RS: not for a host
 		return
 	}
 	var n frame.ND

@@ -33,6 +33,7 @@ type segment struct {
 	// echoMulticast counts the hosts with Config.EchoMulticast, so that a
 	// segment without any passes over multicast echo at once.
 	echoMulticast atomic.Int32
+	mld           mldResponder
 	st            segCounters
 }
 
@@ -63,6 +64,7 @@ func joinSegment(r *relay.Relay, vlans frame.VLANs, ncfg NeighborConfig) (*segme
 	}
 	s := &segment{key: k, refs: 1, grp: grp, vlans: grp.Config().VLANs}
 	s.neigh.init(ncfg)
+	s.mld.init()
 	grp.SetHandler(s)
 	if segments.m == nil {
 		segments.m = make(map[segKey]*segment)
@@ -83,6 +85,7 @@ func (s *segment) leave() {
 	if last {
 		s.grp.Close()
 		s.neigh.close()
+		s.mld.close()
 	}
 }
 
@@ -177,7 +180,7 @@ func (s *segment) Handle(p *relay.Packet) bool {
 }
 
 type segCounters struct {
-	malformed, ignored, conflicts atomic.Uint64
+	malformed, ignored, conflicts, mldReports atomic.Uint64
 }
 
 // SegmentStats are the counters of what the hosts of a relay and VLAN
@@ -194,6 +197,10 @@ type SegmentStats struct {
 	Conflicts  uint64
 	Addresses  int // addresses of all hosts
 	PendingNow int // datagrams waiting for resolution now
+	// MLDReports counts the MLD reports (and MLDv1 done messages) the
+	// segment's hosts sent: joins and leaves of their solicited-node
+	// groups, and answers to queries.
+	MLDReports uint64
 }
 
 func (s *segment) stats() SegmentStats {
@@ -207,5 +214,6 @@ func (s *segment) stats() SegmentStats {
 	nn, ev, np := len(s.neigh.m), s.neigh.evicted, s.neigh.npend
 	s.neigh.mu.RUnlock()
 	return SegmentStats{Hosts: refs, Neighbors: nn, Evicted: ev, Addresses: na, PendingNow: np,
-		Malformed: s.st.malformed.Load(), NotForUs: s.st.ignored.Load(), Conflicts: s.st.conflicts.Load()}
+		Malformed: s.st.malformed.Load(), NotForUs: s.st.ignored.Load(), Conflicts: s.st.conflicts.Load(),
+		MLDReports: s.st.mldReports.Load()}
 }
