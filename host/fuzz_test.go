@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
+	"golang.org/x/net/icmp"
 
 	"github.com/etherconn/etherconn/backend"
 	"github.com/etherconn/etherconn/frame"
@@ -43,6 +44,14 @@ func fuzzSeeds(w *wire) map[string][]byte {
 		"echo4":             w.echo(hostMAC, peer4, host4, 1, 2, []byte("ping")),
 		"echo6":             w.echo(hostMAC, peer6, host6, 1, 2, []byte("ping")),
 		"udp_closed_port":   w.udp(hostMAC, netip.AddrPortFrom(peer4, 4000), netip.AddrPortFrom(host4, 9), []byte("x")),
+		"echo4_rr":          w.echoWith(peer4, host4, 0xb8, []layers.IPv4Option{{OptionType: 7, OptionLength: 11, OptionData: []byte{4, 0, 0, 0, 0, 0, 0, 0, 0}}}, []byte("rr")),
+		"echo4_ts":          w.echoWith(peer4, host4, 0, []layers.IPv4Option{{OptionType: 68, OptionLength: 12, OptionData: []byte{5, 1, 0, 0, 0, 0, 0, 0, 0, 0}}}, []byte("ts")),
+		"timestamp": w.ip(hostMAC, peer4, host4, 64, layers.IPProtocolICMPv4,
+			icmpMsg(w.t, peer4, host4, 13, 0, &icmp.RawBody{Data: make([]byte, 16)})),
+		"echo6_all_nodes":    w.echo(allMAC, peerLL, allNode, 1, 2, []byte("all")),
+		"mld_query_general":  w.queryFrame(peerLL, allNode, netip.IPv6Unspecified(), false, 100),
+		"mld_query_specific": w.queryFrame(peerLL, sn, sn, false, 100),
+		"mld_query_v1":       w.queryFrame(peerLL, allNode, netip.IPv6Unspecified(), true, 100),
 	}
 }
 
@@ -53,7 +62,7 @@ func fuzzSeeds(w *wire) map[string][]byte {
 func FuzzHostInput(f *testing.F) {
 	w := newWire(f, nil)
 	ncfg := host.NeighborConfig{MaxEntries: fuzzMaxEntries}
-	a := w.defaultHost(host.Config{Neighbor: ncfg, AcceptRA: true, PortUnreachable: true, Broadcast: true})
+	a := w.defaultHost(host.Config{Neighbor: ncfg, AcceptRA: true, PortUnreachable: true, Broadcast: true, EchoMulticast: true})
 	w.host(host.Config{MAC: mac(2), Addrs: pfxs("198.18.0.2/24", "2001:db8::2/64"), Neighbor: ncfg})
 	for _, s := range fuzzSeeds(w) {
 		f.Add(s)

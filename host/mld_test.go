@@ -73,9 +73,14 @@ func (w *wire) reports(t *testing.T, d time.Duration) []report {
 	return out
 }
 
-// query sends an MLD query from peerLL to dst (all-nodes for a general
-// one) for group: MLDv2 unless v1, with the maximum response delay in ms.
+// query sends an MLD query from src to dst (all-nodes for a general one)
+// for group: MLDv2 unless v1, with the maximum response delay in ms.
 func (w *wire) query(src, dst, group netip.Addr, v1 bool, delay uint16) {
+	w.send(w.queryFrame(src, dst, group, v1, delay))
+}
+
+// queryFrame is the frame query sends.
+func (w *wire) queryFrame(src, dst, group netip.Addr, v1 bool, delay uint16) []byte {
 	body := make([]byte, 24, 28)
 	body[0] = frame.MLDQuery
 	binary.BigEndian.PutUint16(body[4:], delay)
@@ -84,9 +89,9 @@ func (w *wire) query(src, dst, group netip.Addr, v1 bool, delay uint16) {
 		body = append(body, 2, 125, 0, 0) // QRV 2, QQIC 125, no sources
 	}
 	m, _ := frame.MulticastMAC(dst)
-	w.send(w.frameOf(m, peerMAC, layers.EthernetTypeIPv6,
+	return w.frameOf(m, peerMAC, layers.EthernetTypeIPv6,
 		&layers.IPv6{Version: 6, HopLimit: 1, NextHeader: layers.IPProtocolICMPv6, SrcIP: src.AsSlice(), DstIP: dst.AsSlice()},
-		gopacket.Payload(checksummed6(w.t, src, dst, body))))
+		gopacket.Payload(checksummed6(w.t, src, dst, body)))
 }
 
 // checksummed6 fills in the ICMPv6 checksum of msg from src to dst.
