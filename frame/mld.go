@@ -116,6 +116,35 @@ func putMLD(b []byte, src, dst netip.Addr, m int) ([]byte, error) {
 	return b[IPv6Len+MLDHopByHopLen : IPv6Len+MLDHopByHopLen+m], nil
 }
 
+// HasRouterAlert reports whether the IPv6 packet in b that in describes
+// (Parse) starts its extension headers with a hop-by-hop header holding a
+// router alert option: Linux drops MLD queries without one.
+func (in *Info) HasRouterAlert(b []byte) bool {
+	if in.IPVersion != 6 || in.L3+IPv6Len+8 > len(b) || b[in.L3+6] != ip6HopByHop {
+		return false
+	}
+	h := b[in.L3+IPv6Len:]
+	n := (int(h[1]) + 1) * 8
+	if n > len(h) {
+		return false
+	}
+	// Parse checked the options; walk them to the router alert.
+	for o := h[2:n]; len(o) > 0; {
+		if o[0] == opt6Pad1 {
+			o = o[1:]
+			continue
+		}
+		if len(o) < 2 || 2+int(o[1]) > len(o) {
+			return false
+		}
+		if o[0] == opt6RA {
+			return true
+		}
+		o = o[2+int(o[1]):]
+	}
+	return false
+}
+
 // MLDQueryInfo is what a host needs of an MLD query.
 type MLDQueryInfo struct {
 	V1 bool // an MLDv1 query (24 bytes): the host answers in MLDv1

@@ -259,22 +259,28 @@ func (h *Host) AddAddr(p netip.Prefix) error {
 		return nil
 	}
 	// A new solicited-node group is joined (reported) before DAD probes
-	// the address, as RFC 4862 §5.4.2 asks, and left if the probe fails.
+	// the address, as RFC 4862 §5.4.2 asks, and left if the address is not
+	// added after all; joined again, robustly, once it is.
 	var join []netip.Addr
 	if g := frame.SolicitedNode(p.Addr()); p.Addr().Is6() && !h.inGroup(g) {
 		join = []netip.Addr{g}
 	}
-	if h.cfg.DAD {
-		h.joinGroups(join)
-		if err := h.probeDuplicate(p.Addr()); err != nil {
+	probed := false
+	fail := func(err error) error {
+		if probed {
 			h.sendMLD(frame.MLDChangeToInclude, join)
-			return fmt.Errorf("host: add %v: %w", p, err)
 		}
-		join = nil
+		return fmt.Errorf("host: add %v: %w", p, err)
+	}
+	if h.cfg.DAD {
+		h.sendMLD(frame.MLDChangeToExclude, join)
+		probed = true
+		if err := h.probeDuplicate(p.Addr()); err != nil {
+			return fail(err)
+		}
 	}
 	if err := h.seg.addAddr(p.Addr(), h); err != nil {
-		h.sendMLD(frame.MLDChangeToInclude, join)
-		return fmt.Errorf("host: add %v: %w", p, err)
+		return fail(err)
 	}
 	old := *h.addrs.Load()
 	l := make([]netip.Prefix, len(old)+1) // exact: kept by every host
@@ -364,8 +370,9 @@ func (h *Host) Close() error {
 		return nil
 	}
 	h.amu.Lock()
-	// Leave every group while the Conn still sends, as Linux does when an
-	// interface goes down.
+	// Leave every group while the Conn still sends, as Linux's MLDv1 does
+	// when an interface goes down (its MLDv2 cancels the report instead;
+	// a switch learns sooner this way).
 	var groups [8]netip.Addr
 	h.sendMLD(frame.MLDChangeToInclude, h.mldGroups(groups[:0]))
 	h.seg.mld.forget(h)

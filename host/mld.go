@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/etherconn/etherconn/frame"
+	"github.com/etherconn/etherconn/relay"
 )
 
 // Multicast Listener Discovery (RFC 3810; RFC 2710 towards MLDv1
@@ -25,10 +26,15 @@ var mldAllRouters, _ = frame.MulticastMAC(frame.AllMLDv2Routers)
 // the 125 s query interval, plus the 10 s response interval).
 const olderQuerierTimeout = 260 * time.Second
 
-// mldQueryRate bounds the queries a segment acts on a second: each costs
-// a walk over its hosts, and a querier sends one every 125 s (RFC 3810
-// §9.2), a few more after a listener leaves.
-const mldQueryRate = 10
+// The queries a segment acts on a second, general and group-specific
+// apart, so that a flood of one kind does not starve the other: each
+// costs a walk over its hosts (45–155 ms among 50,000), and a querier
+// sends a general query every 125 s (RFC 3810 §9.2) and two
+// group-specific ones after a listener leaves.
+const (
+	mldGeneralRate  = 2
+	mldSpecificRate = 10
+)
 
 // mldGroups appends to dst the solicited-node groups of h's IPv6
 // addresses, each once.
@@ -127,8 +133,8 @@ type mldResponder struct {
 	order mldHeap
 	timer *time.Timer
 	armed int64 // when timer fires; 0 while it is stopped
-	// queries bounds the queries acted on (mldQueryRate a second).
-	queries tokenBucket
+	// general and specific bound the queries acted on a second.
+	general, specific tokenBucket
 	// v1Until is when the last MLDv1 querier heard stops counting, in
 	// Unix ns (olderQuerierTimeout).
 	v1Until atomic.Int64
@@ -160,7 +166,8 @@ func (q *mldHeap) Pop() any {
 }
 
 func (m *mldResponder) init() {
-	m.queries.init(mldQueryRate)
+	m.general.init(mldGeneralRate)
+	m.specific.init(mldSpecificRate)
 	m.fire = m.send
 }
 
@@ -190,15 +197,7 @@ func (m *mldResponder) schedule(h *Host, at int64, group netip.Addr, change bool
 	d := mldDue{h, at, group, change}
 	m.due[h] = d
 	heap.Push(&m.order, d)
-	// Superseded entries stay in the heap until their time; rebuild it
-	// before they outnumber the live ones.
-	if len(m.order) > 2*len(m.due)+64 {
-		m.order = m.order[:0]
-		for _, d := range m.due {
-			m.order = append(m.order, d)
-		}
-		heap.Init(&m.order)
-	}
+	m.compact()
 	if m.armed == 0 || at < m.armed {
 		m.armed = at
 		wait := time.Duration(at - now())
@@ -229,9 +228,7 @@ func (m *mldResponder) send() {
 		m.armed = m.order[0].at
 		m.timer.Reset(time.Duration(m.armed - t))
 	}
-	if len(m.due) == 0 {
-		m.due, m.order = nil, nil
-	}
+	m.compact()
 	m.mu.Unlock()
 	var groups [8]netip.Addr
 	for _, d := range batch {
@@ -254,11 +251,28 @@ func (m *mldResponder) send() {
 	}
 }
 
+// compact rebuilds the heap before superseded entries, which stay in it
+// until their time, outnumber the live ones, and lets go of both once
+// nothing is due; m.mu is held.
+func (m *mldResponder) compact() {
+	switch {
+	case len(m.due) == 0:
+		m.due, m.order = nil, nil
+	case len(m.order) > 2*len(m.due)+64:
+		m.order = m.order[:0]
+		for _, d := range m.due {
+			m.order = append(m.order, d)
+		}
+		heap.Init(&m.order)
+	}
+}
+
 // forget drops h's pending report: h is closing.
 func (m *mldResponder) forget(h *Host) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.due, h)
+	m.compact()
 }
 
 func (m *mldResponder) close() {
@@ -271,18 +285,26 @@ func (m *mldResponder) close() {
 	m.due, m.order = nil, nil
 }
 
-// handleMLDQuery acts on an MLD query to the segment: a general one asks
-// every host for its groups, a group-specific one the hosts in the group.
-// A query is malformed unless it comes from a link-local address (RFC
-// 3810 §5.1.14) and names the unspecified address or a group.
-func (s *segment) handleMLDQuery(msg []byte, src netip.Addr) {
+// handleMLDQuery acts on an MLD query to group dst of the segment: a
+// general one asks the hosts in dst (all of them for all-nodes) for their
+// groups, a group-specific one the hosts in the group. A query is
+// malformed, as Linux drops it, unless it comes from a link-local address
+// (RFC 3810 §5.1.14) with hop limit 1 and a router alert, and names a
+// group, or the unspecified address and no sources.
+func (s *segment) handleMLDQuery(p *relay.Packet, msg []byte, src, dst netip.Addr) {
 	var q frame.MLDQueryInfo
+	b := p.Frame()
 	if frame.ParseMLDQuery(msg, &q) != nil || !src.IsLinkLocalUnicast() ||
-		!(q.Group.IsUnspecified() || q.Group.IsMulticast()) {
+		p.Info.HopLimit(b) != 1 || !p.Info.HasRouterAlert(b) ||
+		!(q.Group.IsUnspecified() && q.Sources == 0 || q.Group.IsMulticast()) {
 		s.st.malformed.Add(1)
 		return
 	}
-	if !s.mld.queries.take() {
+	budget := &s.mld.specific
+	if q.Group.IsUnspecified() {
+		budget = &s.mld.general
+	}
+	if !budget.take() {
 		s.st.ignored.Add(1)
 		return
 	}
@@ -290,9 +312,9 @@ func (s *segment) handleMLDQuery(msg []byte, src netip.Addr) {
 	if q.V1 {
 		s.mld.v1Until.Store(t + int64(olderQuerierTimeout))
 	}
-	group := netip.Addr{}
+	group, member := netip.Addr{}, dst
 	if !q.Group.IsUnspecified() {
-		group = q.Group
+		group, member = q.Group, q.Group
 	}
 	span := int64(q.MaxDelay)*int64(time.Millisecond) + 1
 	s.mu.RLock()
@@ -304,7 +326,9 @@ func (s *segment) handleMLDQuery(msg []byte, src netip.Addr) {
 		if h.cfg.NoMLD || h.done.Load() || netip.AddrFrom16(k) != firstAddr6(h) {
 			continue
 		}
-		if group.IsValid() && !h.inGroup(group) {
+		// A host sees only what is sent to its groups (Linux's multicast
+		// filter): all-nodes, or a solicited-node group of its own.
+		if member != allNodes && !h.inGroup(member) {
 			continue
 		}
 		s.mld.schedule(h, t+rand.Int64N(span), group, false)

@@ -72,5 +72,9 @@ func TestKernelMLDSnooping(t *testing.T) {
 	assert.False(t, m[gNo], "a host with NoMLD is not learned")
 
 	require.NoError(t, h.RemoveAddr(netip.MustParseAddr("2001:db8::1")))
+	left := time.Now()
 	waitLearned("the left group gone", func(m map[netip.Addr]bool) bool { return !m[g1] && m[gLL] })
+	// The leave, then the bridge's two last-member queries 0.2 s apart;
+	// without the leave it would take the 3 s membership interval.
+	assert.Less(t, time.Since(left), 1500*time.Millisecond, "the group went on the host's leave")
 }

@@ -64,7 +64,7 @@ func (s *segment) handleIPv6Multicast(p *relay.Packet) {
 		s.answerMulticastEcho(p, msg, src, dst)
 		return
 	case frame.MLDQuery:
-		s.handleMLDQuery(msg, src)
+		s.handleMLDQuery(p, msg, src, dst)
 		return
 	default:
 		s.st.ignored.Add(1) // other listeners' MLD reports, RS: not for a host
