@@ -33,11 +33,14 @@ func (uh *unreachHandler) Handle(p *relay.Packet) bool {
 		// datagram's TOS bits (not its precedence or ECN), and its record
 		// route and timestamp options returned as in an echo reply; none
 		// is sent when those could not be.
-		n, ok := frame.EchoReplyOptions(opts[:], in.IPv4Options(b), dst, (*locals)(h), time.Now())
-		if !ok {
-			return false
+		if o := in.IPv4Options(b); len(o) > 0 {
+			n, ok := frame.EchoReplyOptions(opts[:], o, dst, (*locals)(h), time.Now())
+			if !ok {
+				return false
+			}
+			ip.Options = opts[:n]
 		}
-		ip.TOS, ip.Options = 0xc0|in.TOS(b)&0x1e, opts[:n]
+		ip.TOS = 0xc0 | in.TOS(b)&0x1e
 	}
 	if !h.echo.take() {
 		return false
