@@ -16,7 +16,11 @@
 //     included (made by default), with solicited Neighbor Advertisements,
 //     resolves by multicast solicitation to the solicited-node group, runs
 //     Duplicate Address Detection on added addresses when configured to, and
-//     learns a default router from Router Advertisements when configured to.
+//     learns a default router from Router Advertisements when configured to
+//     (Config.AcceptRA), soliciting one as Linux does once it has its
+//     link-local address: up to 3 Router Solicitations 4 s apart, sent by
+//     the segment for all its hosts, since the router it learns serves
+//     them all.
 //     Messages that break §7.1 (hop limit not 255, code not 0, bad lengths
 //     or options) are dropped and counted, and so are ND messages that came
 //     fragmented (RFC 6980), as Linux drops them.

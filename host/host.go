@@ -46,7 +46,10 @@ type Config struct {
 	// way.
 	Broadcast bool
 	// AcceptRA learns a default IPv6 router from Router Advertisements
-	// when Gateway6 is unset.
+	// when Gateway6 is unset, and solicits one (RFC 4861 §6.3.7) once the
+	// host has its link-local address: the segment sends up to 3 Router
+	// Solicitations 4 s apart for all its hosts, from the first, until an
+	// advertisement names a router.
 	AcceptRA bool
 	// GratuitousARP announces each IPv4 address when it is added.
 	GratuitousARP bool
@@ -288,6 +291,9 @@ func (h *Host) AddAddr(p netip.Prefix) error {
 	l[len(old)] = p
 	h.addrs.Store(&l)
 	h.joinGroups(join)
+	if p.Addr().Is6() && p.Addr().IsLinkLocalUnicast() {
+		h.seg.rs.start(h)
+	}
 	if p.Addr().Is4() && h.cfg.GratuitousARP {
 		h.sendARP(frame.ARPRequest, frame.BroadcastMAC, p.Addr(), frame.MAC{}, p.Addr())
 	}

@@ -34,6 +34,7 @@ type segment struct {
 	// segment without any passes over multicast echo at once.
 	echoMulticast atomic.Int32
 	mld           mldResponder
+	rs            soliciter
 	st            segCounters
 }
 
@@ -65,6 +66,7 @@ func joinSegment(r *relay.Relay, vlans frame.VLANs, ncfg NeighborConfig) (*segme
 	s := &segment{key: k, refs: 1, grp: grp, vlans: grp.Config().VLANs}
 	s.neigh.init(ncfg)
 	s.mld.init()
+	s.rs.init(s)
 	grp.SetHandler(s)
 	if segments.m == nil {
 		segments.m = make(map[segKey]*segment)
@@ -86,6 +88,7 @@ func (s *segment) leave() {
 		s.grp.Close()
 		s.neigh.close()
 		s.mld.close()
+		s.rs.stop()
 	}
 }
 
@@ -180,7 +183,7 @@ func (s *segment) Handle(p *relay.Packet) bool {
 }
 
 type segCounters struct {
-	malformed, ignored, conflicts, mldReports atomic.Uint64
+	malformed, ignored, conflicts, mldReports, routerSolicits atomic.Uint64
 }
 
 // SegmentStats are the counters of what the hosts of a relay and VLAN
@@ -201,6 +204,9 @@ type SegmentStats struct {
 	// segment's hosts sent: joins and leaves of their solicited-node
 	// groups, and answers to queries.
 	MLDReports uint64
+	// RouterSolicits counts the router solicitations sent for the
+	// segment's hosts with Config.AcceptRA.
+	RouterSolicits uint64
 }
 
 func (s *segment) stats() SegmentStats {
@@ -215,5 +221,5 @@ func (s *segment) stats() SegmentStats {
 	s.neigh.mu.RUnlock()
 	return SegmentStats{Hosts: refs, Neighbors: nn, Evicted: ev, Addresses: na, PendingNow: np,
 		Malformed: s.st.malformed.Load(), NotForUs: s.st.ignored.Load(), Conflicts: s.st.conflicts.Load(),
-		MLDReports: s.st.mldReports.Load()}
+		MLDReports: s.st.mldReports.Load(), RouterSolicits: s.st.routerSolicits.Load()}
 }

@@ -29,24 +29,10 @@ func startDnsmasq(t *testing.T, l *netns.Link) (log *logBuffer, leases string) {
 	requireProgram(t, "dnsmasq", "dnsmasq-base")
 	leases = filepath.Join(t.TempDir(), "leases")
 	log = &logBuffer{}
-	// --no-daemon: no fork, no pid file, no change of user. --no-ping:
-	// dnsmasq would otherwise ping an address before offering it and
-	// delay the offer by seconds.
-	cmd := l.NS.Command("dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--interface="+l.Name,
-		"--bind-interfaces", "--except-interface=lo", "--port=0", "--no-hosts", "--no-ping",
-		"--dhcp-range=198.18.0.100,198.18.0.200,255.255.0.0,2m", "--dhcp-leasefile="+leases,
-		"--log-dhcp", "--log-facility=-")
-	cmd.Stdout, cmd.Stderr = log, log
-	require.NoError(t, cmd.Start())
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("dnsmasq:\n%s", log)
-		}
-	})
+	// --no-ping: dnsmasq would otherwise ping an address before offering
+	// it and delay the offer by seconds.
+	exited := runDnsmasq(t, l, log, "--no-ping",
+		"--dhcp-range=198.18.0.100,198.18.0.200,255.255.0.0,2m", "--dhcp-leasefile="+leases)
 	exitedOrServes := func() bool {
 		select {
 		case <-exited:
@@ -62,6 +48,27 @@ func startDnsmasq(t *testing.T, l *netns.Link) (log *logBuffer, leases string) {
 	default:
 	}
 	return log, leases
+}
+
+// runDnsmasq runs dnsmasq on link l with DNS off and args, logging to log,
+// until t ends; the channel is closed when it exits.
+func runDnsmasq(t *testing.T, l *netns.Link, log *logBuffer, args ...string) <-chan struct{} {
+	t.Helper()
+	// --no-daemon: no fork, no pid file, no change of user.
+	cmd := l.NS.Command("dnsmasq", append([]string{"--no-daemon", "--conf-file=/dev/null", "--interface=" + l.Name,
+		"--bind-interfaces", "--except-interface=lo", "--port=0", "--no-hosts", "--log-dhcp", "--log-facility=-"}, args...)...)
+	cmd.Stdout, cmd.Stderr = log, log
+	require.NoError(t, cmd.Start())
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			t.Logf("dnsmasq:\n%s", log)
+		}
+	})
+	return exited
 }
 
 // TestDHCPRenewDnsmasq: an unmodified nclient4 on a host (no IPv4 address
