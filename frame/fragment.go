@@ -192,7 +192,7 @@ func (fr *Fragmenter) InitIP(h *IPHeader, head, body []byte, mtu int, id uint32)
 	if len(head) > len(fr.head) {
 		return ErrTooLong
 	}
-	if len(h.Options) > 0 && (!src.Is4() || len(h.Options)%4 != 0 || len(h.Options) > MaxIPv4Options) {
+	if !optionsFit(src, h.Options) {
 		return errIPOpts
 	}
 	// Field by field, and the options into fr's own array, so that h and

@@ -70,6 +70,12 @@ type IPHeader struct {
 	Options []byte
 }
 
+// optionsFit reports whether a header from src takes options o: none, or
+// IPv4 options of whole 4-byte words, at most MaxIPv4Options.
+func optionsFit(src netip.Addr, o []byte) bool {
+	return len(o) == 0 || src.Is4() && len(o)%4 == 0 && len(o) <= MaxIPv4Options
+}
+
 // Len returns the length of the header PutIP writes for h: IPLen(h.Src)
 // and the options.
 func (h *IPHeader) Len() int { return IPLen(h.Src) + len(h.Options) }
@@ -99,7 +105,7 @@ func PutIP(b []byte, h *IPHeader, plen int) (int, error) {
 	if src.Is4() != dst.Is4() || !src.IsValid() || !dst.IsValid() {
 		return 0, errIPFamily
 	}
-	if o := len(h.Options); o > 0 && (!src.Is4() || o%4 != 0 || o > MaxIPv4Options) {
+	if !optionsFit(src, h.Options) {
 		return 0, errIPOpts
 	}
 	hlen := IPLen(src) + len(h.Options)

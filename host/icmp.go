@@ -76,19 +76,11 @@ func (s *segment) answerMulticastEcho(p *relay.Packet, msg []byte, src, dst neti
 	answered := false
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	// Every host with an IPv6 address has an entry for each; the one for
-	// the address its reply comes from stands for it.
-	for k, o := range s.addrs.v6 {
-		h := o.h
-		if !h.cfg.EchoMulticast || h.done.Load() {
-			continue
+	for h := range s.members(dst) {
+		if h.cfg.EchoMulticast {
+			h.answerEcho(p, msg, src, h.Source(src))
+			answered = true
 		}
-		self := h.Source(src)
-		if netip.AddrFrom16(k) != self || (dst != allNodes && !h.inGroup(dst)) {
-			continue
-		}
-		h.answerEcho(p, msg, src, self)
-		answered = true
 	}
 	if !answered {
 		s.st.ignored.Add(1)

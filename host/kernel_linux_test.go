@@ -47,13 +47,20 @@ func kernelLinkWith(t *testing.T, vlan bool, cfg afpacket.Config) (*relay.Relay,
 	v.B.AddAddr(t, pfx("198.18.0.2/16"))
 	v.B.AddAddr(t, pfx("2001:db8::2/64"))
 	v.B.AddAddr(t, pfx("fe80::2/64")) // the harness makes no link-local addresses
-	pio, err := v.A.Open(func(ifname string) (backend.PacketIO, error) {
+	return relayOn(t, v.A, cfg), v, vl
+}
+
+// relayOn opens an AF_PACKET socket with cfg on l and a relay over it,
+// closed when t ends.
+func relayOn(t *testing.T, l *netns.Link, cfg afpacket.Config) *relay.Relay {
+	t.Helper()
+	pio, err := l.Open(func(ifname string) (backend.PacketIO, error) {
 		return afpacket.Open(ifname, cfg)
 	})
 	require.NoError(t, err)
 	r := relay.New(pio, relay.Config{})
 	t.Cleanup(func() { r.Close() })
-	return r, v, vl
+	return r
 }
 
 func kernelHost(t *testing.T, r *relay.Relay, vl frame.VLANs) *host.Host {

@@ -2,6 +2,7 @@ package host
 
 import (
 	"container/heap"
+	"iter"
 	"math/rand/v2"
 	"net/netip"
 	"sync"
@@ -58,9 +59,10 @@ func hasAddr(l []netip.Addr, a netip.Addr) bool {
 	return false
 }
 
-// mldSource is where h's MLD messages come from: its link-local address,
-// or, while it has none, the unspecified address (RFC 3590).
-func (h *Host) mldSource() netip.Addr {
+// linkLocal returns h's link-local address or, while it has none, the
+// unspecified address: where its MLD messages come from (RFC 3590) and
+// its router solicitations.
+func (h *Host) linkLocal() netip.Addr {
 	for _, p := range *h.addrs.Load() {
 		if p.Addr().Is6() && p.Addr().IsLinkLocalUnicast() {
 			return p.Addr()
@@ -77,7 +79,7 @@ func (h *Host) sendMLD(rec uint8, groups []netip.Addr) {
 	if h.cfg.NoMLD || len(groups) == 0 {
 		return
 	}
-	src := h.mldSource()
+	src := h.linkLocal()
 	if h.seg.mld.v1Until.Load() > now() {
 		for _, g := range groups {
 			typ, dst := frame.MLDv1Report, g
@@ -319,19 +321,30 @@ func (s *segment) handleMLDQuery(p *relay.Packet, msg []byte, src, dst netip.Add
 	span := int64(q.MaxDelay)*int64(time.Millisecond) + 1
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	for k, o := range s.addrs.v6 {
-		h := o.h
-		// Each host has an entry for every IPv6 address: the one for its
-		// first stands for it.
-		if h.cfg.NoMLD || h.done.Load() || netip.AddrFrom16(k) != firstAddr6(h) {
-			continue
+	for h := range s.members(member) {
+		if !h.cfg.NoMLD {
+			s.mld.schedule(h, t+rand.Int64N(span), group, false)
 		}
-		// A host sees only what is sent to its groups (Linux's multicast
-		// filter): all-nodes, or a solicited-node group of its own.
-		if member != allNodes && !h.inGroup(member) {
-			continue
+	}
+}
+
+// members yields, once each, the segment's open hosts that receive what
+// is sent to IPv6 group g: all of them with an IPv6 address for
+// all-nodes, else those with an address whose solicited-node group g is
+// (Linux's multicast filter). s.mu is held, for reading at least: it
+// walks the address table, where a host has an entry for each of its
+// IPv6 addresses and the one for its first stands for it.
+func (s *segment) members(g netip.Addr) iter.Seq[*Host] {
+	return func(yield func(*Host) bool) {
+		for k, o := range s.addrs.v6 {
+			h := o.h
+			if h.done.Load() || netip.AddrFrom16(k) != firstAddr6(h) || (g != allNodes && !h.inGroup(g)) {
+				continue
+			}
+			if !yield(h) {
+				return
+			}
 		}
-		s.mld.schedule(h, t+rand.Int64N(span), group, false)
 	}
 }
 

@@ -12,11 +12,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/etherconn/etherconn/afpacket"
-	"github.com/etherconn/etherconn/backend"
 	"github.com/etherconn/etherconn/frame"
 	"github.com/etherconn/etherconn/host"
 	"github.com/etherconn/etherconn/internal/netns"
-	"github.com/etherconn/etherconn/relay"
 )
 
 // TestKernelMLDSnooping: a kernel bridge with MLD snooping, as a switch
@@ -34,10 +32,7 @@ func TestKernelMLDSnooping(t *testing.T) {
 		"mcast_query_interval", "100", "mcast_startup_query_interval", "100", "mcast_query_response_interval", "50",
 		"mcast_membership_interval", "300", "mcast_last_member_interval", "20", "mcast_last_member_count", "2")
 	lan.Bridge.AddAddr(t, pfx("fe80::fe/64")) // the querier's source
-	pio, err := lan.Hosts[0].Open(func(ifname string) (backend.PacketIO, error) { return afpacket.Open(ifname, afpacket.Config{}) })
-	require.NoError(t, err)
-	r := relay.New(pio, relay.Config{})
-	t.Cleanup(func() { r.Close() })
+	r := relayOn(t, lan.Hosts[0], afpacket.Config{})
 	h := mustHost(t, r, host.Config{MAC: mac(1), Addrs: []netip.Prefix{pfx("2001:db8::1/64")}})
 	mustHost(t, r, host.Config{MAC: mac(2), NoMLD: true, Addrs: []netip.Prefix{pfx("2001:db8::2/64")}})
 

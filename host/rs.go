@@ -95,7 +95,7 @@ func (r *soliciter) stop() {
 // sendRS sends a router solicitation to all routers from h's link-local
 // address, with its MAC as the source link-layer address option.
 func (h *Host) sendRS() {
-	src := h.mldSource()
+	src := h.linkLocal()
 	if src.IsUnspecified() {
 		return
 	}
